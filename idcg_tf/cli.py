@@ -1,0 +1,28 @@
+"""What every tool shares: user errors as one line and exit status 2, quiet TensorFlow logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable
+
+
+def quiet_tensorflow() -> None:
+    """Hides TensorFlow's start-up chatter (set before TensorFlow is imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_tool(main: Callable[[list[str] | None], int | None]) -> None:
+    """Runs a tool's main; a UserError is printed as one line and exits with status 2."""
+    quiet_tensorflow()
+    from idcg_tf.errors import UserError
+
+    try:
+        code = main(None)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

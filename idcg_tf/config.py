@@ -1,0 +1,315 @@
+"""Typed run configuration: YAML files loaded into frozen dataclasses.
+
+Every key is checked: an unknown key, a wrong type or an impossible value raises `ConfigError`
+naming the dotted key. Overrides (`--set train.steps=10`) go through the same checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from pathlib import Path
+
+import yaml
+
+from idcg_tf.errors import ConfigError
+
+VARIANTS = ("model1", "model2", "model3")
+
+
+def time_strides(frames: int, num_strided: int) -> int:
+    """How many of `num_strided` stride-2 3D layers also halve (or double) time for a clip of
+    `frames` frames: as many as 2 divides `frames`, at most all (paper: 32 frames -> 4, so the
+    latent code has 2 frames; 8 frames -> 3, latent 1 frame)."""
+    k = 0
+    while k < num_strided and frames % 2 == 0:
+        frames //= 2
+        k += 1
+    return k
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture (paper Fig. 2, Sec. 3.1). Widths are per strided layer, input side first."""
+
+    variant: str = "model1"
+    resolution: int = 64  # r: frames and images are r x r
+    frames: int = 32  # l: frames per clip
+    channels: int = 3
+    image_encoder_widths: tuple[int, ...] = (128, 256, 512, 1024)
+    video_decoder_widths: tuple[int, ...] = (256, 128, 64)  # then `channels`
+    video_encoder_widths: tuple[int, ...] = (64, 128, 256, 512)
+    image_decoder_widths: tuple[int, ...] = (512, 256, 128)  # then `channels`
+    residual_blocks: int = 3  # inserted before the 3rd and the 4th encoder convolution
+    image_critic_widths: tuple[int, ...] = (128, 256, 512, 1024)
+    video_critic_widths: tuple[int, ...] = (64, 128, 256, 512)
+    kernel_size: int = 4
+    conv3d_impl: str = "auto"  # "stock" | "auto": see idcg_tf.layers.conv3d
+
+    @property
+    def num_strided(self) -> int:
+        return len(self.image_encoder_widths)
+
+    @property
+    def latent_size(self) -> int:
+        return self.resolution // 2**self.num_strided
+
+    @property
+    def time_strides(self) -> int:
+        return time_strides(self.frames, self.num_strided)
+
+    @property
+    def latent_frames(self) -> int:
+        return self.frames // 2**self.time_strides
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    """Loss weights (paper Sec. 4.1): lambda, gamma, omega."""
+
+    gradient_penalty: float = 10.0  # lambda, Eq. 1
+    cycle: float = 1000.0  # gamma, Eq. 5/6
+    pixel_identity: float = 10.0  # Model2, Eq. 7 (the paper gives no value)
+    facenet_identity: float = 100.0  # omega, Model3, Eq. 8
+    facenet_frame_step: int = 1  # embed every k-th generated frame (1 = all, as the paper)
+    facenet_weights: str = ""  # optional user weights file for FaceNet
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    learning_rate: float = 1e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the TFRecords are (local paths, gs://, or s3:// etc. with the [io] extra)."""
+
+    train_images: str = ""  # glob of image TFRecord shards
+    train_clips: str = ""  # glob of clip TFRecord shards
+    test_images: str = ""
+    test_clips: str = ""
+    shuffle_buffer: int = 256
+    flip: bool = True  # random horizontal flip (the same for every frame of a clip)
+    on_corrupt: str = "error"  # "error" | "skip"
+    cycle_length: int = 4  # shards read in parallel
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 50_000  # generator iterations
+    batch_size: int = 64  # global, split over the replicas
+    n_critic: int = 5
+    seed: int = 0
+    strategy: str = "mirrored"  # "mirrored" | "multi_worker" | "default"
+    log_every: int = 10
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    deterministic: bool = False  # tf.config.experimental.enable_op_determinism
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    name: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(_plain(self.to_dict()), sort_keys=False)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(key: str, value, annotation):
+    """Checks `value` against a field's annotation; returns it in the field's type."""
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        (item_type, _) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list of {item_type.__name__}, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported annotation {annotation!r} for {key}")
+
+
+def _build(cls, data, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"unknown config key '{dotted}' (known here: {known})")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value if value is not None else {}, dotted)
+        else:
+            kwargs[key] = _coerce(dotted, value, hint)
+    return cls(**kwargs)
+
+
+def _parse_override(text: str) -> tuple[list[str], object]:
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
+    return key.strip().split("."), value
+
+
+def _apply_override(tree: dict, path: list[str], value) -> None:
+    node = tree
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a section")
+    node[path[-1]] = value
+
+
+def validate(cfg: Config) -> Config:
+    """Cross-field checks; raises ConfigError naming the key."""
+    m, t, lo = cfg.model, cfg.train, cfg.loss
+    if m.variant not in VARIANTS:
+        raise ConfigError(f"model.variant: expected one of {', '.join(VARIANTS)}, got {m.variant!r}")
+    from idcg_tf.layers.conv3d import IMPLS
+
+    if m.conv3d_impl not in IMPLS:
+        raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(IMPLS)}, "
+                          f"got {m.conv3d_impl!r}")
+    n = m.num_strided
+    for key in ("image_encoder_widths", "video_encoder_widths", "image_critic_widths",
+                "video_critic_widths"):
+        widths = getattr(m, key)
+        if len(widths) != n:
+            raise ConfigError(f"model.{key}: expected {n} widths (one per strided layer, as "
+                              f"model.image_encoder_widths), got {len(widths)}")
+        if any(w <= 0 for w in widths):
+            raise ConfigError(f"model.{key}: widths must be positive, got {list(widths)}")
+    for key in ("video_decoder_widths", "image_decoder_widths"):
+        widths = getattr(m, key)
+        if len(widths) != n - 1:
+            raise ConfigError(f"model.{key}: expected {n - 1} widths (the last layer outputs "
+                              f"model.channels), got {len(widths)}")
+        if any(w <= 0 for w in widths):
+            raise ConfigError(f"model.{key}: widths must be positive, got {list(widths)}")
+    if n < 2:
+        raise ConfigError("model.image_encoder_widths: at least 2 strided layers are needed")
+    if m.resolution <= 0 or m.resolution % 2**n:
+        raise ConfigError(f"model.resolution: {m.resolution} is not divisible by 2^{n} = {2**n} "
+                          f"(the {n} stride-2 layers); try {max(1, m.resolution // 2**n) * 2**n}")
+    if m.frames <= 0:
+        raise ConfigError(f"model.frames: must be positive, got {m.frames}")
+    if m.frames % 2 and m.frames != 1:
+        raise ConfigError(f"model.frames: {m.frames} frames cannot be reached by stride-2 3D "
+                          "convolutions; use an even number (paper: 32)")
+    if m.image_encoder_widths[-1] % m.latent_frames:
+        raise ConfigError(
+            f"model.image_encoder_widths: the last width ({m.image_encoder_widths[-1]}) must be "
+            f"divisible by the {m.latent_frames} latent frames the video decoder starts from")
+    if m.residual_blocks < 0:
+        raise ConfigError("model.residual_blocks: must be >= 0")
+    if m.kernel_size < 2:
+        raise ConfigError("model.kernel_size: must be >= 2")
+    if m.channels not in (1, 3):
+        raise ConfigError(f"model.channels: expected 1 or 3, got {m.channels}")
+    for key in ("gradient_penalty", "cycle", "pixel_identity", "facenet_identity"):
+        if getattr(lo, key) < 0:
+            raise ConfigError(f"loss.{key}: must be >= 0")
+    if lo.facenet_frame_step < 1:
+        raise ConfigError("loss.facenet_frame_step: must be >= 1")
+    if cfg.optimizer.learning_rate <= 0:
+        raise ConfigError("optimizer.learning_rate: must be > 0")
+    for key in ("beta_1", "beta_2"):
+        if not 0 <= getattr(cfg.optimizer, key) < 1:
+            raise ConfigError(f"optimizer.{key}: must be in [0, 1)")
+    if t.steps < 0:
+        raise ConfigError("train.steps: must be >= 0")
+    if t.batch_size < 1:
+        raise ConfigError("train.batch_size: must be >= 1")
+    if t.n_critic < 1:
+        raise ConfigError("train.n_critic: must be >= 1")
+    for key in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+        if getattr(t, key) < 1:
+            raise ConfigError(f"train.{key}: must be >= 1")
+    if t.strategy not in ("mirrored", "multi_worker", "default"):
+        raise ConfigError(f"train.strategy: expected mirrored, multi_worker or default, "
+                          f"got {t.strategy!r}")
+    if cfg.data.on_corrupt not in ("error", "skip"):
+        raise ConfigError(f"data.on_corrupt: expected error or skip, got {cfg.data.on_corrupt!r}")
+    if cfg.data.shuffle_buffer < 1 or cfg.data.cycle_length < 1:
+        raise ConfigError("data.shuffle_buffer and data.cycle_length: must be >= 1")
+    return cfg
+
+
+def from_dict(data: dict, overrides: typing.Sequence[str] = ()) -> Config:
+    tree = json.loads(json.dumps(data or {}))  # deep copy of plain data
+    for text in overrides:
+        path, value = _parse_override(text)
+        _apply_override(tree, path, value)
+    return validate(_build(Config, tree, ""))
+
+
+def load(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
+    """Loads a YAML config, applies `section.key=value` overrides, validates everything."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    try:
+        return from_dict(data or {}, overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def replace(cfg: Config, **sections) -> Config:
+    """A copy with whole sections or fields replaced, e.g. replace(cfg, train={'steps': 3})."""
+    tree = cfg.to_dict()
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            tree[section].update(values)
+        else:
+            tree[section] = values
+    return from_dict(_plain(tree))

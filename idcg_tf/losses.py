@@ -1,0 +1,61 @@
+"""IdCycleGAN losses as pure functions of tensors (paper Eq. 1, 5, 7).
+
+Each returns one value per sample, shape (N,), so that the training step can average them over
+the global batch with `tf.nn.compute_average_loss` (correct under any number of replicas).
+Naming: `<kind>_critic_loss` / `<kind>_generator_loss` for the adversarial terms.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _per_sample_mean(x: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
+
+
+def wasserstein_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> tf.Tensor:
+    """C(fake) - C(real) per sample (Eq. 1 without the penalty); the critic minimises it."""
+    return tf.reshape(fake_scores, [-1]) - tf.reshape(real_scores, [-1])
+
+
+def wasserstein_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
+    """-C(G(x)) per sample: the generator raises the critic's score of its outputs."""
+    return -tf.reshape(fake_scores, [-1])
+
+
+def interpolate(real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """x_hat = eps * real + (1 - eps) * fake with one eps in [0, 1] per sample."""
+    shape = tf.concat([tf.shape(real)[:1], tf.ones([tf.rank(real) - 1], tf.int32)], axis=0)
+    eps = tf.reshape(tf.cast(eps, real.dtype), shape)
+    return eps * real + (1.0 - eps) * fake
+
+
+def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """(||grad_x C(x_hat)||_2 - 1)^2 per sample (Gulrajani et al. 2017; paper Eq. 1).
+
+    The inner tape is nested inside the caller's tape, so the penalty's own gradient with
+    respect to the critic's weights (a second derivative) reaches the critic update.
+    """
+    x_hat = interpolate(real, fake, eps)
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        scores = critic(x_hat)
+    grads = tape.gradient(scores, x_hat)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])),
+                                  axis=1) + 1e-12)
+    return tf.square(norms - 1.0)
+
+
+def cycle_loss(original: tf.Tensor, reconstructed: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error per sample between an input and its round trip (Eq. 5, L1)."""
+    return _per_sample_mean(tf.abs(reconstructed - original))
+
+
+def pixel_identity_loss(images: tf.Tensor, videos: tf.Tensor) -> tf.Tensor:
+    """Mean squared error per sample between an image and every frame of a clip (Eq. 7).
+
+    `images` (N, r, r, C) is compared with each of the l frames of `videos` (N, l, r, r, C):
+    used both as (x, G_Y(x)) and as (G_X(y), y).
+    """
+    return _per_sample_mean(tf.square(videos - images[:, tf.newaxis]))

@@ -1,0 +1,68 @@
+"""2D image encoder: the first half of the image-to-video translator G_Y."""
+
+from __future__ import annotations
+
+import keras
+
+from idcg_tf.layers import ResidualBlock
+
+
+@keras.saving.register_keras_serializable(package="idcg_tf")
+class ImageEncoder(keras.layers.Layer):
+    """Stride-2 Conv2D + BatchNorm + ReLU layers with residual blocks before the last two.
+
+    (N, r, r, 3) -> (N, r / 2^n, r / 2^n, widths[-1]), n = len(widths). Paper Sec. 3.1: four
+    strided convolutions with three residual blocks inserted before the 3rd and the 4th.
+
+    Args:
+        widths: output channels of each strided convolution, e.g. (128, 256, 512, 1024).
+        residual_blocks: residual blocks before each of the last two strided convolutions.
+        kernel_size: kernel of the strided convolutions.
+    """
+
+    def __init__(self, widths=(128, 256, 512, 1024), residual_blocks=3, kernel_size=4, **kwargs):
+        super().__init__(**kwargs)
+        self.widths = tuple(widths)
+        self.residual_blocks = residual_blocks
+        self.kernel_size = kernel_size
+        n = len(self.widths)
+        self.stages = []
+        for i, width in enumerate(self.widths):
+            stage = []
+            if i >= n - 2:
+                stage += [ResidualBlock(rank=2, dtype=self.dtype_policy, name=f"res{i}_{j}")
+                          for j in range(residual_blocks)]
+            stage += [
+                keras.layers.Conv2D(width, kernel_size, strides=2, padding="same",
+                                    dtype=self.dtype_policy, name=f"conv{i}"),
+                keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
+                                                name=f"bn{i}"),
+            ]
+            self.stages.append(stage)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for stage in self.stages:
+            for layer in stage:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for stage in self.stages:
+            for layer in stage[:-2]:
+                x = layer(x, training=training)
+            conv, bn = stage[-2:]
+            x = keras.activations.relu(bn(conv(x), training=training))
+        return x
+
+    def compute_output_shape(self, input_shape):
+        n, r = input_shape[0], input_shape[1]
+        s = None if r is None else r // 2 ** len(self.widths)
+        return (n, s, s, self.widths[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(widths=list(self.widths), residual_blocks=self.residual_blocks,
+                      kernel_size=self.kernel_size)
+        return config

@@ -1,0 +1,80 @@
+"""3D video encoder: the first half of the video-to-image translator G_X."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from idcg_tf.layers import ResidualBlock, VideoConv
+
+
+@keras.saving.register_keras_serializable(package="idcg_tf")
+class VideoEncoder(keras.layers.Layer):
+    """Stride-2 Conv3D + BatchNorm + ReLU layers, residual blocks before the last two, and the
+    remaining frames folded into channels.
+
+    (N, l, r, r, 3) -> (N, r / 2^n, r / 2^n, t0 * widths[-1]) where the first `time_strides`
+    layers also halve time and t0 = l / 2^time_strides (paper size: (2, 4, 4, 512) -> 4x4x1024).
+
+    Args:
+        widths: output channels of each strided convolution, e.g. (64, 128, 256, 512).
+        time_strides: how many of the strided layers (the first ones) also stride over time.
+        residual_blocks: residual blocks before each of the last two strided convolutions.
+        kernel_size: kernel of the strided convolutions.
+        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+    """
+
+    def __init__(self, widths=(64, 128, 256, 512), time_strides=4, residual_blocks=3,
+                 kernel_size=4, impl="auto", **kwargs):
+        super().__init__(**kwargs)
+        self.widths = tuple(widths)
+        self.time_strides = time_strides
+        self.residual_blocks = residual_blocks
+        self.kernel_size = kernel_size
+        self.impl = impl
+        n = len(self.widths)
+        self.stages = []
+        for i, width in enumerate(self.widths):
+            stage = []
+            if i >= n - 2:
+                stage += [ResidualBlock(rank=3, impl=impl, dtype=self.dtype_policy,
+                                        name=f"res{i}_{j}") for j in range(residual_blocks)]
+            strides = (2 if i < time_strides else 1, 2, 2)
+            stage += [
+                VideoConv(width, kernel_size, strides, impl=impl, dtype=self.dtype_policy,
+                          name=f"conv{i}"),
+                keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
+                                                name=f"bn{i}"),
+            ]
+            self.stages.append(stage)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for stage in self.stages:
+            for layer in stage:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for stage in self.stages:
+            for layer in stage[:-2]:
+                x = layer(x, training=training)
+            conv, bn = stage[-2:]
+            x = keras.activations.relu(bn(conv(x), training=training))
+        # (N, t0, s, s, C) -> (N, s, s, t0 * C): time becomes channels for the 2D decoder.
+        _, t0, s, _, c = x.shape
+        x = ops.transpose(x, (0, 2, 3, 1, 4))
+        return ops.reshape(x, (-1, s, s, t0 * c))
+
+    def compute_output_shape(self, input_shape):
+        n, frames, r = input_shape[0], input_shape[1], input_shape[2]
+        s = r // 2 ** len(self.widths)
+        return (n, s, s, frames // 2**self.time_strides * self.widths[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(widths=list(self.widths), time_strides=self.time_strides,
+                      residual_blocks=self.residual_blocks, kernel_size=self.kernel_size,
+                      impl=self.impl)
+        return config

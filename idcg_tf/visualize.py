@@ -1,0 +1,79 @@
+"""Pictures of what the networks do: frame strips, sample sheets, animated GIFs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def to_uint8(x) -> np.ndarray:
+    """[-1, 1] floats -> uint8 pixels."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def pick_frames(frames: int, wanted=(1, 8, 32)) -> list[int]:
+    """0-based indices of the paper's frames 1, 8, 32 (or as many as a short clip has)."""
+    picks = sorted({min(f, frames) - 1 for f in wanted if f >= 1})
+    return picks or [0]
+
+
+def _row(cells: list[np.ndarray], gap: int) -> np.ndarray:
+    h, _, c = cells[0].shape
+    spacer = np.full((h, gap, c), 255, np.uint8)
+    parts = []
+    for i, cell in enumerate(cells):
+        if i:
+            parts.append(spacer)
+        parts.append(cell)
+    return np.concatenate(parts, axis=1)
+
+
+def sample_sheet(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
+    """Stacks rows of equally sized uint8 HxWx3 cells into one sheet with white gaps."""
+    lines = [_row(r, gap) for r in rows]
+    width = max(line.shape[1] for line in lines)
+    lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255)
+             for line in lines]
+    spacer = np.full((gap, width, 3), 255, np.uint8)
+    out = []
+    for i, line in enumerate(lines):
+        if i:
+            out.append(spacer)
+        out.append(line)
+    return np.concatenate(out, axis=0)
+
+
+def translation_sheet(images, fake_clips, rec_images, clips, fake_images, rec_clips,
+                      frames=(1, 8, 32)) -> np.ndarray:
+    """One row per sample, image->video then video->image (the paper's Fig. 4 and 5):
+    input image | translated frames | reconstructed image || input frames | translated image |
+    reconstructed frames. Inputs are float arrays in [-1, 1]."""
+    idx = pick_frames(np.shape(fake_clips)[1], frames)
+    images, fake_clips, rec_images = to_uint8(images), to_uint8(fake_clips), to_uint8(rec_images)
+    clips, fake_images, rec_clips = to_uint8(clips), to_uint8(fake_images), to_uint8(rec_clips)
+    blank = np.full_like(images[0], 255)
+    rows = []
+    for i in range(len(images)):
+        rows.append([images[i]] + [fake_clips[i, k] for k in idx] + [rec_images[i], blank]
+                    + [clips[i, k] for k in idx] + [fake_images[i]]
+                    + [rec_clips[i, k] for k in idx])
+    return sample_sheet(rows)
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    from PIL import Image
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+
+
+def save_gif(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
+    """An animated GIF of an (l, h, w, 3) uint8 clip, looping."""
+    from PIL import Image
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frames = [Image.fromarray(f) for f in clip_uint8]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps),
+                   loop=0)
