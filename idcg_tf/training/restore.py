@@ -1,0 +1,57 @@
+"""Loading a trained run's networks from its workdir (for evaluation, export, translation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from idcg_tf import config as config_lib
+from idcg_tf.config import Config
+from idcg_tf.errors import UserError
+from idcg_tf.models import Networks, build_networks
+
+
+def checkpoint_path(workdir: str | Path, step: int | None = None) -> str:
+    """The latest checkpoint of a run, or the one of `step`."""
+    ckpt_dir = Path(workdir) / "checkpoints"
+    if not ckpt_dir.is_dir():
+        raise UserError(f"{workdir}: no checkpoints/ folder (is this a training workdir?)")
+    if step is None:
+        latest = tf.train.latest_checkpoint(str(ckpt_dir))
+        if not latest:
+            raise UserError(f"{ckpt_dir}: holds no checkpoint")
+        return latest
+    path = ckpt_dir / f"ckpt-{step}"
+    if not Path(f"{path}.index").is_file():
+        have = sorted(int(p.name[5:-6]) for p in ckpt_dir.glob("ckpt-*.index"))
+        raise UserError(f"{ckpt_dir}: no checkpoint for step {step} (have: {have})")
+    return str(path)
+
+
+def list_checkpoints(workdir: str | Path) -> list[tuple[int, str]]:
+    """(step, path) of every checkpoint kept in a run, oldest first."""
+    ckpt_dir = Path(workdir) / "checkpoints"
+    found = [(int(p.name[5:-6]), str(p)[:-6]) for p in ckpt_dir.glob("ckpt-*.index")]
+    return sorted(found)
+
+
+def load_config(workdir: str | Path) -> Config:
+    path = Path(workdir) / "config.yaml"
+    if not path.is_file():
+        raise UserError(f"{workdir}: no config.yaml (is this a training workdir?)")
+    return config_lib.load(path)
+
+
+def load_networks(workdir: str | Path, step: int | None = None,
+                  cfg: Config | None = None) -> tuple[Config, Networks, int]:
+    """Builds the run's four networks and restores their weights; returns (cfg, nets, step)."""
+    cfg = cfg or load_config(workdir)
+    path = checkpoint_path(workdir, step)
+    nets = build_networks(cfg.model)
+    step_var = tf.Variable(0, dtype=tf.int64)
+    ckpt = tf.train.Checkpoint(step=step_var, image_to_video=nets.image_to_video,
+                               video_to_image=nets.video_to_image,
+                               image_critic=nets.image_critic, video_critic=nets.video_critic)
+    ckpt.restore(path).expect_partial().assert_existing_objects_matched()
+    return cfg, nets, int(step_var.numpy())

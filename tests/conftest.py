@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny configs and tiny TFRecord datasets, made once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def synthetic_data(tmp_path_factory):
+    """Train and test shards of procedurally drawn 32x32 faces, 8-frame clips."""
+    from idcg_tf.data.synthetic import write_synthetic
+
+    out = tmp_path_factory.mktemp("synthetic")
+    train = write_synthetic(out, resolution=32, frames=8, num_images=24, num_clips=12,
+                            split="train", seed=0)
+    test = write_synthetic(out, resolution=32, frames=8, num_images=8, num_clips=4,
+                           split="test", seed=1, shards=1)
+    return {"train_images": train["images"], "train_clips": train["clips"],
+            "test_images": test["images"], "test_clips": test["clips"], "dir": out}
+
+
+@pytest.fixture
+def tiny_cfg(synthetic_data):
+    """A function returning the tiny config on the synthetic data, with overrides."""
+    from idcg_tf import config
+
+    def make(*overrides: str):
+        data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+        return config.load(TINY, data + list(overrides))
+
+    return make
+
+
+def run_tool(*args: str, timeout: int = 600, env=None) -> subprocess.CompletedProcess:
+    """Runs a tool of tools/ as a user would, in a subprocess."""
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)

@@ -1,0 +1,77 @@
+"""Configs: the paper's settings load, and every mistake names its key."""
+
+from pathlib import Path
+
+import pytest
+
+from idcg_tf import config
+from idcg_tf.errors import ConfigError
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    cfg = config.load(path)
+    assert cfg.train.steps > 0
+
+
+@pytest.mark.parametrize("name", ["celeb_model1", "celeb_model2", "celeb_model3",
+                                  "pasc_model1", "pasc_model2", "pasc_model3"])
+def test_paper_settings(name):
+    cfg = config.load(Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
+    assert (cfg.model.resolution, cfg.model.frames) == (64, 32)
+    assert cfg.loss.gradient_penalty == 10 and cfg.loss.cycle == 1000
+    assert cfg.loss.facenet_identity == 100
+    assert cfg.train.steps == 50_000 and cfg.train.n_critic == 5
+    assert cfg.model.variant == "model" + name[-1]
+    assert cfg.model.latent_frames == 2 and cfg.model.time_strides == 4
+
+
+def test_overrides_are_typed():
+    cfg = config.from_dict({}, ["train.steps=7", "model.variant=model2", "loss.cycle=5"])
+    assert cfg.train.steps == 7 and cfg.model.variant == "model2" and cfg.loss.cycle == 5.0
+
+
+@pytest.mark.parametrize("data, overrides, key", [
+    ({"model": {"foo": 1}}, [], "model.foo"),
+    ({"bogus": {}}, [], "bogus"),
+    ({}, ["train.batchsize=3"], "train.batchsize"),
+    ({"train": {"steps": "many"}}, [], "train.steps"),
+    ({"train": {"steps": 1.5}}, [], "train.steps"),
+    ({"train": {"deterministic": "yes"}}, [], "train.deterministic"),
+    ({"model": {"variant": "model4"}}, [], "model.variant"),
+    ({"model": {"resolution": 40}}, [], "model.resolution"),
+    ({"model": {"frames": 7}}, [], "model.frames"),
+    ({"model": {"image_encoder_widths": [8, 16, 32]}}, [], "model.video_encoder_widths"),
+    ({"model": {"video_decoder_widths": [8, 16, 32, 64]}}, [], "model.video_decoder_widths"),
+    ({"loss": {"cycle": -1}}, [], "loss.cycle"),
+    ({"train": {"batch_size": 0}}, [], "train.batch_size"),
+    ({"model": "big"}, [], "model"),
+])
+def test_errors_name_the_key(data, overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config.from_dict(data, overrides)
+
+
+def test_small_geometry_by_config_alone():
+    cfg = config.from_dict({"model": {"resolution": 32, "frames": 8}})
+    # 8 frames: three of the four 3D layers stride over time, the latent code has 1 frame.
+    assert cfg.model.time_strides == 3 and cfg.model.latent_frames == 1
+    assert cfg.model.latent_size == 2
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        config.load(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        config.load(bad)
+
+
+def test_yaml_round_trip():
+    cfg = config.from_dict({"model": {"variant": "model2"}, "train": {"steps": 3}})
+    import yaml
+
+    assert config.from_dict(yaml.safe_load(cfg.to_yaml())) == cfg

@@ -1,0 +1,76 @@
+"""The four networks: shapes at paper and tiny size, config round trips, save/reload."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from idcg_tf import config
+from idcg_tf.layers import ResidualBlock, VideoConv, VideoConvTranspose
+from idcg_tf.models import ImageCritic, ImageToVideo, VideoCritic, VideoToImage, build_networks
+
+TINY = dict(encoder_widths=(4, 8, 8, 16), decoder_widths=(8, 8, 4), residual_blocks=1)
+
+
+def test_paper_size_shapes():
+    nets = build_networks(config.from_dict({}).model)
+    image, video = (None, 64, 64, 3), (None, 32, 64, 64, 3)
+    assert nets.image_to_video.compute_output_shape(image) == (None, 32, 64, 64, 3)
+    assert nets.video_to_image.compute_output_shape(video) == (None, 64, 64, 3)
+    x = tf.zeros([1, 64, 64, 3])
+    assert nets.image_to_video(x).shape == (1, 32, 64, 64, 3)
+    assert nets.image_critic(x).shape == (1, 1)
+
+
+@pytest.mark.parametrize("frames, resolution", [(8, 32), (4, 16), (32, 32), (2, 32)])
+def test_other_geometries(frames, resolution):
+    g_y = ImageToVideo(frames=frames, **TINY)
+    g_x = VideoToImage(frames=frames, **TINY)
+    c_y = VideoCritic((4, 8, 8, 16), frames=frames)
+    x = tf.random.uniform([2, resolution, resolution, 3], -1, 1)
+    y = g_y(x, training=True)
+    assert y.shape == (2, frames, resolution, resolution, 3)
+    assert g_x(y).shape == (2, resolution, resolution, 3)
+    assert c_y(y).shape == (2, 1)
+    assert float(tf.reduce_max(tf.abs(y))) <= 1.0  # tanh output
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: ImageToVideo(frames=8, **TINY), (2, 32, 32, 3)),
+    (lambda: VideoToImage(frames=8, **TINY), (2, 8, 32, 32, 3)),
+    (lambda: ImageCritic((4, 8, 8, 16)), (2, 32, 32, 3)),
+    (lambda: VideoCritic((4, 8, 8, 16), frames=8), (2, 8, 32, 32, 3)),
+])
+def test_config_round_trip_and_save_reload(make, shape, tmp_path):
+    model = make()
+    x = tf.random.uniform(shape, -1, 1)
+    model(x, training=True) if not isinstance(model, (ImageCritic, VideoCritic)) else model(x)
+    clone = model.__class__.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, shape, out", [
+    (VideoConv(5, 4, (2, 2, 2)), (1, 8, 16, 16, 3), (1, 4, 8, 8, 5)),
+    (VideoConv(5, 4, (1, 2, 2)), (1, 8, 16, 16, 3), (1, 8, 8, 8, 5)),
+    (VideoConvTranspose(5, 4, (2, 2, 2)), (1, 2, 4, 4, 3), (1, 4, 8, 8, 5)),
+    (ResidualBlock(rank=3), (1, 4, 8, 8, 6), (1, 4, 8, 8, 6)),
+    (ResidualBlock(rank=2), (1, 8, 8, 6), (1, 8, 8, 6)),
+])
+def test_layers(layer, shape, out):
+    assert layer(tf.zeros(shape)).shape == out
+    assert layer.__class__.from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def test_critic_has_no_batchnorm():
+    # WGAN-GP penalises each sample's gradient: no statistics shared across the batch.
+    c = VideoCritic((4, 8, 8, 16), frames=8)
+    c(tf.zeros([1, 8, 32, 32, 3]))
+    kinds = {type(layer).__name__ for layer in c._flatten_layers()}
+    assert "BatchNormalization" not in kinds and "LayerNormalization" in kinds
+    x = tf.random.uniform([3, 8, 32, 32, 3])
+    # Each sample's score is independent of the others in the batch.
+    np.testing.assert_allclose(c(x)[:1], c(x[:1]), atol=1e-5)
