@@ -17,6 +17,7 @@ import yaml
 from idcg_tf.errors import ConfigError
 
 VARIANTS = ("model1", "model2", "model3")
+CONV3D_IMPLS = ("stock", "auto")  # see idcg_tf.layers.conv3d
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -210,10 +211,8 @@ def validate(cfg: Config) -> Config:
     m, t, lo = cfg.model, cfg.train, cfg.loss
     if m.variant not in VARIANTS:
         raise ConfigError(f"model.variant: expected one of {', '.join(VARIANTS)}, got {m.variant!r}")
-    from idcg_tf.layers.conv3d import IMPLS
-
-    if m.conv3d_impl not in IMPLS:
-        raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(IMPLS)}, "
+    if m.conv3d_impl not in CONV3D_IMPLS:
+        raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, "
                           f"got {m.conv3d_impl!r}")
     n = m.num_strided
     for key in ("image_encoder_widths", "video_encoder_widths", "image_critic_widths",

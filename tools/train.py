@@ -25,9 +25,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from idcg_tf import config
+
+    cfg = config.load(args.config, args.set)  # before TensorFlow loads: config errors are quick
     from idcg_tf.training import run
 
-    cfg = config.load(args.config, args.set)
     workdir = args.workdir or run.default_workdir(args.config)
     if args.dry_run:
         print(f"# resolved config ({args.config}); workdir {workdir}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-IMPLS = ("stock", "auto")
+from idcg_tf.config import CONV3D_IMPLS as IMPLS
 
 
 def _check_impl(impl: str) -> str:

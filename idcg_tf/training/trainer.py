@@ -319,7 +319,7 @@ class Trainer:
                     steps_per_sec = (step - window_step) / (now - window_start)
                     window_start, window_step = now, step
                 self._log_metrics(writer, step, total, metrics, steps_per_sec)
-            if samples is not None and (step % t.sample_every == 0 or step == total):
+            if samples and (step % t.sample_every == 0 or step == total):
                 self._write_samples(writer, step, samples)
             if step % t.checkpoint_every == 0 or step == total:
                 self.save()
