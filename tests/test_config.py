@@ -29,8 +29,12 @@ def test_paper_settings(name):
 
 
 def test_overrides_are_typed():
-    cfg = config.from_dict({}, ["train.steps=7", "model.variant=model2", "loss.cycle=5"])
+    cfg = config.from_dict({}, ["train.steps=7", "model.variant=model2", "loss.cycle=5",
+                                "optimizer.learning_rate=2e-4"])
     assert cfg.train.steps == 7 and cfg.model.variant == "model2" and cfg.loss.cycle == 5.0
+    assert cfg.optimizer.learning_rate == 2e-4  # YAML 1.1 reads "2e-4" as a string
+    with pytest.raises(ConfigError, match="optimizer.learning_rate: expected a number"):
+        config.from_dict({}, ["optimizer.learning_rate=fast"])
 
 
 @pytest.mark.parametrize("data, overrides, key", [

@@ -1,0 +1,138 @@
+"""Training runs end to end on tiny data: losses, outputs, divergence, resume."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, run_tool
+from idcg_tf.training import Trainer, TrainingDiverged
+
+
+@pytest.mark.parametrize("variant", ["model1", "model2"])
+def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, variant):
+    cfg = tiny_cfg(f"model.variant={variant}", "train.steps=4", "train.log_every=2",
+                   "train.sample_every=4", "train.checkpoint_every=2")
+    lines = []
+    trainer = Trainer(cfg, tmp_path, log=lines.append)
+    before = [w.numpy().copy() for w in trainer.generator_variables]
+    metrics = trainer.train()
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert ("generator/pixel_identity" in metrics) == (variant == "model2")
+    assert trainer.current_step == 4
+    after = [w.numpy() for w in trainer.generator_variables]
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(before, after))
+    # Console progress: step, losses, speed, ETA.
+    assert lines[-1].startswith("step 4/4 |") and "it/s" in lines[-1] and "ETA" in lines[-1]
+    # The run directory.
+    assert (tmp_path / "config.yaml").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == [
+        "ckpt-2.index", "ckpt-4.index"]
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+    sheet = tmp_path / "samples" / "step_0000004.png"
+    assert sheet.is_file()
+    # TensorBoard: every loss term, the Wasserstein estimates, the penalty, speed and samples.
+    tags = set()
+    for event_file in (tmp_path / "tensorboard").glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags.update(v.tag for v in event.summary.value)
+    for tag in ("critic/wasserstein_image", "critic/wasserstein_video",
+                "critic/gradient_penalty_image", "critic/gradient_penalty_video",
+                "generator/cycle", "generator/adversarial_video", "generator/loss",
+                "speed/steps_per_second", "samples/image_to_video_to_image"):
+        assert tag in tags, tag
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_cfg, tmp_path):
+    trainer = Trainer(tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path,
+                      log=lambda line: None)
+    trainer.train(samples=())
+    # A cycle weight beyond float32 range makes that term infinite at the next step.
+    diverging = tiny_cfg("train.steps=4", "train.checkpoint_every=1", "loss.cycle=1e39")
+    trainer = Trainer(diverging, tmp_path, log=lambda line: None)
+    with pytest.raises(TrainingDiverged, match=r"step 3: loss term generator/\w+ is (inf|nan)"):
+        trainer.train(samples=())
+    assert trainer.manager.latest_checkpoint.endswith("ckpt-2")
+
+
+def test_model_change_on_resume_is_refused(tiny_cfg, tmp_path):
+    Trainer(tiny_cfg("train.steps=1"), tmp_path, log=lambda line: None).train(samples=())
+    from idcg_tf.errors import UserError
+
+    with pytest.raises(UserError, match="model.residual_blocks differs"):
+        Trainer(tiny_cfg("model.residual_blocks=2"), tmp_path)
+
+
+def _train_args(synthetic_data, workdir):
+    data = [f"--set=data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    return [str(ROOT / "tools" / "train.py"), "--config", str(ROOT / "configs" / "tiny.yaml"),
+            "--workdir", str(workdir), "--set=train.steps=8", "--set=train.checkpoint_every=2",
+            "--set=train.log_every=1", "--set=train.deterministic=true", *data]
+
+
+def _metrics_at(workdir, step):
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if r["step"] == step][-1]
+
+
+def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
+    """A run of 8 steps SIGKILLed after step 5 and resumed ends with the same losses at
+    step 8 as an uninterrupted run."""
+    whole = tmp_path / "whole"
+    proc = run_tool(*_train_args(synthetic_data, whole))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    killed = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, *_train_args(synthetic_data, killed)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in child.stdout:
+            if line.startswith("step 5/8"):
+                child.send_signal(signal.SIGKILL)
+                break
+    finally:
+        child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    kept = sorted(p.name for p in (killed / "checkpoints").glob("*.index"))
+    assert "ckpt-8.index" not in kept and "ckpt-4.index" in kept
+
+    proc = run_tool(*_train_args(synthetic_data, killed))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "resumed from" in proc.stdout
+    expected, got = _metrics_at(whole, 8), _metrics_at(killed, 8)
+    for key, value in expected.items():
+        if key != "steps_per_second":
+            assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
+def test_dry_run_shows_paper_shapes():
+    proc = run_tool(str(ROOT / "tools" / "train.py"), "--config",
+                    str(ROOT / "configs" / "celeb_model1.yaml"), "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(None, 64, 64, 3) -> (None, 32, 64, 64, 3)" in proc.stdout  # G_Y
+    assert "(None, 32, 64, 64, 3) -> (None, 64, 64, 3)" in proc.stdout  # G_X
+    assert "variant: model1" in proc.stdout
+
+
+def test_unknown_key_is_one_line_exit_2():
+    proc = run_tool(str(ROOT / "tools" / "train.py"), "--config",
+                    str(ROOT / "configs" / "tiny.yaml"), "--set", "train.stepz=3")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        proc.stderr.strip().splitlines()[-1]] and "train.stepz" in proc.stderr
+
+
+def test_missing_data_is_one_line_exit_2(tmp_path):
+    proc = run_tool(str(ROOT / "tools" / "train.py"), "--config",
+                    str(ROOT / "configs" / "tiny.yaml"), "--workdir", str(tmp_path),
+                    f"--set=data.train_images={tmp_path}/none-*.tfrecord",
+                    f"--set=data.train_clips={tmp_path}/none-*.tfrecord")
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: data.train_images: no TFRecord shards match")
+    assert "Traceback" not in proc.stderr
