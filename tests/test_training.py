@@ -136,3 +136,18 @@ def test_missing_data_is_one_line_exit_2(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: data.train_images: no TFRecord shards match")
     assert "Traceback" not in proc.stderr
+
+
+def test_corrupt_record_names_the_shard(tmp_path, tiny_cfg):
+    from idcg_tf.data import schema
+    from idcg_tf.data.synthetic import write_synthetic
+    from idcg_tf.errors import UserError
+
+    patterns = write_synthetic(tmp_path / "data", num_images=8, num_clips=8, shards=2)
+    bad = tmp_path / "data" / schema.shard_name("clips", "train", 0, 2)
+    data = bad.read_bytes()
+    bad.write_bytes(data[:100] + b"\0" * 64 + data[164:])  # damaged bytes, bad CRC
+    cfg = tiny_cfg(f"data.train_images={patterns['images']}",
+                   f"data.train_clips={patterns['clips']}", "train.steps=2")
+    with pytest.raises(UserError, match=f"data.train_clips: corrupt record in {bad}"):
+        Trainer(cfg, tmp_path / "run", log=lambda line: None).train(samples=())
