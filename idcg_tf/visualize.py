@@ -30,8 +30,12 @@ def _row(cells: list[np.ndarray], gap: int) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def sample_sheet(rows: list[list[np.ndarray]], gap: int = 2) -> np.ndarray:
-    """Stacks rows of equally sized uint8 HxWx3 cells into one sheet with white gaps."""
+def sample_sheet(rows: list[list[np.ndarray]], gap: int = 2, min_cell: int = 64) -> np.ndarray:
+    """Stacks rows of equally sized uint8 HxWx3 cells into one sheet with white gaps; cells
+    smaller than `min_cell` pixels are enlarged (nearest neighbour) so faces stay visible."""
+    scale = max(1, min_cell // rows[0][0].shape[0])
+    if scale > 1:
+        rows = [[c.repeat(scale, axis=0).repeat(scale, axis=1) for c in r] for r in rows]
     lines = [_row(r, gap) for r in rows]
     width = max(line.shape[1] for line in lines)
     lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255)
