@@ -1,0 +1,377 @@
+"""Source kinds: where the face media comes from, how it is enumerated and how it is read.
+
+A source is given as ``KIND:PATH``. Still images (domain X, ``--images``):
+
+    images  a folder of still images, searched recursively, or one image file; no identity
+            is known, so the train/test split goes by file.
+    celeba  CelebA: PATH holds ``img_align_celeba/`` (also found under ``Img/``, or PATH may be
+            that folder itself) and optionally ``identity_CelebA.txt`` (also under ``Anno/``),
+            which gives identities, and ``list_eval_partition.txt`` (also under ``Eval/``),
+            whose partition 2 is used as the test split (0 and 1 go to train).
+    pasc    PaSC stills folder (recursive); the identity is the 5-digit subject id that starts
+            PaSC names (``04213d1190.jpg`` -> ``04213``).
+
+Videos (domain Y, ``--videos``):
+
+    videos  a folder of video files, searched recursively, or one video file; no identity.
+    frames  a folder in which every folder that directly holds image files is one video,
+            its frames ordered by the last number in their names; no identity.
+    ytf     YouTube Faces: PATH is (or contains) ``frame_images_DB``, laid out as
+            ``<person>/<video>/<i>.<frame>.jpg``; the identity is ``<person>``; files outside
+            ``<person>/<video>/`` (the label .txt files) are ignored.
+    pasc    PaSC videos folder (recursive, e.g. ``control/`` and ``handheld/``); identities as
+            for the stills, so a person's stills and videos fall in the same split.
+
+Still images may be jpg/jpeg, png, bmp or webp in any mode Pillow reads (RGB, RGBA, L, P, CMYK,
+16-bit); videos may be mp4, avi, mov, mkv or webm, decoded with OpenCV. Files and folders whose
+names start with a dot are not inputs and are ignored. Identities are namespaced by dataset
+(``celeba:2880``, ``ytf:Aaron_Eckhart``, ``pasc:04213``) so that two datasets' ids never merge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from idcg_tf.errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+
+IMAGE_KINDS = {
+    "images": "a folder of still images (recursive) or one image file; split by file",
+    "celeba": "CelebA root (img_align_celeba/ [+ identity_CelebA.txt, list_eval_partition.txt])",
+    "pasc": "PaSC stills folder; identity = 5-digit subject id at the start of each name",
+}
+VIDEO_KINDS = {
+    "videos": "a folder of video files (recursive) or one video file; split by video",
+    "frames": "a folder of frame folders, one folder of ordered frames per video",
+    "ytf": "YouTube Faces frame_images_DB/<person>/<video>/<n>.jpg; identity = person",
+    "pasc": "PaSC videos folder; identity = 5-digit subject id at the start of each name",
+}
+DOMAINS = {"images": IMAGE_KINDS, "videos": VIDEO_KINDS}
+
+
+class SkipInput(Exception):
+    """An input that cannot be used; `reason` is a short category, the message says why."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One ``KIND:PATH`` argument, checked: the kind exists for its domain, the path exists."""
+
+    domain: str  # "images" | "videos"
+    kind: str
+    path: str  # absolute
+
+    @property
+    def spec(self) -> str:
+        return f"{self.kind}:{self.path}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One input: a still image file, a video file, or a folder of frames."""
+
+    domain: str
+    kind: str
+    path: str  # absolute
+    identity: str = ""  # namespaced person id, "" when unknown
+    official_split: str | None = None  # "train" | "test" where the dataset defines one
+    stamp: str = ""  # size and mtime, so that a changed file is not served from the cache
+
+    @property
+    def group(self) -> str:
+        """The unit the train/test split is drawn over: the person, else the file itself."""
+        return f"id:{self.identity}" if self.identity else f"file:{self.path}"
+
+    @property
+    def is_frame_folder(self) -> bool:
+        return self.kind in ("frames", "ytf")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejected:
+    """A file found in a source that is not an input of its kind (e.g. wrong extension)."""
+
+    path: str
+    domain: str
+    reason: str
+    detail: str
+
+
+def parse_source(spec: str, domain: str) -> Source:
+    """Parses ``KIND:PATH`` for `domain`; a wrong kind or a missing path is a `UserError`."""
+    kinds = DOMAINS[domain]
+    flag = f"--{domain}"
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in kinds:
+        raise UserError(f"{flag} {spec!r}: expected KIND:PATH with KIND one of "
+                        f"{', '.join(kinds)}")
+    if not path:
+        raise UserError(f"{flag} {spec!r}: the path is empty")
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise UserError(f"{flag} {spec}: no such file or directory: {path}")
+    return Source(domain, kind, str(resolved.resolve()))
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _natural_key(name: str) -> list:
+    """Sorts "2.jpg" before "10.jpg", as frame numbers are meant."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _walk_files(root: Path) -> list[Path]:
+    """Every non-hidden file under `root` (or `root` itself), in a fixed order."""
+    if root.is_file():
+        return [root]
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(folder, f) for f in sorted(files, key=_natural_key)
+                     if not f.startswith("."))
+    return found
+
+
+def _split_by_extension(files: list[Path], domain: str, wanted: tuple[str, ...],
+                        what: str) -> tuple[list[Path], list[Rejected]]:
+    keep, rejected = [], []
+    for f in files:
+        if f.suffix.lower() in wanted:
+            keep.append(f)
+        else:
+            rejected.append(Rejected(str(f), domain, "unsupported extension",
+                                     f"{f.suffix or 'no extension'} is not {what} "
+                                     f"({', '.join(wanted)})"))
+    return keep, rejected
+
+
+_PASC_NAME = re.compile(r"^(\d{5})d\d+")
+
+
+def _pasc_identity(path: Path) -> str:
+    match = _PASC_NAME.match(path.name)
+    return f"pasc:{match.group(1)}" if match else ""
+
+
+def _first_existing(root: Path, candidates: list[str]) -> Path | None:
+    for c in candidates:
+        if (root / c).exists():
+            return root / c
+    return None
+
+
+def _read_table(path: Path) -> dict[str, str]:
+    """Reads a CelebA annotation file of ``<file name> <value>`` lines."""
+    table = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise UserError(f"{path}:{number}: expected '<file> <value>', got {line.strip()!r}")
+            table[parts[0]] = parts[1]
+    return table
+
+
+def _celeba(source: Source) -> tuple[list[Item], list[Rejected]]:
+    root = Path(source.path)
+    if root.name == "img_align_celeba":
+        images, root = root, root.parent
+    else:
+        images = _first_existing(root, ["img_align_celeba", "Img/img_align_celeba"])
+        if images is None:
+            raise UserError(f"--images {source.spec}: no img_align_celeba/ folder in {root}")
+    identity_file = _first_existing(root, ["identity_CelebA.txt", "Anno/identity_CelebA.txt"])
+    partition_file = _first_existing(root, ["list_eval_partition.txt",
+                                            "Eval/list_eval_partition.txt"])
+    identities = _read_table(identity_file) if identity_file else {}
+    partition = _read_table(partition_file) if partition_file else {}
+    files, rejected = _split_by_extension(_walk_files(images), "images", IMAGE_EXTENSIONS,
+                                          "an image")
+    items = []
+    for f in files:
+        person = identities.get(f.name, "")
+        part = partition.get(f.name)
+        official = None if part is None else ("test" if part == "2" else "train")
+        items.append(Item("images", "celeba", str(f), f"celeba:{person}" if person else "",
+                          official, _stamp(f)))
+    return items, rejected
+
+
+def _frame_folders(root: Path) -> Iterator[Path]:
+    """Folders under `root` that directly hold at least one image file."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if any(Path(f).suffix.lower() in IMAGE_EXTENSIONS for f in files
+               if not f.startswith(".")):
+            yield Path(folder)
+
+
+def _frames(source: Source) -> tuple[list[Item], list[Rejected]]:
+    root = Path(source.path)
+    if not root.is_dir():
+        raise UserError(f"--videos {source.spec}: a frames source must be a folder")
+    items = [Item("videos", "frames", str(f), "", None, _stamp(f)) for f in _frame_folders(root)]
+    return items, []
+
+
+def _ytf(source: Source) -> tuple[list[Item], list[Rejected]]:
+    root = Path(source.path)
+    if not root.is_dir():
+        raise UserError(f"--videos {source.spec}: a ytf source must be a folder")
+    if (root / "frame_images_DB").is_dir():
+        root = root / "frame_images_DB"
+    items = []
+    for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for video in sorted((v for v in person.iterdir() if v.is_dir()),
+                            key=lambda v: _natural_key(v.name)):
+            items.append(Item("videos", "ytf", str(video), f"ytf:{person.name}", None,
+                              _stamp(video)))
+    return items, []
+
+
+def enumerate_source(source: Source) -> tuple[list[Item], list[Rejected]]:
+    """Lists the inputs of one source and the files in it that are not inputs.
+
+    A source without a single input of its kind is a `UserError`.
+    """
+    if source.domain == "images" and source.kind == "celeba":
+        items, rejected = _celeba(source)
+    elif source.domain == "videos" and source.kind == "frames":
+        items, rejected = _frames(source)
+    elif source.domain == "videos" and source.kind == "ytf":
+        items, rejected = _ytf(source)
+    else:
+        wanted, what = ((IMAGE_EXTENSIONS, "an image") if source.domain == "images"
+                        else (VIDEO_EXTENSIONS, "a video"))
+        files, rejected = _split_by_extension(_walk_files(Path(source.path)), source.domain,
+                                              wanted, what)
+        identity = _pasc_identity if source.kind == "pasc" else (lambda _: "")
+        items = [Item(source.domain, source.kind, str(f), identity(f), None, _stamp(f))
+                 for f in files]
+    if not items:
+        exts = IMAGE_EXTENSIONS if source.domain == "images" else VIDEO_EXTENSIONS
+        what = ("frame folders" if source.kind in ("frames", "ytf")
+                else f"{source.domain[:-1]} files ({', '.join(exts)})")
+        raise UserError(f"--{source.domain} {source.spec}: empty source, no {what} found")
+    return items, rejected
+
+
+# --------------------------------------------------------------------------- reading media
+
+
+def _to_rgb8(image) -> np.ndarray:
+    """Any Pillow image as HxWx3 uint8 RGB."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        # Pillow's own convert() clips 16-bit and float values at 255 instead of scaling them.
+        values = np.asarray(image).astype(np.float64)
+        peak = values.max() if values.size else 0.0
+        if mode.startswith("I;16") or 255 < peak <= 65535:
+            values = values / 257.0
+        elif mode == "F" and peak <= 1.0:
+            values = values * 255.0
+        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        # Transparent pixels carry arbitrary colours; a white backdrop is what viewers show.
+        rgba = image.convert("RGBA")
+        backdrop = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(backdrop, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def read_image(path: str) -> np.ndarray:
+    """Reads a still image as HxWx3 uint8 RGB, upright per its EXIF orientation.
+
+    Raises `SkipInput` for empty, truncated or undecodable files.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if os.path.getsize(path) == 0:
+        raise SkipInput("empty file", "the file has zero bytes")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return np.ascontiguousarray(_to_rgb8(image))
+    except UnidentifiedImageError:
+        raise SkipInput("unreadable", "not an image Pillow can identify") from None
+    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
+        raise SkipInput("unreadable", f"cannot decode: {error}") from None
+
+
+def _frame_number(path: Path) -> int | None:
+    numbers = re.findall(r"\d+", path.stem)
+    return int(numbers[-1]) if numbers else None
+
+
+def list_frames(folder: str) -> list[tuple[int, str]]:
+    """The frames of a frame folder as (frame index, path), in order.
+
+    The index is the last number in the file name (YouTube Faces names frames
+    ``<video>.<frame>.jpg``); where names carry no distinct numbers the position is used.
+    """
+    files = sorted((p for p in Path(folder).iterdir()
+                    if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in IMAGE_EXTENSIONS),
+                   key=lambda p: _natural_key(p.name))
+    numbers = [_frame_number(p) for p in files]
+    if None in numbers or len(set(numbers)) != len(numbers) or numbers != sorted(numbers):
+        numbers = list(range(len(files)))
+    return [(n, str(p)) for n, p in zip(numbers, files)]
+
+
+def iter_video_frames(item: Item, limit: int = 0) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Yields (frame index, HxWx3 uint8 RGB frame) for a video file or a frame folder.
+
+    A frame of a frame folder that cannot be read is yielded as None (it breaks face runs);
+    a video file that cannot be opened raises `SkipInput`. `limit` > 0 stops after that many
+    frames. Decoding is deterministic, so two passes over one item see the same frames.
+    """
+    if item.is_frame_folder:
+        for count, (index, path) in enumerate(list_frames(item.path)):
+            if limit and count >= limit:
+                return
+            try:
+                yield index, read_image(path)
+            except SkipInput:
+                yield index, None
+        return
+
+    import cv2
+
+    if os.path.getsize(item.path) == 0:
+        raise SkipInput("empty file", "the file has zero bytes")
+    capture = cv2.VideoCapture(item.path)
+    try:
+        if not capture.isOpened():
+            raise SkipInput("unreadable", "OpenCV cannot open it (truncated or not a video)")
+        index = 0
+        while not limit or index < limit:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                return
+            yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        capture.release()

