@@ -1,0 +1,85 @@
+"""Evaluation metrics as pure functions on numpy arrays (paper Sec. 4.3, Table 1).
+
+Embeddings are FaceNet's L2-normalised rows, so every distance lies in [0, 2].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Same-person threshold on the L2 distance of normalised FaceNet embeddings. FaceNet's published
+# thresholds are on the *squared* L2 distance (Schroff et al. 2015, Fig. 1: 1.1; insightface's
+# LFW cross-validation: 1.24); 1.1 on L2 is 1.21 squared, inside that range.
+DEFAULT_THRESHOLD = 1.1
+THRESHOLD_SOURCE = (
+    "L2 distance of normalised FaceNet embeddings; 1.1 L2 = 1.21 squared L2, inside the 1.1-1.24 "
+    "range of FaceNet's LFW verification thresholds (which are on squared L2)")
+
+
+def _rows(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def image_to_video_distances(image_embeddings, fake_clip_embeddings) -> np.ndarray:
+    """Per sample, the mean over the generated frames of ||F(G_Y(x)_i) - F(x)||_2 (Eq. 8).
+
+    Args:
+        image_embeddings: (N, D) embeddings of the input images.
+        fake_clip_embeddings: (N, L, D) embeddings of every frame of their translations.
+    Returns:
+        (N,) distances.
+    """
+    x, fake = _rows(image_embeddings), _rows(fake_clip_embeddings)
+    return np.linalg.norm(fake - x[:, np.newaxis], axis=-1).mean(axis=1)
+
+
+def video_to_image_distances(fake_image_embeddings, clip_embeddings) -> np.ndarray:
+    """Per sample, the mean over the input frames of ||F(G_X(y)) - F(y_i)||_2 (Eq. 8).
+
+    Args:
+        fake_image_embeddings: (N, D) embeddings of the translated images.
+        clip_embeddings: (N, L, D) embeddings of every frame of the input clips.
+    Returns:
+        (N,) distances.
+    """
+    return image_to_video_distances(fake_image_embeddings, clip_embeddings)
+
+
+def facenet_score(distances) -> float:
+    """The FaceNet score of Table 1: the mean per-sample distance (lower keeps identity better)."""
+    distances = _rows(distances)
+    if distances.size == 0:
+        raise ValueError("facenet_score of no samples")
+    return float(distances.mean())
+
+
+def verification_rate(distances, threshold: float = DEFAULT_THRESHOLD) -> float:
+    """Share of translations FaceNet judges "same person": per-sample distance <= threshold.
+
+    A sample's distance is its Eq. 8 mean over frames, as FaceNet verifies videos by the
+    average over (image, frame) pairs.
+    """
+    distances = _rows(distances)
+    if distances.size == 0:
+        raise ValueError("verification_rate of no samples")
+    return float(np.mean(distances <= threshold))
+
+
+def l1_errors(originals, reconstructions) -> np.ndarray:
+    """Per-sample mean absolute difference, in the [-1, 1] units of the data (cycle error)."""
+    a, b = _rows(originals), _rows(reconstructions)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    return np.abs(a - b).reshape(len(a), -1).mean(axis=1)
+
+
+def summarize(distances, cycle_errors, threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """One direction's numbers for metrics.json from its per-sample distances and cycle errors."""
+    distances, cycle_errors = _rows(distances), _rows(cycle_errors)
+    return {
+        "samples": int(distances.size),
+        "facenet_score": facenet_score(distances),
+        "facenet_score_std": float(distances.std()),
+        "verification_rate": verification_rate(distances, threshold),
+        "cycle_l1": float(cycle_errors.mean()),
+    }
