@@ -17,7 +17,8 @@ import yaml
 from idcg_tf.errors import ConfigError
 
 VARIANTS = ("model1", "model2", "model3")
-CONV3D_IMPLS = ("stock", "auto")  # see idcg_tf.layers.conv3d
+GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
+CONV3D_IMPLS = ("stock", "fast", "auto")  # see idcg_tf.layers.conv3d
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -47,7 +48,7 @@ class ModelConfig:
     image_critic_widths: tuple[int, ...] = (128, 256, 512, 1024)
     video_critic_widths: tuple[int, ...] = (64, 128, 256, 512)
     kernel_size: int = 4
-    conv3d_impl: str = "auto"  # "stock" | "auto": see idcg_tf.layers.conv3d
+    conv3d_impl: str = "auto"  # "stock" | "fast" | "auto": see idcg_tf.layers.conv3d
 
     @property
     def num_strided(self) -> int:
@@ -111,6 +112,17 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism
+    facenet_score: bool = True  # log the FaceNet score of the samples (Fig. 6) with them
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig:
+    """Unconditional video generation (paper Sec. 4.2, Fig. 3): noise in, clip out, trained on
+    data.train_clips only. An empty `model` means image-video translation (the default)."""
+
+    model: str = ""  # "" | wgan_one_stream | videogan_one_stream | videogan_two_stream
+    noise_dim: int = 100  # z ~ N(0, I)
+    mask_sparsity: float = 0.1  # two-stream: weight of the L1 penalty on the mask (VideoGAN)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +132,7 @@ class Config:
     optimizer: OptimizerConfig = OptimizerConfig()
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
+    generation: GenerationConfig = GenerationConfig()
     name: str = ""
     description: str = ""
 
@@ -282,6 +295,14 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.on_corrupt: expected error or skip, got {cfg.data.on_corrupt!r}")
     if cfg.data.shuffle_buffer < 1 or cfg.data.cycle_length < 1:
         raise ConfigError("data.shuffle_buffer and data.cycle_length: must be >= 1")
+    g = cfg.generation
+    if g.model and g.model not in GENERATION_MODELS:
+        raise ConfigError(f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
+                          f"(or empty for translation), got {g.model!r}")
+    if g.noise_dim < 1:
+        raise ConfigError(f"generation.noise_dim: must be >= 1, got {g.noise_dim}")
+    if g.mask_sparsity < 0:
+        raise ConfigError(f"generation.mask_sparsity: must be >= 0, got {g.mask_sparsity}")
     return cfg
 
 

@@ -16,7 +16,8 @@ from idcg_tf.training import Trainer, TrainingDiverged
 @pytest.mark.parametrize("variant", ["model1", "model2"])
 def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, variant):
     cfg = tiny_cfg(f"model.variant={variant}", "train.steps=4", "train.log_every=2",
-                   "train.sample_every=4", "train.checkpoint_every=2")
+                   "train.sample_every=4", "train.checkpoint_every=2",
+                   f"train.facenet_score={str(variant == 'model1').lower()}")
     lines = []
     trainer = Trainer(cfg, tmp_path, log=lines.append)
     before = [w.numpy().copy() for w in trainer.generator_variables]
@@ -27,7 +28,8 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
     after = [w.numpy() for w in trainer.generator_variables]
     assert any(np.abs(a - b).max() > 0 for a, b in zip(before, after))
     # Console progress: step, losses, speed, ETA.
-    assert lines[-1].startswith("step 4/4 |") and "it/s" in lines[-1] and "ETA" in lines[-1]
+    progress = [line for line in lines if line.startswith("step 4/4 |")]
+    assert progress and "it/s" in progress[0] and "ETA" in progress[0]
     # The run directory.
     assert (tmp_path / "config.yaml").is_file()
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == [
@@ -46,6 +48,11 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
                 "generator/cycle", "generator/adversarial_video", "generator/loss",
                 "speed/steps_per_second", "samples/image_to_video_to_image"):
         assert tag in tags, tag
+    # The identity score curve (Fig. 6) is logged with the samples when asked for.
+    has_score = "eval/facenet_score_image_to_video" in tags
+    assert has_score == (variant == "model1")
+    if has_score:
+        assert any("FaceNet score" in line for line in lines)
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_cfg, tmp_path):

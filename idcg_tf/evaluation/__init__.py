@@ -1,7 +1,8 @@
 """Evaluation of trained runs: FaceNet identity scores, verification rate, cycle error, the
 identity score curve, sample sheets and comparisons (paper Sec. 4.2-4.3)."""
 
-from idcg_tf.evaluation.evaluate import (EvalOptions, evaluate_runs, facenet_scores,
-                                         write_tensorboard_scalars)
+from idcg_tf.evaluation.evaluate import (EvalOptions, compiled_embedder, evaluate_runs,
+                                         facenet_scores, write_tensorboard_scalars)
 
-__all__ = ["EvalOptions", "evaluate_runs", "facenet_scores", "write_tensorboard_scalars"]
+__all__ = ["EvalOptions", "compiled_embedder", "evaluate_runs", "facenet_scores",
+           "write_tensorboard_scalars"]

@@ -9,6 +9,10 @@ from idcg_tf.config import Config
 
 def describe_networks(cfg: Config) -> str:
     """Parameter counts and input -> output shapes of the four networks, built on the CPU."""
+    if cfg.generation.model:
+        from idcg_tf.generation import describe_networks as describe_generation
+
+        return describe_generation(cfg)
     from idcg_tf.models import build_networks
 
     m = cfg.model
@@ -37,7 +41,10 @@ def default_workdir(config_path: str | Path) -> Path:
 
 def train(cfg: Config, workdir: str | Path) -> dict:
     """Trains (or resumes) a run and returns its last metrics."""
-    from idcg_tf.training.trainer import Trainer
+    if cfg.generation.model:  # paper Sec. 4.2: noise -> clip
+        from idcg_tf.generation.trainer import GenerationTrainer as Trainer
+    else:
+        from idcg_tf.training.trainer import Trainer
 
     trainer = Trainer(cfg, workdir)
     metrics = trainer.train()

@@ -92,6 +92,7 @@ class Trainer:
 
                 identity_loss = facenet_identity_loss_from_config(cfg.loss)
         self.identity_loss = identity_loss
+        self._score_embed = None  # FaceNet for the score curve, built at the first sample
         self._iteration_fn = None
         self.iterator = None
         self.checkpoint = None
@@ -383,4 +384,35 @@ class Trainer:
         save_png(self.workdir / "samples" / f"step_{step:07d}.png", sheet)
         with writer.as_default(step=step):
             tf.summary.image("samples/image_to_video_to_image", sheet[np.newaxis])
+        scores = self._facenet_scores(images, clips)
+        if scores:
+            from idcg_tf.evaluation import write_tensorboard_scalars
+
+            write_tensorboard_scalars(writer, step, scores)
+            self.log(f"step {step} FaceNet score (sample inputs): "
+                     + ", ".join(f"{k.replace('facenet_score_', '')} {v:.4f}"
+                                 for k, v in scores.items()))
+
+    def _facenet_scores(self, images, clips) -> dict:
+        """The identity score curve of Fig. 6, on the fixed sample inputs (see evaluate.py
+        for the full protocol). FaceNet is shared with Model3's loss, else loaded once."""
+        if not self.cfg.train.facenet_score:
+            return {}
+        from idcg_tf.evaluation import compiled_embedder, facenet_scores
+
+        if self._score_embed is None:
+            embedder = getattr(self.identity_loss, "embedder", None)
+            if embedder is None:
+                from idcg_tf.identity import FaceNetEmbedder
+
+                try:
+                    embedder = FaceNetEmbedder(self.cfg.loss.facenet_weights or None)
+                except UserError as exc:
+                    self.log(f"warning: no FaceNet score during training ({exc})")
+                    self._score_embed = False
+            if embedder is not None:
+                self._score_embed = compiled_embedder(embedder)
+        if self._score_embed is False:
+            return {}
+        return facenet_scores(self.nets, self._score_embed, images, clips)
 
