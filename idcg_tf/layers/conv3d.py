@@ -1,15 +1,22 @@
 """Strided 3D (transposed) convolutions: the one place where the video layers compute.
 
 The translators and the video critic build every 3D convolution from these two layers, so how
-they compute can change (a faster kernel for CPUs, see `impl`) without touching the models.
-`impl="stock"` wraps Keras' Conv3D / Conv3DTranspose; `"auto"` picks the fastest measured path
-for the device it runs on (today: stock everywhere).
+they compute can change without touching the models. The weights always live in the wrapped
+Keras Conv3D / Conv3DTranspose (same variables, same checkpoints for every `impl`):
+
+- "stock": Keras' Conv3D / Conv3DTranspose (TF's Conv3D kernels: cuDNN on GPU, oneDNN on CPU).
+- "fast": `idcg_tf.ops.conv3d_same` / `conv3d_transpose_same`, one matmul over patches; for CPUs
+  where TF's own Conv3D filter gradient takes the slow Eigen path (oneDNN off).
+- "auto": "stock" when a GPU is visible or TF runs its oneDNN CPU kernels (measured fastest
+  there, see docs/performance.md), else "fast". Decided when the layer is first called.
 """
 
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
+from idcg_tf import ops as idcg_ops
 from idcg_tf.config import CONV3D_IMPLS as IMPLS
 
 
@@ -17,6 +24,29 @@ def _check_impl(impl: str) -> str:
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     return impl
+
+
+def onednn_enabled() -> bool:
+    """Whether TF's CPU kernels come from oneDNN (on by default on x86 Linux; off with
+    TF_ENABLE_ONEDNN_OPTS=0)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TF build without it: assume the default, oneDNN on
+        return True
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def resolve_impl(impl: str) -> str:
+    """The implementation "auto" stands for on this machine ("stock" or "fast")."""
+    if impl != "auto":
+        return _check_impl(impl)
+    if tf.config.list_physical_devices("GPU") or onednn_enabled():
+        return "stock"
+    return "fast"
+
+
+def _tf_strides(strides) -> tuple[int, int, int]:
+    return (strides,) * 3 if isinstance(strides, int) else tuple(strides)
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
@@ -28,7 +58,7 @@ class VideoConv(keras.layers.Layer):
         kernel_size: int or (t, h, w) kernel size.
         strides: int or (t, h, w) strides.
         use_bias: add a bias.
-        impl: "stock" (Keras Conv3D) or "auto".
+        impl: "stock", "fast" or "auto" (see the module docstring).
 
     Example:
         >>> VideoConv(64, 4, (2, 2, 2))(tf.zeros([1, 8, 32, 32, 3])).shape
@@ -49,7 +79,13 @@ class VideoConv(keras.layers.Layer):
         self.conv.build(input_shape)
 
     def call(self, inputs):
-        return self.conv(inputs)
+        if resolve_impl(self.impl) == "stock":
+            return self.conv(inputs)
+        kernel = tf.cast(self.conv.kernel, inputs.dtype)
+        y = idcg_ops.conv3d_same(inputs, kernel, _tf_strides(self.strides))
+        if self.use_bias:
+            y = y + tf.cast(self.conv.bias, y.dtype)
+        return y
 
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)
@@ -87,7 +123,13 @@ class VideoConvTranspose(keras.layers.Layer):
         self.conv.build(input_shape)
 
     def call(self, inputs):
-        return self.conv(inputs)
+        if resolve_impl(self.impl) == "stock":
+            return self.conv(inputs)
+        kernel = tf.cast(self.conv.kernel, inputs.dtype)
+        y = idcg_ops.conv3d_transpose_same(inputs, kernel, _tf_strides(self.strides))
+        if self.use_bias:
+            y = y + tf.cast(self.conv.bias, y.dtype)
+        return y
 
     def compute_output_shape(self, input_shape):
         return self.conv.compute_output_shape(input_shape)

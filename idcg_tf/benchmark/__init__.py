@@ -1,0 +1,45 @@
+"""Library side of `tools/benchmark.py`: one module per section (train, facenet, data, infer),
+plus the FLOP count and the measured matmul peak they share."""
+
+from __future__ import annotations
+
+from idcg_tf.config import Config
+from idcg_tf.errors import UserError
+
+SECTIONS = ("train", "facenet", "data", "infer")
+
+
+def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1,
+                compare_impls=(), batches=50, repeats=20, log=None) -> dict:
+    """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
+    if section == "train":
+        from idcg_tf import config as config_lib
+        from idcg_tf.benchmark.peak import matmul_peak_flops
+        from idcg_tf.benchmark.train import benchmark_train
+
+        batch = batch or cfg.train.batch_size
+        peak = matmul_peak_flops()
+        out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
+        runs = []
+        for impl in compare_impls:
+            other = config_lib.replace(cfg, model={"conv3d_impl": impl})
+            record = benchmark_train(other, batch, iterations, warmup, peak, log)
+            record["seconds_ratio_to_first"] = (record["iteration_seconds"]
+                                               / out["train"]["iteration_seconds"])
+            runs.append(record)
+        if runs:
+            out["train_compare"] = runs
+        return out
+    if section == "facenet":
+        from idcg_tf.benchmark.facenet import benchmark_facenet
+
+        return {"facenet": benchmark_facenet(cfg, batch or 4, repeats, log)}
+    if section == "data":
+        from idcg_tf.benchmark.data import benchmark_data
+
+        return {"data": benchmark_data(cfg, batch or cfg.train.batch_size, batches, log)}
+    if section == "infer":
+        from idcg_tf.benchmark.infer import benchmark_infer
+
+        return {"infer": benchmark_infer(cfg, repeats, log)}
+    raise UserError(f"unknown benchmark section {section!r} (one of {', '.join(SECTIONS)})")

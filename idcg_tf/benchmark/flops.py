@@ -1,0 +1,80 @@
+"""Model FLOPs of an IdCycleGAN iteration, counted from the forward graphs of the networks.
+
+Each network's forward pass is traced once (batch 1) and the multiply-adds of its convolution,
+transposed-convolution and matmul ops are read off the op shapes (2 FLOPs per multiply-add;
+elementwise ops, norms and activations are not counted). The iteration total then follows the
+usual convention: a forward pass costs F, forward + backward 3F, and a gradient-penalty pass
+(forward, input gradient, and the gradient of that gradient) 6F. The count is made on the
+stock layers, so it does not depend on how the 3D convolutions are computed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from idcg_tf import config as config_lib
+from idcg_tf.config import Config
+
+
+def _prod(values) -> int:
+    return math.prod(int(v) for v in values)
+
+
+def op_flops(op: tf.Operation) -> int:
+    """2 x multiply-adds of one conv / transposed conv / matmul op with static shapes."""
+    kind = op.type
+    if kind in ("Conv2D", "Conv3D"):
+        kernel = op.inputs[1].shape
+        return 2 * _prod(op.outputs[0].shape) * _prod(kernel[:-1])
+    if kind in ("Conv2DBackpropInput", "Conv3DBackpropInputV2"):  # a transposed conv's forward
+        kernel, grad = op.inputs[1].shape, op.inputs[2].shape
+        return 2 * _prod(grad) * _prod(kernel[:-1])
+    if kind in ("MatMul", "BatchMatMulV2", "BatchMatMulV3"):
+        a, b = op.inputs[0].shape, op.inputs[1].shape
+        transpose_a = op.get_attr("transpose_a" if kind == "MatMul" else "adj_x")
+        k = a[-2] if transpose_a else a[-1]
+        return 2 * _prod(op.outputs[0].shape) * int(k)
+    return 0
+
+
+def forward_flops(network, input_shape) -> int:
+    """FLOPs of one forward pass of `network` on one sample (training mode)."""
+    spec = tf.TensorSpec((1, *input_shape), tf.float32)
+    graph = tf.function(lambda x: network(x, training=True)).get_concrete_function(spec).graph
+    return sum(op_flops(op) for op in graph.get_operations())
+
+
+def network_flops(cfg: Config) -> dict:
+    """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers)."""
+    from idcg_tf.models import build_networks
+
+    m = config_lib.replace(cfg, model={"conv3d_impl": "stock"}).model
+    nets = build_networks(m)
+    image = (m.resolution, m.resolution, m.channels)
+    video = (m.frames, *image)
+    return {
+        "image_to_video": forward_flops(nets.image_to_video, image),
+        "video_to_image": forward_flops(nets.video_to_image, video),
+        "image_critic": forward_flops(nets.image_critic, image),
+        "video_critic": forward_flops(nets.video_critic, video),
+    }
+
+
+def iteration_flops(cfg: Config, per_network: dict | None = None) -> dict:
+    """Model FLOPs per sample of one iteration (n_critic critic steps + 1 generator step).
+
+    Critic step: both translators forward (no gradient), each critic forward + backward on real
+    and on fake inputs, and one gradient-penalty pass each. Generator step: each translator
+    forward + backward twice (translation and reconstruction), each critic forward + input
+    gradient (2F). The FaceNet identity term of Model3 is not included.
+    """
+    f = per_network or network_flops(cfg)
+    gens = f["image_to_video"] + f["video_to_image"]
+    critics = f["image_critic"] + f["video_critic"]
+    critic_step = gens + 2 * 3 * critics + 6 * critics
+    generator_step = 2 * 3 * gens + 2 * critics
+    per_sample = cfg.train.n_critic * critic_step + generator_step
+    return {"per_network_forward": f, "critic_step": critic_step,
+            "generator_step": generator_step, "per_sample": per_sample}

@@ -1,0 +1,42 @@
+"""Timing and memory helpers shared by the benchmark sections."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+
+def percentiles(seconds, qs=(50, 90)) -> dict:
+    values = np.asarray(seconds, dtype=np.float64)
+    return {f"p{q}": float(np.percentile(values, q)) for q in qs}
+
+
+def time_calls(fn, repeats: int) -> list[float]:
+    """Wall-clock seconds of `repeats` calls of `fn` (which must block until its result exists)."""
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def max_rss_bytes() -> int:
+    """High-water mark of this process's resident memory."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)  # Linux reports KiB
+
+
+def gpu_peak_bytes() -> int | None:
+    if not tf.config.list_physical_devices("GPU"):
+        return None
+    return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+
+
+def reset_gpu_peak() -> None:
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.reset_memory_stats("GPU:0")

@@ -1,0 +1,102 @@
+"""`benchmark train`: speed, FLOPs, MFU and memory of the full training iteration."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+
+import tensorflow as tf
+
+from idcg_tf import config as config_lib
+from idcg_tf.benchmark import flops, timing
+from idcg_tf.benchmark.peak import matmul_peak_flops
+from idcg_tf.config import Config
+from idcg_tf.errors import UserError
+
+
+def synthetic_batches(strategy, cfg: Config, global_batch: int):
+    """A distributed dataset repeating one random (images, clips) batch: measures the model,
+    not the input pipeline (see the `data` section for that)."""
+    m = cfg.model
+
+    def dataset_fn(ctx: tf.distribute.InputContext):
+        n = ctx.get_per_replica_batch_size(global_batch)
+        g = tf.random.Generator.from_seed(cfg.train.seed)
+        images = g.uniform([n, m.resolution, m.resolution, m.channels], -1.0, 1.0)
+        clips = g.uniform([n, m.frames, m.resolution, m.resolution, m.channels], -1.0, 1.0)
+        return tf.data.Dataset.from_tensors((images, clips)).repeat()
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 1,
+                    peak_flops: float | None = None, log=None) -> dict:
+    """Times `iterations` training iterations (after `warmup` untimed ones) at global batch
+    `batch` on synthetic data; returns the JSON record of the `train` section."""
+    from idcg_tf.training.trainer import Trainer
+
+    if iterations < 1 or warmup < 0:
+        raise UserError("--iterations must be >= 1 and --warmup >= 0")
+    log = log or (lambda line: None)
+    cfg = config_lib.replace(cfg, train={"batch_size": batch})
+    count = flops.iteration_flops(cfg)
+    flops_per_iteration = count["per_sample"] * batch
+    if peak_flops is None:
+        peak_flops = matmul_peak_flops()
+    log(f"matmul peak {peak_flops / 1e9:.1f} GFLOP/s; model {flops_per_iteration / 1e9:.1f} "
+        "GFLOP per iteration")
+
+    with tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir:
+        trainer = Trainer(cfg, workdir, log=log)
+        trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
+        start = time.perf_counter()
+        # Tracing alone (no step runs), so that even --warmup 0 times compiled iterations.
+        trainer._iteration_fn.get_concrete_function(trainer.iterator)
+        trace_seconds = time.perf_counter() - start
+        log(f"traced in {trace_seconds:.1f} s")
+        for i in range(warmup):
+            start = time.perf_counter()
+            trainer.run_iteration()
+            log(f"warmup {i + 1}/{warmup}: {time.perf_counter() - start:.2f} s")
+        rss_before = timing.max_rss_bytes()
+        timing.reset_gpu_peak()
+        seconds, last = [], {}
+        for i in range(iterations):
+            start = time.perf_counter()
+            last = trainer.run_iteration()
+            seconds.append(time.perf_counter() - start)
+            log(f"iteration {i + 1}/{iterations}: {seconds[-1]:.2f} s")
+        rss_after = timing.max_rss_bytes()
+
+    median = statistics.median(seconds)
+    achieved = flops_per_iteration / median
+    return {
+        "section": "train",
+        "config": cfg.name,
+        "conv3d_impl": cfg.model.conv3d_impl,
+        "batch": batch,
+        "n_critic": cfg.train.n_critic,
+        "replicas": trainer.strategy.num_replicas_in_sync,
+        "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "iterations": iterations,
+        "warmup": warmup,
+        "trace_seconds": trace_seconds,
+        "iteration_seconds_all": seconds,
+        "iteration_seconds": median,
+        "samples_per_second": batch / median,
+        "flops_per_iteration": flops_per_iteration,
+        "flops_per_sample": count["per_sample"],
+        "flops_method": "analytic from the forward graphs' conv/matmul shapes (see "
+                        "idcg_tf.benchmark.flops): F forward, 3F forward+backward, 6F "
+                        "gradient penalty",
+        "forward_flops_per_network": count["per_network_forward"],
+        "achieved_flops": achieved,
+        "peak_flops": peak_flops,
+        "peak_flops_method": "best fp32 2048x2048 matmul, this process",
+        "mfu": achieved / peak_flops,
+        "peak_rss_bytes": rss_after,
+        "peak_rss_delta_bytes": rss_after - rss_before,
+        "gpu_peak_bytes": timing.gpu_peak_bytes(),
+        "finite_losses": all(v == v and abs(v) != float("inf") for v in last.values()),
+    }

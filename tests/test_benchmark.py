@@ -1,0 +1,72 @@
+"""tools/benchmark.py: each section prints its JSON; the FLOP count is the layers' arithmetic."""
+
+import json
+
+import pytest
+
+from conftest import ROOT, TINY, run_tool
+
+TRAIN_KEYS = ("iteration_seconds", "samples_per_second", "flops_per_iteration",
+              "achieved_flops", "peak_flops", "mfu", "peak_rss_bytes")
+
+
+def _json(proc):
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_train_section_prints_speed_flops_and_mfu():
+    result = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "train", "--config", str(TINY),
+                            "--batch", "2", "--iterations", "1", "--warmup", "0",
+                            "--set", "train.n_critic=1"))
+    train = result["train"]
+    for key in TRAIN_KEYS:
+        assert train[key] > 0, key
+    assert train["finite_losses"] and train["batch"] == 2
+    assert train["achieved_flops"] == pytest.approx(
+        train["flops_per_iteration"] / train["iteration_seconds"])
+    assert train["mfu"] == pytest.approx(train["achieved_flops"] / train["peak_flops"])
+
+
+def test_flop_count_matches_hand_arithmetic():
+    from idcg_tf import config
+    from idcg_tf.benchmark import flops
+    from idcg_tf.models import VideoCritic
+
+    critic = VideoCritic((4, 8), frames=4, kernel_size=4)
+    critic.build((None, 4, 8, 8, 3))
+    # 4 frames: both layers stride over time. conv0: (2, 4, 4) x 4 outputs x 4^3 taps x 3 in;
+    # conv1: (1, 2, 2) x 8 outputs x 4^3 x 4 in; linear: 32 -> 1. Two FLOPs per multiply-add.
+    want = 2 * (2 * 4 * 4 * 4 * 64 * 3 + 1 * 2 * 2 * 8 * 64 * 4 + 32)
+    assert flops.forward_flops(critic, (4, 8, 8, 3)) == want
+
+    cfg = config.load(TINY)
+    f = {"image_to_video": 1, "video_to_image": 2, "image_critic": 10, "video_critic": 20}
+    count = flops.iteration_flops(cfg, f)
+    n = cfg.train.n_critic
+    assert count["per_sample"] == n * (3 + 12 * 30) + (6 * 3 + 2 * 30)
+
+
+def test_unknown_section_is_a_usage_error():
+    proc = run_tool(str(ROOT / "tools" / "benchmark.py"), "nonsense")
+    assert proc.returncode == 2
+
+
+@pytest.mark.slow
+def test_data_and_infer_sections(synthetic_data):
+    data = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "data", "--config", str(TINY),
+                          "--set", f"data.train_clips={synthetic_data['train_clips']}",
+                          "--batches", "5", "--batch", "2"))["data"]
+    assert data["reader_clips_per_second"] > 0 and data["train_clips_per_second"] > 0
+    infer = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "infer", "--config", str(TINY),
+                           "--repeats", "2"))["infer"]
+    runtimes = {(r["generator"], r["runtime"], r["batch"]) for r in infer["latency"]}
+    assert len(runtimes) == 2 * 4 * 2
+    assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in infer["latency"])
+
+
+@pytest.mark.slow
+def test_facenet_section():
+    result = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "facenet", "--config",
+                            str(TINY), "--batch", "1", "--repeats", "1"))["facenet"]
+    assert result["forward_backward_seconds"] >= result["forward_seconds"] * 0.5 > 0

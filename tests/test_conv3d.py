@@ -1,0 +1,140 @@
+"""The "fast" 3D (transposed) convolutions equal TF's own: values, all gradients, and the
+second derivative the WGAN-GP penalty takes through the video critic."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from idcg_tf.layers import VideoConv, VideoConvTranspose, conv3d
+from idcg_tf.ops import conv3d_same, conv3d_transpose_same
+
+TOL = 1e-4  # relative to the largest reference value
+
+# (input shape, kernel, strides): the models' shapes (k=4 stride 2 / (1, 2, 2), k=3 stride 1),
+# plus odd sizes where TF's "same" padding is asymmetric.
+CONVS = [
+    ((2, 8, 8, 8, 3), 4, (2, 2, 2)),
+    ((2, 4, 8, 8, 5), 4, (1, 2, 2)),
+    ((2, 4, 6, 6, 5), 3, (1, 1, 1)),
+    ((1, 5, 7, 9, 2), 4, (2, 2, 2)),
+    ((1, 3, 5, 4, 2), (3, 4, 2), (2, 1, 2)),
+]
+TRANSPOSED = [
+    ((2, 2, 4, 4, 5), 4, (2, 2, 2)),
+    ((2, 2, 4, 4, 5), 4, (1, 2, 2)),
+    ((1, 3, 3, 5, 2), 3, (2, 2, 1)),
+]
+
+
+def _close(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    scale = max(float(np.abs(want).max()), 1e-12)
+    assert float(np.abs(got - want).max()) / scale < TOL
+
+
+def _data(shape, kernel, out_channels, transposed, seed=0):
+    rng = np.random.default_rng(seed)
+    ksize = (kernel,) * 3 if isinstance(kernel, int) else kernel
+    kshape = (*ksize, out_channels, shape[-1]) if transposed else (*ksize, shape[-1], out_channels)
+    return (tf.constant(rng.normal(size=shape), tf.float32),
+            tf.constant(rng.normal(size=kshape), tf.float32))
+
+
+def _stock_conv(x, w, strides):
+    return tf.nn.conv3d(x, w, [1, *strides, 1], "SAME")
+
+
+def _stock_transpose(x, w, strides):
+    out = [x.shape[0], *(n * s for n, s in zip(x.shape[1:4], strides)), w.shape[3]]
+    return tf.nn.conv3d_transpose(x, w, out, [1, *strides, 1], "SAME")
+
+
+def _first_and_second_order(fn, x, w):
+    """Value, d/dx and d/dw of sum(y * r), and d/dw of the squared input-gradient norm."""
+    r = tf.random.stateless_normal(fn(x, w).shape, seed=[1, 2])
+    with tf.GradientTape() as outer:
+        outer.watch(w)
+        with tf.GradientTape(persistent=True) as inner:
+            inner.watch([x, w])
+            y = fn(x, w)
+            loss = tf.reduce_sum(y * r)
+        dx, dw = inner.gradient(loss, [x, w])
+        penalty = tf.reduce_sum(tf.square(dx))
+    return y, dx, dw, outer.gradient(penalty, w)
+
+
+@pytest.mark.parametrize("shape,kernel,strides", CONVS)
+def test_conv_matches_tf_with_gradients(shape, kernel, strides):
+    x, w = _data(shape, kernel, 6, transposed=False)
+    want = _first_and_second_order(lambda x, w: _stock_conv(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: conv3d_same(x, w, strides), x, w)
+    for g, ref in zip(got, want):
+        _close(g, ref)
+
+
+@pytest.mark.parametrize("shape,kernel,strides", TRANSPOSED)
+def test_transposed_conv_matches_tf_with_gradients(shape, kernel, strides):
+    x, w = _data(shape, kernel, 6, transposed=True)
+    want = _first_and_second_order(lambda x, w: _stock_transpose(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: conv3d_transpose_same(x, w, strides), x, w)
+    for g, ref in zip(got, want):
+        _close(g, ref)
+
+
+@pytest.mark.parametrize("cls,shape,strides", [(VideoConv, (2, 4, 8, 8, 3), (2, 2, 2)),
+                                               (VideoConvTranspose, (2, 2, 4, 4, 3), (1, 2, 2))])
+def test_layer_impls_share_weights_and_agree(cls, shape, strides):
+    """Same variables under every impl (checkpoints are interchangeable); same outputs and
+    gradients, bias included."""
+    x = tf.random.stateless_normal(shape, seed=[3, 4])
+    stock = cls(4, 4, strides, impl="stock")
+    fast = cls(4, 4, strides, impl="fast")
+    stock.build(shape)
+    fast.build(shape)
+    assert [v.path for v in stock.weights] == [v.path.replace(fast.name, stock.name)
+                                               for v in fast.weights]
+    for src, dst in zip(stock.weights, fast.weights):
+        dst.assign(src + 0.1)  # a non-zero bias too
+        src.assign(src + 0.1)
+    results = []
+    for layer in (stock, fast):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * y)
+        results.append([y, *tape.gradient(loss, [x, *layer.trainable_weights])])
+    for got, want in zip(results[1], results[0]):
+        _close(got, want)
+
+
+def test_fast_layer_config_round_trip_and_no_retracing():
+    layer = VideoConv(4, 4, (1, 2, 2), impl="fast", name="c")
+    again = VideoConv.from_config(layer.get_config())
+    assert again.get_config() == layer.get_config()
+    layer.build((1, 4, 8, 8, 3))  # variables first: creating them inside would retrace
+    fn = tf.function(lambda x: layer(x))
+    for seed in range(3):
+        fn(tf.random.stateless_normal([1, 4, 8, 8, 3], seed=[seed, 0]))
+    assert fn.experimental_get_tracing_count() == 1
+
+
+def test_auto_picks_stock_with_onednn_or_gpu_and_fast_otherwise(monkeypatch):
+    monkeypatch.setattr(conv3d, "onednn_enabled", lambda: True)
+    assert conv3d.resolve_impl("auto") == "stock"
+    monkeypatch.setattr(conv3d, "onednn_enabled", lambda: False)
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert conv3d.resolve_impl("auto") == ("stock" if has_gpu else "fast")
+    assert conv3d.resolve_impl("fast") == "fast"
+    with pytest.raises(ValueError):
+        conv3d.resolve_impl("cudnn")
+
+
+def test_tiny_model_trains_with_fast_convs(tiny_cfg, tmp_path):
+    from idcg_tf.training.trainer import Trainer
+
+    cfg = tiny_cfg("model.conv3d_impl=fast", "train.steps=2", "train.strategy=default")
+    metrics = Trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
+    assert metrics and all(math.isfinite(v) for v in metrics.values())
