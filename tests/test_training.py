@@ -55,6 +55,23 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
         assert any("FaceNet score" in line for line in lines)
 
 
+def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_path):
+    from idcg_tf.training.restore import load_networks
+
+    trainer = Trainer(tiny_cfg("train.steps=2"), tmp_path, log=lambda line: None)
+    trainer.train(samples=())
+    variables = {n.name: n.variables for n in trainer.nets.generators + trainer.nets.critics}
+    moving = [v for vs in variables.values() for v in vs if "moving_mean" in v.path]
+    assert moving and any(np.abs(v.numpy()).max() > 0 for v in moving)
+    _, nets, step = load_networks(tmp_path)
+    assert step == 2
+    for net in nets.generators + nets.critics:
+        restored = {v.path: v.numpy() for v in net.variables}
+        assert len(restored) == len(variables[net.name])
+        for v in variables[net.name]:
+            np.testing.assert_array_equal(restored[v.path], v.numpy(), err_msg=v.path)
+
+
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_cfg, tmp_path):
     trainer = Trainer(tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path,
                       log=lambda line: None)

@@ -43,6 +43,18 @@ def load_config(workdir: str | Path) -> Config:
     return config_lib.load(path)
 
 
+def weights_checkpoint(nets: Networks) -> tf.train.Checkpoint:
+    """Every variable of the four networks, keyed by network and variable path.
+
+    The networks cannot be checkpointed as objects: Keras 3 layers held in Python lists (the
+    encoders' and decoders' stages) are invisible to tf.train.Checkpoint, which would then save
+    the trainable weights only through the optimizer and the BatchNorm statistics not at all.
+    """
+    return tf.train.Checkpoint(**{
+        name: {v.path: v for v in getattr(nets, name).variables}
+        for name in ("image_to_video", "video_to_image", "image_critic", "video_critic")})
+
+
 def load_networks(workdir: str | Path, step: int | None = None,
                   cfg: Config | None = None) -> tuple[Config, Networks, int]:
     """Builds the run's four networks and restores their weights; returns (cfg, nets, step)."""
@@ -50,8 +62,6 @@ def load_networks(workdir: str | Path, step: int | None = None,
     path = checkpoint_path(workdir, step)
     nets = build_networks(cfg.model)
     step_var = tf.Variable(0, dtype=tf.int64)
-    ckpt = tf.train.Checkpoint(step=step_var, image_to_video=nets.image_to_video,
-                               video_to_image=nets.video_to_image,
-                               image_critic=nets.image_critic, video_critic=nets.video_critic)
+    ckpt = tf.train.Checkpoint(step=step_var, weights=weights_checkpoint(nets))
     ckpt.restore(path).expect_partial().assert_existing_objects_matched()
     return cfg, nets, int(step_var.numpy())

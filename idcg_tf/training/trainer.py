@@ -24,6 +24,7 @@ from idcg_tf.config import Config
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
+from idcg_tf.training.restore import weights_checkpoint
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.visualize import save_png, translation_sheet
 
@@ -238,9 +239,7 @@ class Trainer:
 
     def setup(self, dataset=None):
         """Restores the latest checkpoint (if any), then positions the input pipeline there."""
-        items = dict(step=self.step, image_to_video=self.nets.image_to_video,
-                     video_to_image=self.nets.video_to_image,
-                     image_critic=self.nets.image_critic, video_critic=self.nets.video_critic,
+        items = dict(step=self.step, weights=weights_checkpoint(self.nets),
                      generator_optimizer=self.generator_optimizer,
                      critic_optimizer=self.critic_optimizer)
         self.checkpoint = tf.train.Checkpoint(**items)
