@@ -1,0 +1,261 @@
+"""Exporting a trained tiny run: the TF Serving layout and signatures, REST payloads as TF
+Serving shapes them, ONNX parity, versions."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import TINY, run_tool
+from idcg_tf.deploy import export as E
+from idcg_tf.deploy import serving
+from idcg_tf.errors import UserError
+from idcg_tf.visualize import to_uint8
+
+GENERATORS = {"image_to_video": ("image", "video"), "video_to_image": ("video", "image")}
+
+
+@pytest.fixture(scope="module")
+def run(synthetic_data, tmp_path_factory):
+    """A tiny run trained for 2 steps (its networks kept in memory) and its first export."""
+    from idcg_tf import config
+    from idcg_tf.training import Trainer
+
+    data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    cfg = config.load(TINY, data + ["train.steps=2", "train.checkpoint_every=1",
+                                         "train.n_critic=1"])
+    workdir = tmp_path_factory.mktemp("run")
+    trainer = Trainer(cfg, workdir, log=lambda line: None)
+    trainer.train()
+    output = tmp_path_factory.mktemp("exported")
+    record = E.export_run(workdir, "tiny", output)
+    return types.SimpleNamespace(cfg=cfg, nets=trainer.nets, workdir=workdir, output=output,
+                                 model_dir=output / "tiny", record=record)
+
+
+def _inputs(kind, batch, seed=0):
+    shape = {"image": (32, 32, 3), "video": (8, 32, 32, 3)}[kind]
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, *shape)).astype(np.float32)
+
+
+def _load(run, generator, version=1):
+    return tf.saved_model.load(str(run.model_dir / generator / str(version)), tags=["serve"])
+
+
+def test_layout_and_export_json(run):
+    d = run.model_dir
+    assert sorted(p.name for p in d.iterdir()) == [
+        "export.json", "image_to_video", "image_to_video.onnx", "video_to_image",
+        "video_to_image.onnx"]
+    for generator in GENERATORS:
+        # Only the version: no temporary folder is left where TF Serving looks.
+        assert [p.name for p in (d / generator).iterdir()] == ["1"]
+        assert (d / generator / "1" / "saved_model.pb").is_file()
+    meta = json.loads((d / "export.json").read_text())
+    assert meta == run.record
+    assert meta["version"] == 1 and meta["source"]["step"] == 2
+    assert meta["source"]["workdir"] == str(Path(run.workdir).resolve())
+    assert (meta["resolution"], meta["frames"], meta["channels"]) == (32, 8, 3)
+    assert meta["shapes"] == {"image": [-1, 32, 32, 3], "video": [-1, 8, 32, 32, 3]}
+    assert meta["value_ranges"] == {"float32": [-1.0, 1.0], "uint8": [0, 255]}
+    assert meta["config"]["model"]["frames"] == 8 and meta["onnx_opset"] == 17
+    assert meta["face_crop"]["min_face"] == 16  # prepare_data's default, r / 2
+    assert {"tensorflow", "keras", "tf2onnx", "onnx"} <= set(meta["versions"])
+    sig = meta["generators"]["video_to_image"]["signatures"]["serve_uint8"]
+    assert sig["inputs"] == {"video": {"dtype": "uint8", "shape": [-1, 8, 32, 32, 3],
+                                       "range": [0, 255]}}
+    # Checksums cover every file written, and match.
+    written = {p.relative_to(d).as_posix() for p in d.rglob("*")
+               if p.is_file() and p.name != "export.json"}
+    assert set(meta["sha256"]) == written
+    for name, digest in meta["sha256"].items():
+        assert E.sha256(d / name) == digest, name
+
+
+def _signature_blocks(text):
+    """signature name -> its block of `saved_model_cli show --all` output."""
+    parts = re.split(r"signature_def\['([^']+)'\]:", text.split("Concrete Functions")[0])
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def test_saved_model_cli_shows_both_signatures_with_dynamic_batch(run):
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    shapes = {"image": "(-1, 32, 32, 3)", "video": "(-1, 8, 32, 32, 3)"}
+    # Both at once: each spends most of its time importing TensorFlow.
+    shows = {g: subprocess.Popen([str(cli), "show", "--all", "--dir",
+                                  str(run.model_dir / g / "1")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for g in GENERATORS}
+    shown = {g: (*p.communicate(timeout=300), p.returncode) for g, p in shows.items()}
+    for generator, (inp, out) in GENERATORS.items():
+        stdout, stderr, returncode = shown[generator]
+        assert returncode == 0, stderr[-2000:]
+        assert "MetaGraphDef with tag-set: 'serve'" in stdout
+        blocks = _signature_blocks(stdout)
+        assert {"serving_default", "serve_uint8"} <= set(blocks)
+        for name, dtype in (("serving_default", "DT_FLOAT"), ("serve_uint8", "DT_UINT8")):
+            block = re.sub(r"\s+", " ", blocks[name])
+            assert (f"inputs['{inp}'] tensor_info: dtype: {dtype} shape: {shapes[inp]}"
+                    in block), block
+            assert (f"outputs['{out}'] tensor_info: dtype: {dtype} shape: {shapes[out]}"
+                    in block), block
+            assert "Method name is: tensorflow/serving/predict" in block
+
+
+def test_variables_are_stored_once(run):
+    for generator in GENERATORS:
+        weights = sum(v.numpy().nbytes for v in getattr(run.nets, generator).variables)
+        stored = sum(p.stat().st_size
+                     for p in (run.model_dir / generator / "1" / "variables").iterdir())
+        # Index and alignment add a few percent; a duplicate of every variable adds 100%.
+        assert weights <= stored < 1.2 * weights, (generator, weights, stored)
+
+
+def test_export_is_the_trained_inference_graph(run):
+    for generator, (inp, out) in GENERATORS.items():
+        net = getattr(run.nets, generator)
+        trained = [v.numpy() for v in net.variables if v.path.endswith("moving_mean")]
+        assert trained and any(np.abs(m).max() > 0 for m in trained), "BatchNorm never updated"
+        # The SavedModel holds those BatchNorm statistics, not the initial zeros.
+        ckpt = str(run.model_dir / generator / "1" / "variables" / "variables")
+        reader = tf.train.load_checkpoint(ckpt)
+        stored = [reader.get_tensor(name) for name, _ in tf.train.list_variables(ckpt)
+                  if "moving_mean" in name]
+        assert len(stored) == len(trained)
+        assert sorted(float(np.abs(m).sum()) for m in stored) == pytest.approx(
+            sorted(float(np.abs(m).sum()) for m in trained))
+
+        signature = _load(run, generator).signatures["serving_default"]
+        x = _inputs(inp, 3)
+        got = signature(**{inp: tf.constant(x)})[out].numpy()
+        np.testing.assert_allclose(got, net(x, training=False).numpy(), atol=1e-5)
+        # Inference mode: a sample's output does not depend on the rest of its batch.
+        alone = signature(**{inp: tf.constant(x[:1])})[out].numpy()
+        np.testing.assert_allclose(alone[0], got[0], atol=1e-5)
+
+
+def test_uint8_signature_scales_inside_the_graph(run):
+    for generator, (inp, out) in GENERATORS.items():
+        loaded = _load(run, generator)
+        pixels = np.random.default_rng(1).integers(0, 256, (2, *_inputs(inp, 1).shape[1:]),
+                                                   dtype=np.uint8)
+        got = loaded.signatures["serve_uint8"](**{inp: tf.constant(pixels)})[out].numpy()
+        assert got.dtype == np.uint8
+        floats = loaded.signatures["serving_default"](
+            **{inp: tf.constant(pixels.astype(np.float32) / 127.5 - 1)})[out].numpy()
+        diff = np.abs(got.astype(int) - to_uint8(floats).astype(int))
+        assert diff.max() <= 1 and diff.mean() < 0.01
+
+
+@pytest.mark.parametrize("generator", list(GENERATORS))
+def test_rest_payloads_round_trip(run, generator):
+    inp, out = GENERATORS[generator]
+    loaded = _load(run, generator)
+    x = _inputs(inp, 2, seed=2)
+    expected = loaded.signatures["serving_default"](**{inp: tf.constant(x)})[out].numpy()
+
+    # Row format, the single input given bare and by name: {"predictions": [row, row]}.
+    for inputs in (x, {inp: x}):
+        body = json.dumps(serving.build_request(inputs, "row"))
+        assert list(json.loads(body)) == ["instances"]
+        response = json.loads(json.dumps(serving.answer(loaded, body)))
+        assert list(response) == ["predictions"] and len(response["predictions"]) == 2
+        np.testing.assert_array_equal(serving.parse_response(response), expected)
+
+    # Columnar format: {"outputs": value}.
+    body = json.dumps(serving.build_request({inp: x}, "columnar"))
+    response = json.loads(json.dumps(serving.answer(loaded, body)))
+    assert list(response) == ["outputs"]
+    np.testing.assert_array_equal(serving.parse_response(response), expected)
+
+    # serve_uint8 by name: integer pixels in and out, and a much smaller response.
+    pixels = to_uint8(x)
+    request = serving.build_request(pixels, "row", signature_name="serve_uint8")
+    assert request["signature_name"] == "serve_uint8"
+    small = json.dumps(serving.answer(loaded, json.dumps(request)))
+    got = serving.parse_response(small, np.uint8)
+    direct = loaded.signatures["serve_uint8"](**{inp: tf.constant(pixels)})[out].numpy()
+    np.testing.assert_array_equal(got, direct)
+    big = json.dumps(serving.answer(loaded, serving.build_request(pixels / 127.5 - 1, "row")))
+    assert len(small) * 3 < len(big)
+
+    with pytest.raises(UserError, match="shape"):
+        serving.answer(loaded, serving.build_request(x[:, :4], "row"))
+    with pytest.raises(UserError, match="no signature 'nope'"):
+        serving.answer(loaded, {"signature_name": "nope", "instances": x.tolist()})
+    assert serving.predict_url("localhost", "tiny_image_to_video", 3) == (
+        "http://localhost:8501/v1/models/tiny_image_to_video/versions/3:predict")
+
+
+def test_onnx_matches_saved_model(run):
+    import onnx
+    import onnxruntime as ort
+
+    for generator, (inp, out) in GENERATORS.items():
+        path = run.model_dir / f"{generator}.onnx"
+        proto = onnx.load(str(path))
+        assert [i.name for i in proto.graph.input] == [inp]
+        assert [o.name for o in proto.graph.output] == [out]
+        for value in (*proto.graph.input, *proto.graph.output):
+            assert value.type.tensor_type.shape.dim[0].dim_param == "batch"
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        signature = _load(run, generator).signatures["serving_default"]
+        for batch in (1, 4):
+            x = _inputs(inp, batch, seed=batch)
+            onnx_out = session.run([out], {inp: x})[0]
+            tf_out = signature(**{inp: tf.constant(x)})[out].numpy()
+            assert onnx_out.shape == tf_out.shape
+            assert np.abs(onnx_out - tf_out).max() <= 1e-4, (generator, batch)
+
+
+def test_export_refuses_bad_requests(run, tmp_path):
+    with pytest.raises(UserError, match="opset 19"):
+        E.export_run(run.workdir, "x", tmp_path, opset=19)
+    with pytest.raises(UserError, match="--name"):
+        E.export_run(run.workdir, "a/b", tmp_path)
+    with pytest.raises(UserError, match="no checkpoint for step 3"):
+        E.export_run(run.workdir, "x", tmp_path, step=3)
+    assert not any(tmp_path.iterdir())
+    result = run_tool("tools/export.py", "--workdir", str(tmp_path / "nothing"), "--name", "x",
+                      "--output", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "no config.yaml" in result.stderr
+
+
+def test_second_export_adds_a_version_and_keeps_the_first(run):
+    first = {name: digest for name, digest in run.record["sha256"].items()
+             if "/1/" in name}
+    result = run_tool("tools/export.py", "--workdir", str(run.workdir), "--step", "2",
+                      "--name", "tiny", "--output", str(run.output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "version 2" in result.stdout
+    for generator in GENERATORS:
+        assert sorted(p.name for p in (run.model_dir / generator).iterdir()) == ["1", "2"]
+    for name, digest in first.items():
+        assert E.sha256(run.model_dir / name) == digest, name
+    meta = json.loads((run.model_dir / "export.json").read_text())
+    assert meta["version"] == 2
+    assert meta["generators"]["image_to_video"]["saved_model"] == "image_to_video/2"
+    assert E.next_version(run.model_dir) == 3
+
+
+def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
+    from idcg_tf.deploy.translate import ExportedModel
+
+    shutil.copytree(run.model_dir, tmp_path / "tiny")
+    assert ExportedModel(tmp_path / "tiny").backend == "onnx"
+    version = E.next_version(tmp_path / "tiny")
+    record = E.export_run(run.workdir, "tiny", tmp_path, onnx=False)
+    assert record["version"] == version and record["onnx_opset"] is None
+    assert not list((tmp_path / "tiny").glob("*.onnx"))
+    assert ExportedModel(tmp_path / "tiny").backend == "tf"
+    with pytest.raises(UserError, match="without ONNX"):
+        ExportedModel(tmp_path / "tiny", "onnx")
