@@ -49,6 +49,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int,
                         help="samples translated at once (default 16)")
     parser.add_argument("--seed", type=int, help="which samples are evaluated (default 0)")
+    parser.add_argument("--generation", action="store_true",
+                        help="video generation runs (configs/gen_*.yaml): Frechet FaceNet "
+                             "distance, identity stability and motion of --samples generated "
+                             "clips (default 64) against as many real --clips; writes "
+                             "generation.json, generation.md, generation_sheet.png")
+    parser.add_argument("--frame-step", type=int,
+                        help="--generation: embed every k-th frame (default 1: all)")
     parser.add_argument("--facenet-weights",
                         help="Keras weights file for FaceNet (default: the converted "
                              "20180408-102900 model)")
@@ -62,6 +69,26 @@ def main(argv=None) -> int:
         raise UserError("give --workdir RUN or --compare RUN [RUN ...]")
     if not args.output and not args.workdir:
         raise UserError("--output: required with --compare when no --workdir is given")
+
+    if args.generation:
+        from idcg_tf.generation.metrics import evaluate_generation_runs, markdown_table
+
+        for option in ("images", "threshold", "curve", "curve_samples", "frames",
+                       "sheet_samples", "batch_size"):
+            if getattr(args, option) not in (None, False):
+                raise UserError(f"--{option.replace('_', '-')}: not used with --generation")
+
+        runs = ([(args.workdir, args.step)] if args.workdir else []) + [(w, None)
+                                                                        for w in args.compare]
+        output = args.output or f"{args.workdir.rstrip('/')}/eval"
+        results = evaluate_generation_runs(
+            runs, output, num=args.samples or 64, seed=args.seed or 0,
+            frame_step=args.frame_step or 1, clips=args.clips,
+            facenet_weights=args.facenet_weights)
+        print(markdown_table(results), end="")
+        return 0
+    if args.frame_step is not None:
+        raise UserError("--frame-step: only with --generation")
 
     from idcg_tf.evaluation import EvalOptions, evaluate_runs
 

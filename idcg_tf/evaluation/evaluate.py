@@ -484,6 +484,8 @@ def evaluate_runs(runs: Sequence[tuple[str | Path, int | None]], output: str | P
     planned = []
     for (workdir, step), name in zip(runs, names):  # mistakes fail before FaceNet loads
         cfg = restore.load_config(workdir)
+        if cfg.generation.model:
+            raise UserError(f"{workdir}: a video generation run; evaluate it with --generation")
         restore.checkpoint_path(workdir, step)
         data = eval_data_for(cfg, options, str(workdir), log)
         for kind, pattern in (("images", data.images), ("clips", data.clips)):
