@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import keras
 
-from idcg_tf.layers import ResidualBlock
+from idcg_tf.models.strided_encoder import StridedEncoder
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class ImageEncoder(keras.layers.Layer):
+class ImageEncoder(StridedEncoder):
     """Stride-2 Conv2D + BatchNorm + ReLU layers with residual blocks before the last two.
 
     (N, r, r, 3) -> (N, r / 2^n, r / 2^n, widths[-1]), n = len(widths). Paper Sec. 3.1: four
@@ -25,36 +25,12 @@ class ImageEncoder(keras.layers.Layer):
         self.widths = tuple(widths)
         self.residual_blocks = residual_blocks
         self.kernel_size = kernel_size
-        n = len(self.widths)
-        self.stages = []
-        for i, width in enumerate(self.widths):
-            stage = []
-            if i >= n - 2:
-                stage += [ResidualBlock(rank=2, dtype=self.dtype_policy, name=f"res{i}_{j}")
-                          for j in range(residual_blocks)]
-            stage += [
-                keras.layers.Conv2D(width, kernel_size, strides=2, padding="same",
-                                    dtype=self.dtype_policy, name=f"conv{i}"),
-                keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                                name=f"bn{i}"),
-            ]
-            self.stages.append(stage)
-
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for stage in self.stages:
-            for layer in stage:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
+        self._make_stages(self.widths, residual_blocks, 2, lambda i, width: keras.layers.Conv2D(
+            width, kernel_size, strides=2, padding="same", dtype=self.dtype_policy,
+            name=f"conv{i}"))
 
     def call(self, inputs, training=False):
-        x = inputs
-        for stage in self.stages:
-            for layer in stage[:-2]:
-                x = layer(x, training=training)
-            conv, bn = stage[-2:]
-            x = keras.activations.relu(bn(conv(x), training=training))
-        return x
+        return self._encode(inputs, training)
 
     def compute_output_shape(self, input_shape):
         n, r = input_shape[0], input_shape[1]

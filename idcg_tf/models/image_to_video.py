@@ -6,11 +6,12 @@ import keras
 
 from idcg_tf.config import time_strides
 from idcg_tf.models.image_encoder import ImageEncoder
+from idcg_tf.models.translator import Translator
 from idcg_tf.models.video_decoder import VideoDecoder
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class ImageToVideo(keras.Model):
+class ImageToVideo(Translator):
     """Image encoder into video decoder (paper Fig. 2a): (N, r, r, 3) -> (N, l, r, r, 3).
 
     Args:
@@ -34,34 +35,10 @@ class ImageToVideo(keras.Model):
     def __init__(self, frames=32, encoder_widths=(128, 256, 512, 1024),
                  decoder_widths=(256, 128, 64), channels=3, residual_blocks=3, kernel_size=4,
                  impl="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.frames = frames
-        self.encoder_widths = tuple(encoder_widths)
-        self.decoder_widths = tuple(decoder_widths)
-        self.channels = channels
-        self.residual_blocks = residual_blocks
-        self.kernel_size = kernel_size
-        self.impl = impl
+        super().__init__(frames, encoder_widths, decoder_widths, channels, residual_blocks,
+                         kernel_size, impl, **kwargs)
         k = time_strides(frames, len(self.encoder_widths))
         self.encoder = ImageEncoder(self.encoder_widths, residual_blocks, kernel_size,
                                     dtype=self.dtype_policy, name="image_encoder")
         self.decoder = VideoDecoder(self.decoder_widths, channels, frames // 2**k, k, kernel_size,
                                     impl=impl, dtype=self.dtype_policy, name="video_decoder")
-
-    def build(self, input_shape):
-        self.encoder.build(input_shape)
-        self.decoder.build(self.encoder.compute_output_shape(input_shape))
-
-    def call(self, images, training=False):
-        return self.decoder(self.encoder(images, training=training), training=training)
-
-    def compute_output_shape(self, input_shape):
-        return self.decoder.compute_output_shape(self.encoder.compute_output_shape(input_shape))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(frames=self.frames, encoder_widths=list(self.encoder_widths),
-                      decoder_widths=list(self.decoder_widths), channels=self.channels,
-                      residual_blocks=self.residual_blocks, kernel_size=self.kernel_size,
-                      impl=self.impl)
-        return config

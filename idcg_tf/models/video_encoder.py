@@ -5,11 +5,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from idcg_tf.layers import ResidualBlock, VideoConv
+from idcg_tf.layers import VideoConv
+from idcg_tf.models.strided_encoder import StridedEncoder
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class VideoEncoder(keras.layers.Layer):
+class VideoEncoder(StridedEncoder):
     """Stride-2 Conv3D + BatchNorm + ReLU layers, residual blocks before the last two, and the
     remaining frames folded into channels.
 
@@ -32,36 +33,12 @@ class VideoEncoder(keras.layers.Layer):
         self.residual_blocks = residual_blocks
         self.kernel_size = kernel_size
         self.impl = impl
-        n = len(self.widths)
-        self.stages = []
-        for i, width in enumerate(self.widths):
-            stage = []
-            if i >= n - 2:
-                stage += [ResidualBlock(rank=3, impl=impl, dtype=self.dtype_policy,
-                                        name=f"res{i}_{j}") for j in range(residual_blocks)]
-            strides = (2 if i < time_strides else 1, 2, 2)
-            stage += [
-                VideoConv(width, kernel_size, strides, impl=impl, dtype=self.dtype_policy,
-                          name=f"conv{i}"),
-                keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                                name=f"bn{i}"),
-            ]
-            self.stages.append(stage)
-
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for stage in self.stages:
-            for layer in stage:
-                layer.build(shape)
-                shape = layer.compute_output_shape(shape)
+        self._make_stages(self.widths, residual_blocks, 3, lambda i, width: VideoConv(
+            width, kernel_size, (2 if i < time_strides else 1, 2, 2), impl=impl,
+            dtype=self.dtype_policy, name=f"conv{i}"), impl=impl)
 
     def call(self, inputs, training=False):
-        x = inputs
-        for stage in self.stages:
-            for layer in stage[:-2]:
-                x = layer(x, training=training)
-            conv, bn = stage[-2:]
-            x = keras.activations.relu(bn(conv(x), training=training))
+        x = self._encode(inputs, training)
         # (N, t0, s, s, C) -> (N, s, s, t0 * C): time becomes channels for the 2D decoder.
         _, t0, s, _, c = x.shape
         x = ops.transpose(x, (0, 2, 3, 1, 4))

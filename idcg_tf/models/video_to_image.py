@@ -6,11 +6,12 @@ import keras
 
 from idcg_tf.config import time_strides
 from idcg_tf.models.image_decoder import ImageDecoder
+from idcg_tf.models.translator import Translator
 from idcg_tf.models.video_encoder import VideoEncoder
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class VideoToImage(keras.Model):
+class VideoToImage(Translator):
     """Video encoder into image decoder (paper Fig. 2b): (N, l, r, r, 3) -> (N, r, r, 3).
 
     Args:
@@ -31,34 +32,10 @@ class VideoToImage(keras.Model):
     def __init__(self, frames=32, encoder_widths=(64, 128, 256, 512),
                  decoder_widths=(512, 256, 128), channels=3, residual_blocks=3, kernel_size=4,
                  impl="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.frames = frames
-        self.encoder_widths = tuple(encoder_widths)
-        self.decoder_widths = tuple(decoder_widths)
-        self.channels = channels
-        self.residual_blocks = residual_blocks
-        self.kernel_size = kernel_size
-        self.impl = impl
+        super().__init__(frames, encoder_widths, decoder_widths, channels, residual_blocks,
+                         kernel_size, impl, **kwargs)
         k = time_strides(frames, len(self.encoder_widths))
         self.encoder = VideoEncoder(self.encoder_widths, k, residual_blocks, kernel_size,
                                     impl=impl, dtype=self.dtype_policy, name="video_encoder")
         self.decoder = ImageDecoder(self.decoder_widths, channels, kernel_size,
                                     dtype=self.dtype_policy, name="image_decoder")
-
-    def build(self, input_shape):
-        self.encoder.build(input_shape)
-        self.decoder.build(self.encoder.compute_output_shape(input_shape))
-
-    def call(self, videos, training=False):
-        return self.decoder(self.encoder(videos, training=training), training=training)
-
-    def compute_output_shape(self, input_shape):
-        return self.decoder.compute_output_shape(self.encoder.compute_output_shape(input_shape))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(frames=self.frames, encoder_widths=list(self.encoder_widths),
-                      decoder_widths=list(self.decoder_widths), channels=self.channels,
-                      residual_blocks=self.residual_blocks, kernel_size=self.kernel_size,
-                      impl=self.impl)
-        return config

@@ -1,0 +1,44 @@
+"""What the image and video encoders share: stride-2 convolution stages with BatchNorm + ReLU
+and residual blocks before the last two."""
+
+from __future__ import annotations
+
+import keras
+
+from idcg_tf.layers import ResidualBlock
+
+
+class StridedEncoder(keras.layers.Layer):
+    """Base of `ImageEncoder` and `VideoEncoder`: `_make_stages` builds the stages from a
+    convolution factory, `_encode` runs them."""
+
+    def _make_stages(self, widths, residual_blocks, rank, make_conv, impl="auto"):
+        n = len(widths)
+        self.stages = []
+        for i, width in enumerate(widths):
+            stage = []
+            if i >= n - 2:  # paper Sec. 3.1: residual blocks before the 3rd and 4th conv
+                stage += [ResidualBlock(rank=rank, impl=impl, dtype=self.dtype_policy,
+                                        name=f"res{i}_{j}") for j in range(residual_blocks)]
+            stage += [
+                make_conv(i, width),
+                keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
+                                                name=f"bn{i}"),
+            ]
+            self.stages.append(stage)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for stage in self.stages:
+            for layer in stage:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+
+    def _encode(self, inputs, training):
+        x = inputs
+        for stage in self.stages:
+            for layer in stage[:-2]:
+                x = layer(x, training=training)
+            conv, bn = stage[-2:]
+            x = keras.activations.relu(bn(conv(x), training=training))
+        return x
