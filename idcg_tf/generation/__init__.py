@@ -16,6 +16,7 @@ import numpy as np
 
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
+from idcg_tf.training.restore import checkpoint_variables
 
 SHEET_FRAMES = (1, 8, 16, 32)  # the paper's Fig. 3 columns (1-based), clamped for short clips
 
@@ -61,25 +62,6 @@ def build_generation_networks(cfg: Config) -> GenerationNetworks:
     generator.build((None, cfg.generation.noise_dim))
     critic.build((None, m.frames, m.resolution, m.resolution, m.channels))
     return GenerationNetworks(generator, critic)
-
-
-def checkpoint_variables(model: keras.Model) -> dict:
-    """Every variable of a built model keyed by its path inside it, for `tf.train.Checkpoint`.
-
-    tf.train.Checkpoint does not descend into the Python lists in which Keras 3 layers keep
-    their sublayers (e.g. `VideoDecoder.convs`), so checkpointing the model object saves
-    almost nothing (the optimizer's slots carry the trainable weights of a resumed run along,
-    but not BatchNorm statistics, and a generator restored without its optimizer gets none).
-    Naming each variable makes the checkpoint complete and `assert_existing_objects_matched`
-    meaningful.
-    """
-    variables = {}
-    for v in model.variables:
-        key = v.path.split("/", 1)[-1]  # without the model's own name
-        if key in variables:
-            raise ValueError(f"{model.name}: two variables at {key!r}; name the sublayers")
-        variables[key] = v
-    return variables
 
 
 def describe_networks(cfg: Config) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
 from idcg_tf import config as config_lib
@@ -43,15 +44,29 @@ def load_config(workdir: str | Path) -> Config:
     return config_lib.load(path)
 
 
-def weights_checkpoint(nets: Networks) -> tf.train.Checkpoint:
-    """Every variable of the four networks, keyed by network and variable path.
+def checkpoint_variables(model: keras.Model) -> dict:
+    """Every variable of a built model keyed by its path inside it, for `tf.train.Checkpoint`.
 
-    The networks cannot be checkpointed as objects: Keras 3 layers held in Python lists (the
-    encoders' and decoders' stages) are invisible to tf.train.Checkpoint, which would then save
-    the trainable weights only through the optimizer and the BatchNorm statistics not at all.
+    tf.train.Checkpoint does not descend into the Python lists in which Keras 3 layers keep
+    their sublayers (e.g. `VideoDecoder.convs`), so checkpointing the model object saves
+    almost nothing (the optimizer's slots carry the trainable weights of a resumed run along,
+    but not BatchNorm statistics, and a generator restored without its optimizer gets none).
+    Naming each variable makes the checkpoint complete and `assert_existing_objects_matched`
+    meaningful.
     """
+    variables = {}
+    for v in model.variables:
+        key = v.path.split("/", 1)[-1]  # without the model's own name
+        if key in variables:
+            raise ValueError(f"{model.name}: two variables at {key!r}; name the sublayers")
+        variables[key] = v
+    return variables
+
+
+def weights_checkpoint(nets: Networks) -> tf.train.Checkpoint:
+    """Every variable of the four networks, keyed by network and variable path."""
     return tf.train.Checkpoint(**{
-        name: {v.path: v for v in getattr(nets, name).variables}
+        name: checkpoint_variables(getattr(nets, name))
         for name in ("image_to_video", "video_to_image", "image_critic", "video_critic")})
 
 
