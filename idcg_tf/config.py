@@ -18,7 +18,7 @@ from idcg_tf.errors import ConfigError
 
 VARIANTS = ("model1", "model2", "model3")
 GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
-CONV3D_IMPLS = ("stock", "fast", "auto")  # see idcg_tf.layers.conv3d
+CONV3D_IMPLS = ("stock", "fast", "taps", "auto")  # see idcg_tf.layers.conv3d
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -48,7 +48,7 @@ class ModelConfig:
     image_critic_widths: tuple[int, ...] = (128, 256, 512, 1024)
     video_critic_widths: tuple[int, ...] = (64, 128, 256, 512)
     kernel_size: int = 4
-    conv3d_impl: str = "auto"  # "stock" | "fast" | "auto": see idcg_tf.layers.conv3d
+    conv3d_impl: str = "auto"  # "stock" | "fast" | "taps" | "auto": see idcg_tf.layers.conv3d
 
     @property
     def num_strided(self) -> int:

@@ -1,5 +1,6 @@
-"""The "fast" 3D (transposed) convolutions equal TF's own: values, all gradients, and the
-second derivative the WGAN-GP penalty takes through the video critic."""
+"""The custom 3D (transposed) convolutions ("fast": patch matmul, "taps": 2D convolutions over
+temporal taps) equal TF's own: values, all gradients, and the second derivative the WGAN-GP
+penalty takes through the video critic."""
 
 import math
 
@@ -8,7 +9,9 @@ import pytest
 import tensorflow as tf
 
 from idcg_tf.layers import VideoConv, VideoConvTranspose, conv3d
-from idcg_tf.ops import conv3d_same, conv3d_transpose_same
+from idcg_tf.ops import conv3d_same, conv3d_taps, conv3d_transpose_same, conv3d_transpose_taps
+
+OPS = {"fast": (conv3d_same, conv3d_transpose_same), "taps": (conv3d_taps, conv3d_transpose_taps)}
 
 TOL = 1e-4  # relative to the largest reference value
 
@@ -66,32 +69,35 @@ def _first_and_second_order(fn, x, w):
     return y, dx, dw, outer.gradient(penalty, w)
 
 
+@pytest.mark.parametrize("impl", sorted(OPS))
 @pytest.mark.parametrize("shape,kernel,strides", CONVS)
-def test_conv_matches_tf_with_gradients(shape, kernel, strides):
+def test_conv_matches_tf_with_gradients(shape, kernel, strides, impl):
     x, w = _data(shape, kernel, 6, transposed=False)
     want = _first_and_second_order(lambda x, w: _stock_conv(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: conv3d_same(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: OPS[impl][0](x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
 
 
+@pytest.mark.parametrize("impl", sorted(OPS))
 @pytest.mark.parametrize("shape,kernel,strides", TRANSPOSED)
-def test_transposed_conv_matches_tf_with_gradients(shape, kernel, strides):
+def test_transposed_conv_matches_tf_with_gradients(shape, kernel, strides, impl):
     x, w = _data(shape, kernel, 6, transposed=True)
     want = _first_and_second_order(lambda x, w: _stock_transpose(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: conv3d_transpose_same(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: OPS[impl][1](x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
 
 
+@pytest.mark.parametrize("impl", sorted(OPS))
 @pytest.mark.parametrize("cls,shape,strides", [(VideoConv, (2, 4, 8, 8, 3), (2, 2, 2)),
                                                (VideoConvTranspose, (2, 2, 4, 4, 3), (1, 2, 2))])
-def test_layer_impls_share_weights_and_agree(cls, shape, strides):
+def test_layer_impls_share_weights_and_agree(cls, shape, strides, impl):
     """Same variables under every impl (checkpoints are interchangeable); same outputs and
     gradients, bias included."""
     x = tf.random.stateless_normal(shape, seed=[3, 4])
     stock = cls(4, 4, strides, impl="stock")
-    fast = cls(4, 4, strides, impl="fast")
+    fast = cls(4, 4, strides, impl=impl)
     stock.build(shape)
     fast.build(shape)
     assert [v.path for v in stock.weights] == [v.path.replace(fast.name, stock.name)
@@ -121,20 +127,21 @@ def test_fast_layer_config_round_trip_and_no_retracing():
     assert fn.experimental_get_tracing_count() == 1
 
 
-def test_auto_picks_stock_with_onednn_or_gpu_and_fast_otherwise(monkeypatch):
+def test_auto_picks_stock_with_onednn_or_gpu_and_taps_otherwise(monkeypatch):
     monkeypatch.setattr(conv3d, "onednn_enabled", lambda: True)
     assert conv3d.resolve_impl("auto") == "stock"
     monkeypatch.setattr(conv3d, "onednn_enabled", lambda: False)
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
-    assert conv3d.resolve_impl("auto") == ("stock" if has_gpu else "fast")
+    assert conv3d.resolve_impl("auto") == ("stock" if has_gpu else "taps")
     assert conv3d.resolve_impl("fast") == "fast"
     with pytest.raises(ValueError):
         conv3d.resolve_impl("cudnn")
 
 
-def test_tiny_model_trains_with_fast_convs(tiny_cfg, tmp_path):
+@pytest.mark.parametrize("impl", sorted(OPS))
+def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path, impl):
     from idcg_tf.training.trainer import Trainer
 
-    cfg = tiny_cfg("model.conv3d_impl=fast", "train.steps=2", "train.strategy=default")
+    cfg = tiny_cfg(f"model.conv3d_impl={impl}", "train.steps=2", "train.strategy=default")
     metrics = Trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())

@@ -1,0 +1,86 @@
+"""3D convolution and transposed convolution ("same" padding) as 2D convolutions over
+temporal taps.
+
+A 3D kernel of temporal size kt is kt 2D kernels, one per time offset ("tap"). Stacking the
+time-shifted inputs of the taps on the channel axis turns the whole 3D convolution into ONE
+2D convolution over (N * T_out) frames with kt times the input channels; a transposed 3D
+convolution becomes, for each temporal output phase, one 2D transposed convolution over the
+taps of that phase. 2D convolutions and their gradients have fast kernels everywhere (oneDNN
+on CPU, cuDNN on GPU), and all gradients, including the second derivative the WGAN-GP penalty
+takes through the video critic, are TensorFlow's automatic derivatives of conv2d, slices and
+concat: no hand-written backward pass.
+
+Layouts are TensorFlow's: inputs (N, T, H, W, C); conv kernel (kt, kh, kw, C, F); transposed
+conv kernel (kt, kh, kw, F, C).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from idcg_tf.ops.conv3d_matmul import _triple, same_padding
+
+
+def _frames(x: tf.Tensor) -> tf.Tensor:
+    """(N, T, H, W, C) -> (N * T, H, W, C)."""
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))
+
+
+def conv3d_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:
+    """Equals `tf.nn.conv3d(x, kernel, [1, *strides, 1], "SAME")`. Static T is required."""
+    st, sh, sw = _triple(strides)
+    kt = kernel.shape[0]
+    t = x.shape[1]
+    t_out, before, after = same_padding(t, kt, st)
+    xp = tf.pad(x, [[0, 0], [before, after], [0, 0], [0, 0], [0, 0]])
+    # Tap dt of output frame o reads padded frame o * st + dt.
+    taps = [xp[:, dt:dt + st * (t_out - 1) + 1:st] for dt in range(kt)]
+    stacked = taps[0] if kt == 1 else tf.concat(taps, axis=-1)  # channels (dt, c)
+    kh, kw, c, f = kernel.shape[1:]
+    k2 = tf.reshape(tf.transpose(kernel, [1, 2, 0, 3, 4]), [kh, kw, kt * c, f])
+    y = tf.nn.conv2d(_frames(stacked), k2, [1, sh, sw, 1], "SAME")
+    return tf.reshape(y, tf.concat([[-1, t_out], tf.shape(y)[1:]], axis=0))
+
+
+def _shift(x: tf.Tensor, offset: int) -> tf.Tensor:
+    """x'[q] = x[q + offset] along time, zero where q + offset falls outside."""
+    t = x.shape[1]
+    if offset == 0:
+        return x
+    if abs(offset) >= t:
+        return tf.zeros_like(x)
+    if offset > 0:
+        return tf.pad(x[:, offset:], [[0, 0], [0, offset], [0, 0], [0, 0], [0, 0]])
+    return tf.pad(x[:, :offset], [[0, 0], [-offset, 0], [0, 0], [0, 0], [0, 0]])
+
+
+def conv3d_transpose_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:
+    """Equals Conv3DTranspose with "same" padding (output = input * strides), i.e.
+    `tf.nn.conv3d_transpose(x, kernel, out_shape, [1, *strides, 1], "SAME")`. Static T, H, W.
+
+    It is the adjoint of the "same" conv of an (T * st)-frame input: output frame i gets
+    input frame o through tap dt where o * st + dt - pad = i. For the output frames of one
+    phase p (i = q * st + p) the taps are those with dt = (p + pad) mod st (+ st, ...), each
+    reading input frame q + (p + pad - dt) / st: one 2D transposed conv per phase.
+    """
+    st, sh, sw = _triple(strides)
+    kt, kh, kw, f, c = kernel.shape
+    n_t, h, w = x.shape[1:4]
+    _, pad, _ = same_padding(n_t * st, kt, st)
+    out_frames = tf.concat([[tf.shape(x)[0] * n_t], [h * sh, w * sw, f]], axis=0)
+    phases = []
+    for p in range(st):
+        taps = [dt for dt in range(kt) if (p + pad - dt) % st == 0]
+        if not taps:
+            phases.append(tf.zeros(tf.concat([tf.shape(x)[:2], out_frames[1:]], axis=0),
+                                   x.dtype))
+            continue
+        shifted = [_shift(x, (p + pad - dt) // st) for dt in taps]
+        stacked = shifted[0] if len(taps) == 1 else tf.concat(shifted, axis=-1)
+        k2 = tf.concat([kernel[dt] for dt in taps], axis=-1)  # (kh, kw, F, taps * C)
+        y = tf.nn.conv2d_transpose(_frames(stacked), k2, out_frames, [1, sh, sw, 1], "SAME")
+        phases.append(tf.reshape(y, tf.concat([[-1, n_t], out_frames[1:]], axis=0)))
+    if st == 1:
+        return phases[0]
+    y = tf.stack(phases, axis=2)  # (N, T, st, H', W', F): frame q * st + p
+    return tf.reshape(y, tf.concat([[-1, n_t * st], out_frames[1:]], axis=0))
