@@ -19,6 +19,7 @@ import json
 import sys
 
 from idcg_tf.cli import run_tool
+from idcg_tf.config import CONV3D_IMPLS
 
 
 def _log(line: str) -> None:
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=3, help="train: timed iterations")
     parser.add_argument("--warmup", type=int, default=1, help="train: untimed iterations first")
     parser.add_argument("--compare-impl", action="append", default=[],
-                        choices=["stock", "fast", "auto"],
+                        choices=list(CONV3D_IMPLS),
                         help="train: also time this model.conv3d_impl in the same process")
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
     parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
