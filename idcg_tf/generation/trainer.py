@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -25,7 +23,6 @@ from idcg_tf.errors import UserError
 from idcg_tf.generation import (build_generation_networks, checkpoint_variables,
                                 generation_sheet, sample_noise)
 from idcg_tf.generation import losses as gan_losses
-from idcg_tf.training.strategy import is_chief, make_strategy
 from idcg_tf.training.trainer import Trainer
 from idcg_tf.visualize import save_png
 
@@ -69,43 +66,17 @@ class GenerationTrainer(Trainer):
     """
 
     def __init__(self, cfg: Config, workdir: str | os.PathLike, strategy=None, log=None):
-        # Not Trainer.__init__: that builds the four translation networks.
         if not cfg.generation.model:
             raise UserError("generation.model: empty; use idcg_tf.training.Trainer for "
                             "translation runs")
-        self.cfg = cfg
-        self.workdir = Path(workdir)
-        self.log = log or (lambda line: print(line, flush=True))
-        t = cfg.train
-        if t.deterministic:
-            tf.config.experimental.enable_op_determinism()
-        keras.utils.set_random_seed(t.seed)
-        self.strategy = strategy or make_strategy(t.strategy)
-        self.chief = is_chief(self.strategy)
-        replicas = self.strategy.num_replicas_in_sync
-        if t.batch_size % replicas:
-            raise UserError(f"train.batch_size: {t.batch_size} is not divisible by the "
-                            f"{replicas} replicas")
-        self.global_batch = t.batch_size
         self.wgan = cfg.generation.model == "wgan_one_stream"
-        self._check_workdir()
-        with self.strategy.scope():
-            self.nets = build_generation_networks(cfg)
-            opt = cfg.optimizer
-            self.generator_optimizer = keras.optimizers.Adam(
-                opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, name="generator_adam")
-            self.critic_optimizer = keras.optimizers.Adam(
-                opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, name="critic_adam")
-            # Built here, inside the scope: building lazily in the replica context fails.
-            self.generator_optimizer.build(self.generator_variables)
-            self.critic_optimizer.build(self.critic_variables)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
-                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        self.identity_loss = None
-        self._iteration_fn = None
-        self.iterator = None
-        self.checkpoint = None
-        self.manager = None
+        super().__init__(cfg, workdir, strategy, log=log)
+
+    def _build_networks(self):
+        return build_generation_networks(self.cfg)
+
+    def _default_identity_loss(self):
+        return None
 
     @property
     def generator_variables(self):

@@ -77,7 +77,7 @@ class Trainer:
         self.global_batch = t.batch_size
         self._check_workdir()
         with self.strategy.scope():
-            self.nets: Networks = build_networks(cfg.model)
+            self.nets = self._build_networks()
             opt = cfg.optimizer
             self.generator_optimizer = keras.optimizers.Adam(
                 opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, name="generator_adam")
@@ -88,16 +88,25 @@ class Trainer:
             self.critic_optimizer.build(self.critic_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-            if cfg.model.variant == "model3" and identity_loss is None:
-                from idcg_tf.identity import facenet_identity_loss_from_config
-
-                identity_loss = facenet_identity_loss_from_config(cfg.loss)
+            if identity_loss is None:
+                identity_loss = self._default_identity_loss()
         self.identity_loss = identity_loss
         self._score_embed = None  # FaceNet for the score curve, built at the first sample
         self._iteration_fn = None
         self.iterator = None
         self.checkpoint = None
         self.manager = None
+
+    def _build_networks(self) -> Networks:
+        """The networks this trainer trains (built inside the strategy scope)."""
+        return build_networks(self.cfg.model)
+
+    def _default_identity_loss(self) -> IdentityLoss | None:
+        if self.cfg.model.variant != "model3":
+            return None
+        from idcg_tf.identity import facenet_identity_loss_from_config
+
+        return facenet_identity_loss_from_config(self.cfg.loss)
 
     # ------------------------------------------------------------------ variables
     @property
