@@ -81,3 +81,29 @@ def save_gif(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
     frames = [Image.fromarray(f) for f in clip_uint8]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps),
                    loop=0)
+
+
+def save_mp4(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
+    """An MP4 of an (l, h, w, 3) uint8 clip: H.264 through imageio when imageio-ffmpeg is
+    installed, else OpenCV's MPEG-4 Part 2 encoder ("mp4v", which the opencv-python wheels ship;
+    desktop players read it, browsers want H.264)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import imageio_ffmpeg  # noqa: F401  (only probes that imageio can write mp4)
+        import imageio.v3 as iio
+
+        iio.imwrite(path, clip_uint8, fps=fps, codec="libx264")
+        return
+    except ImportError:
+        pass
+    import cv2
+
+    h, w = clip_uint8.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {path} with the mp4v codec")
+    try:
+        for frame in clip_uint8:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()

@@ -36,7 +36,7 @@ from idcg_tf.data import faces as F
 from idcg_tf.data import sources as S
 from idcg_tf.deploy.export import DIRECTIONS, read_export
 from idcg_tf.errors import UserError
-from idcg_tf.visualize import sample_sheet, save_gif, save_png, to_uint8
+from idcg_tf.visualize import sample_sheet, save_gif, save_mp4, save_png, to_uint8
 
 BACKENDS = ("onnx", "tf")
 
@@ -216,26 +216,6 @@ def find_inputs(paths: Iterable[str], frames_folders: bool = False
         seen[item.stem] = n
         unique.append(item if n == 1 else dataclasses.replace(item, stem=f"{item.stem}_{n}"))
     return unique, failed
-
-
-def save_mp4(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
-    """An MP4 of an (l, h, w, 3) uint8 clip.
-
-    Written with OpenCV's MPEG-4 Part 2 encoder ("mp4v"): the opencv-python wheels ship it,
-    imageio would need imageio-ffmpeg. Desktop players read it; browsers want H.264.
-    """
-    import cv2
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    h, w = clip_uint8.shape[1:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {path} with the mp4v codec")
-    try:
-        for frame in clip_uint8:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
 
 
 class _Work:

@@ -179,25 +179,12 @@ def save_clip(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
         return
     if suffix != ".mp4":
         raise UserError(f"{path}: clips are written as .gif or .mp4")
-    try:
-        import imageio_ffmpeg  # noqa: F401  (only probes that imageio can write mp4)
-        import imageio.v3 as iio
+    from idcg_tf.visualize import save_mp4
 
-        iio.imwrite(path, clip_uint8, fps=fps, codec="libx264")
-        return
-    except ImportError:
-        pass
-    import cv2
-
-    h, w = clip_uint8.shape[1:3]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    if not writer.isOpened():
-        raise UserError(f"{path}: OpenCV cannot write mp4 here; use --format gif")
     try:
-        for frame in clip_uint8:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
+        save_mp4(path, clip_uint8, fps=fps)
+    except RuntimeError:
+        raise UserError(f"{path}: OpenCV cannot write mp4 here; use --format gif") from None
 
 
 __all__ = ["GenerationNetworks", "build_generation_networks", "checkpoint_variables",
