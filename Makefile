@@ -22,5 +22,8 @@ test: install
 test-slow: install
 	$(PY) -m pytest -q -m slow
 
+benchmark: install
+	$(PY) tools/benchmark.py train --config configs/celeb_model1.yaml --batch 4 --iterations 2 --warmup 1
+
 clean:
 	rm -rf $(VENV) runs demo_data

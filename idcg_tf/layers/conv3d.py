@@ -52,8 +52,50 @@ def _tf_strides(strides) -> tuple[int, int, int]:
     return (strides,) * 3 if isinstance(strides, int) else tuple(strides)
 
 
+class _VideoConvBase(keras.layers.Layer):
+    """The two layers' shared body: the weights live in the wrapped Keras layer (`_stock`,
+    built with name `_stock_name`); `_ops` maps each custom impl to its op."""
+
+    _stock: type
+    _stock_name: str
+    _ops: dict
+
+    def __init__(self, filters, kernel_size=4, strides=1, use_bias=True, impl="auto", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.use_bias = use_bias
+        self.impl = _check_impl(impl)
+        self.conv = self._stock(filters, kernel_size, strides=strides, padding="same",
+                                use_bias=use_bias, dtype=self.dtype_policy,
+                                name=self._stock_name)
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+
+    def call(self, inputs):
+        impl = resolve_impl(self.impl)
+        if impl == "stock":
+            return self.conv(inputs)
+        kernel = tf.cast(self.conv.kernel, inputs.dtype)
+        y = self._ops[impl](inputs, kernel, _tf_strides(self.strides))
+        if self.use_bias:
+            y = y + tf.cast(self.conv.bias, y.dtype)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                      use_bias=self.use_bias, impl=self.impl)
+        return config
+
+
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class VideoConv(keras.layers.Layer):
+class VideoConv(_VideoConvBase):
     """3D convolution over (time, height, width), "same" padding.
 
     Args:
@@ -68,42 +110,13 @@ class VideoConv(keras.layers.Layer):
         TensorShape([1, 4, 16, 16, 64])
     """
 
-    def __init__(self, filters, kernel_size=4, strides=1, use_bias=True, impl="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.strides = strides
-        self.use_bias = use_bias
-        self.impl = _check_impl(impl)
-        self.conv = keras.layers.Conv3D(filters, kernel_size, strides=strides, padding="same",
-                                        use_bias=use_bias, dtype=self.dtype_policy, name="conv")
-
-    def build(self, input_shape):
-        self.conv.build(input_shape)
-
-    def call(self, inputs):
-        impl = resolve_impl(self.impl)
-        if impl == "stock":
-            return self.conv(inputs)
-        kernel = tf.cast(self.conv.kernel, inputs.dtype)
-        op = idcg_ops.conv3d_taps if impl == "taps" else idcg_ops.conv3d_same
-        y = op(inputs, kernel, _tf_strides(self.strides))
-        if self.use_bias:
-            y = y + tf.cast(self.conv.bias, y.dtype)
-        return y
-
-    def compute_output_shape(self, input_shape):
-        return self.conv.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      use_bias=self.use_bias, impl=self.impl)
-        return config
+    _stock = keras.layers.Conv3D
+    _stock_name = "conv"
+    _ops = {"fast": idcg_ops.conv3d_same, "taps": idcg_ops.conv3d_taps}
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class VideoConvTranspose(keras.layers.Layer):
+class VideoConvTranspose(_VideoConvBase):
     """Fractionally strided 3D convolution, "same" padding (output = input * strides).
 
     Args: as `VideoConv`.
@@ -113,37 +126,6 @@ class VideoConvTranspose(keras.layers.Layer):
         TensorShape([1, 4, 8, 8, 32])
     """
 
-    def __init__(self, filters, kernel_size=4, strides=1, use_bias=True, impl="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.strides = strides
-        self.use_bias = use_bias
-        self.impl = _check_impl(impl)
-        self.conv = keras.layers.Conv3DTranspose(
-            filters, kernel_size, strides=strides, padding="same", use_bias=use_bias,
-            dtype=self.dtype_policy, name="conv_transpose")
-
-    def build(self, input_shape):
-        self.conv.build(input_shape)
-
-    def call(self, inputs):
-        impl = resolve_impl(self.impl)
-        if impl == "stock":
-            return self.conv(inputs)
-        kernel = tf.cast(self.conv.kernel, inputs.dtype)
-        op = (idcg_ops.conv3d_transpose_taps if impl == "taps"
-              else idcg_ops.conv3d_transpose_same)
-        y = op(inputs, kernel, _tf_strides(self.strides))
-        if self.use_bias:
-            y = y + tf.cast(self.conv.bias, y.dtype)
-        return y
-
-    def compute_output_shape(self, input_shape):
-        return self.conv.compute_output_shape(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      use_bias=self.use_bias, impl=self.impl)
-        return config
+    _stock = keras.layers.Conv3DTranspose
+    _stock_name = "conv_transpose"
+    _ops = {"fast": idcg_ops.conv3d_transpose_same, "taps": idcg_ops.conv3d_transpose_taps}
