@@ -154,14 +154,7 @@ class GenerationTrainer(Trainer):
             if self.nets.two_stream:
                 terms["mask_sparsity"] = (self.cfg.generation.mask_sparsity
                                           * gan_losses.mask_sparsity_loss(parts["mask"]))
-            averaged = {k: tf.nn.compute_average_loss(v, global_batch_size=self.global_batch)
-                        for k, v in terms.items()}
-            loss = tf.add_n(list(averaged.values()))
-        grads = tape.gradient(loss, self.generator_variables)
-        self.generator_optimizer.apply_gradients(zip(grads, self.generator_variables))
-        metrics = {f"generator/{k}": v for k, v in averaged.items()}
-        metrics["generator/loss"] = loss
-        return metrics
+            return self._update_generators(tape, terms)
 
     def make_iteration_fn(self):
         n_critic = self.cfg.train.n_critic

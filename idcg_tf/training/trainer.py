@@ -195,11 +195,17 @@ class Trainer:
             if variant == "model3":
                 terms["facenet_identity"] = lc.facenet_identity * self.identity_loss(
                     images, fake_clips, fake_images, clips)
-            averaged = {k: tf.nn.compute_average_loss(v, global_batch_size=self.global_batch)
-                        for k, v in terms.items()}
-            loss = tf.add_n(list(averaged.values()))
-        grads = tape.gradient(loss, self.generator_variables)
-        self.generator_optimizer.apply_gradients(zip(grads, self.generator_variables))
+            return self._update_generators(tape, terms)
+
+    def _update_generators(self, tape: tf.GradientTape, terms: dict) -> dict:
+        """Averages per-sample loss terms over the global batch (recorded by `tape`, so call
+        it inside the tape's block), updates the generators, returns the terms as metrics."""
+        averaged = {k: tf.nn.compute_average_loss(v, global_batch_size=self.global_batch)
+                    for k, v in terms.items()}
+        loss = tf.add_n(list(averaged.values()))
+        with tape.stop_recording():
+            grads = tape.gradient(loss, self.generator_variables)
+            self.generator_optimizer.apply_gradients(zip(grads, self.generator_variables))
         metrics = {f"generator/{k}": v for k, v in averaged.items()}
         metrics["generator/loss"] = loss
         return metrics
