@@ -8,8 +8,13 @@ from typing import Callable
 
 
 def quiet_tensorflow() -> None:
-    """Hides TensorFlow's start-up chatter (set before TensorFlow is imported)."""
+    """Hides TensorFlow's start-up chatter (before TensorFlow is imported): the C++ log level for
+    what honours it, and the fd-level filter of `idcg_tf.console` for what is printed before
+    absl's logging starts. Real warnings and errors still show."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from idcg_tf import console
+
+    console.install()
 
 
 def run_tool(main: Callable[[list[str] | None], int | None]) -> None:

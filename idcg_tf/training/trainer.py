@@ -132,11 +132,18 @@ class Trainer:
         start = tf.cast(rid, tf.int32) * batch
         return values[..., start:start + batch]
 
+    def _as_network_dtype(self, images: tf.Tensor, clips: tf.Tensor):
+        """The batch in the networks' variable dtype (float32 unless `keras.config.floatx()`
+        was changed before the networks were built, as the float64 replica test does)."""
+        dtype = self.nets.image_to_video.variable_dtype
+        return tf.cast(images, dtype), tf.cast(clips, dtype)
+
     def critic_step(self, images: tf.Tensor, clips: tf.Tensor) -> dict:
         """One WGAN-GP update of both critics (Eq. 1) on one replica's batch."""
         g_y, g_x = self.nets.image_to_video, self.nets.video_to_image
         c_x, c_y = self.nets.image_critic, self.nets.video_critic
         gp_weight = self.cfg.loss.gradient_penalty
+        images, clips = self._as_network_dtype(images, clips)
         batch = tf.shape(images)[0]
         # eps ~ U[0, 1] per sample, stateless: keyed by seed and critic update, hence the same
         # on resume and for any replica count.
@@ -177,6 +184,7 @@ class Trainer:
         g_y, g_x = self.nets.image_to_video, self.nets.video_to_image
         c_x, c_y = self.nets.image_critic, self.nets.video_critic
         lc, variant = self.cfg.loss, self.cfg.model.variant
+        images, clips = self._as_network_dtype(images, clips)
         with tf.GradientTape() as tape:
             fake_clips = g_y(images, training=True)
             fake_images = g_x(clips, training=True)
@@ -220,7 +228,8 @@ class Trainer:
 
         @tf.function
         def iteration(iterator):
-            critic = {k: tf.constant(0.0) for k in CRITIC_METRICS}
+            dtype = self.nets.image_to_video.variable_dtype
+            critic = {k: tf.constant(0.0, dtype) for k in CRITIC_METRICS}
             for _ in tf.range(n_critic):
                 images, clips = next(iterator)
                 step_metrics = self._reduce(self.strategy.run(self.critic_step, (images, clips)))

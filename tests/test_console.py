@@ -1,0 +1,58 @@
+"""Quiet consoles: TensorFlow's start-up chatter is dropped, real messages still show."""
+
+import subprocess
+import sys
+
+from conftest import ROOT, run_tool
+
+STARTUP_NOISE = ("absl::InitializeLog", "cuInit", "Could not find cuda drivers",
+                 "oneDNN custom operations", "cpu_feature_guard", "To enable the following")
+
+SCRIPT = r"""
+import os, sys
+from idcg_tf import console
+console.install()
+os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+os.write(2, b"E0000 00:00:1796042853.840760    5673 cuda_platform.cc:52] failed call to cuInit: "
+            b"INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n")
+os.write(2, b"W0000 00:00:1796042853.840760    5673 some_kernel.cc:7] a real C++ warning\n")
+print("a python message", file=sys.stderr)
+if sys.argv[1] == "abort":
+    os.write(2, b"F0000 00:00:1.0 1 check.cc:1] Check failed: fatal C++ message\n")
+    os.abort()
+raise RuntimeError("a real traceback")
+"""
+
+
+def _run(mode: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SCRIPT, mode], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_filter_drops_startup_noise_and_keeps_real_messages():
+    proc = _run("raise")
+    assert proc.returncode == 1
+    assert "absl::InitializeLog" not in proc.stderr and "cuInit" not in proc.stderr
+    assert "a real C++ warning" in proc.stderr
+    assert "a python message" in proc.stderr
+    assert "RuntimeError: a real traceback" in proc.stderr
+
+
+def test_filter_keeps_a_fatal_message_written_just_before_a_crash():
+    proc = _run("abort")
+    assert proc.returncode != 0
+    assert "Check failed: fatal C++ message" in proc.stderr
+    assert "cuInit" not in proc.stderr
+
+
+def test_train_console_has_no_startup_noise(tiny_cfg, tmp_path):
+    import yaml
+
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(tiny_cfg("train.steps=1").to_dict()))
+    proc = run_tool("tools/train.py", "--config", str(config_path), "--workdir",
+                    str(tmp_path / "run"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "done: step 1" in proc.stdout
+    for noise in STARTUP_NOISE:
+        assert noise not in proc.stdout + proc.stderr, (noise, proc.stderr)
