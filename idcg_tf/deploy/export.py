@@ -22,9 +22,11 @@ its moving statistics and updates nothing) behind two signatures, both with a dy
     serve_uint8       uint8 RGB pixels      same names; scaling is done inside the graph, and
                                             responses are 4x smaller (REST, gRPC)
 
-The graph is a `tf.Module` around the Keras model rather than `model.export` /
+The graph is a `tf.Module` that tracks the Keras model's variables rather than `model.export` /
 `keras.export.ExportArchive`: those stored every variable twice (measured: 190 MB instead of
-95 MB for a paper-size generator).
+95 MB for a paper-size generator). It restores through TF Serving's loader path (the
+SavedModel's saver restore op, as `saved_model_cli run` and TF1 sessions use it); see
+`GeneratorModule`.
 """
 
 from __future__ import annotations
@@ -71,8 +73,22 @@ def tensor_shapes(cfg: Config) -> dict[str, list[int]]:
     return {"image": image, "video": [m.frames, *image]}
 
 
+class _Untracked:
+    """Holds the Keras model out of sight of `tf.Module`'s attribute tracking (see below)."""
+
+    def __init__(self, model):
+        self.model = model
+
+
 class GeneratorModule(tf.Module):
     """One generator's inference graph with the `serving_default` and `serve_uint8` signatures.
+
+    The module tracks the model's underlying `tf.Variable`s, not the Keras model: a tracked
+    Keras 3 model makes `tf.saved_model.save` write a second set of variable handles
+    (`Variable_N`) that the SavedModel's restore op fills while the signatures read the
+    first set, so TF Serving's loader, `saved_model_cli run` and a TF1 session fail with
+    "Could not find variable" (tests/test_export.py pins this). Tracking the variables
+    themselves stores each once and makes the restore op fill the ones the graph reads.
 
     Args:
         model: the Keras generator, called with `training=False`.
@@ -83,7 +99,9 @@ class GeneratorModule(tf.Module):
 
     def __init__(self, model, input_name: str, output_name: str, input_shape, name=None):
         super().__init__(name=name)
-        self.model = model
+        self._keras = _Untracked(model)
+        # Keyed by the variable's path in the model, so the checkpoint keys stay readable.
+        self.model_variables = {v.path.replace("/", "."): v.value for v in model.variables}
         self.input_name = input_name
         self.output_name = output_name
         shape = [None, *input_shape]
@@ -92,6 +110,10 @@ class GeneratorModule(tf.Module):
             self._serve, input_signature=[tf.TensorSpec(shape, tf.float32, name=input_name)])
         self.serve_uint8 = tf.function(
             self._serve_uint8, input_signature=[tf.TensorSpec(shape, tf.uint8, name=input_name)])
+
+    @property
+    def model(self):
+        return self._keras.model
 
     def _serve(self, x):
         return {self.output_name: self.model(x, training=False)}
