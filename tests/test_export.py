@@ -333,3 +333,72 @@ def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
     assert ExportedModel(tmp_path / "tiny").backend == "tf"
     with pytest.raises(UserError, match="without ONNX"):
         ExportedModel(tmp_path / "tiny", "onnx")
+
+
+def _export_until(run, output, trigger):
+    """Starts tools/export.py and SIGKILLs it as soon as it prints a line containing
+    `trigger`; returns the lines it printed."""
+    import os
+    import signal
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "tools/export.py", "--workdir", str(run.workdir), "--name", "tiny",
+         "--output", str(output)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2"))
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if trigger in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(lines)[-3000:]
+    return lines
+
+
+def _whole_versions(model_dir):
+    """The versions both generators have; fails when one has a version the other lacks
+    (outside a commit record, see export.py) or export.json is not the newest, whole one."""
+    versions = {g: E.existing_versions(model_dir / g) for g in GENERATORS}
+    if not (model_dir / E.PENDING).exists():
+        assert versions["image_to_video"] == versions["video_to_image"], versions
+    for g in GENERATORS:
+        # Only version folders where TF Serving looks (staged ones live in .staging).
+        assert all(p.name.isdigit() for p in (model_dir / g).iterdir()), g
+    meta = json.loads((model_dir / "export.json").read_text())
+    assert meta["version"] == max(versions["image_to_video"])
+    for name, digest in meta["sha256"].items():
+        assert E.sha256(model_dir / name) == digest, name
+    return versions["image_to_video"]
+
+
+def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
+    shutil.copytree(run.model_dir, tmp_path / "tiny")
+    model_dir = tmp_path / "tiny"
+    before = _whole_versions(model_dir)
+    new = max(before) + 1
+    # Killed while staging, then with everything staged but not committed: nothing shows.
+    for trigger in ("image_to_video: SavedModel staged", "image_to_video: ONNX"):
+        lines = _export_until(run, tmp_path, trigger)
+        assert _whole_versions(model_dir) == before, lines
+        assert (model_dir / E.STAGING / "image_to_video" / "saved_model.pb").is_file()
+    # A kill between two renames of the commit (microseconds apart, too short to hit with a
+    # signal from here) leaves this: a whole staged export, the commit record and one
+    # generator in place. Staged in-process from the same step-2 networks.
+    E._stage(run.cfg, run.nets, 2, str(Path(run.workdir).resolve()), model_dir, "tiny", new,
+             True, E.DEFAULT_OPSET, log=lambda line: None)
+    (model_dir / E.PENDING).write_text(json.dumps({"version": new}))
+    (model_dir / E.STAGING / "image_to_video").rename(model_dir / "image_to_video" / str(new))
+    # The rerun completes that export instead of starting another.
+    result = run_tool("tools/export.py", "--workdir", str(run.workdir), "--name", "tiny",
+                      "--output", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"completed the interrupted export of version {new}" in result.stdout
+    assert f"version {new}" in result.stdout.splitlines()[-1]
+    assert _whole_versions(model_dir) == [*before, new]
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(
+        p.name for p in run.model_dir.iterdir())
+    meta = json.loads((model_dir / "export.json").read_text())
+    assert meta["source"]["step"] == 2 and meta["generators"]["video_to_image"]["onnx"]
