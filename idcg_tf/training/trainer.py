@@ -24,7 +24,7 @@ from idcg_tf.config import Config
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
-from idcg_tf.training.restore import weights_checkpoint
+from idcg_tf.training.restore import newest_intact_checkpoint, weights_checkpoint
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.visualize import save_png, translation_sheet
 
@@ -261,9 +261,11 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self._checkpoint_dir()),
             max_to_keep=self.cfg.train.keep_checkpoints)
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            self.log(f"resumed from {self.manager.latest_checkpoint} (step {self.current_step})")
+        latest = newest_intact_checkpoint(self._checkpoint_dir(),
+                                          warn=lambda line: self.log(f"warning: {line}"))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.log(f"resumed from {latest} (step {self.current_step})")
         if dataset is None:
             # The data order is a function of the step (see reader.make_dataset), so the
             # position needs no checkpoint of its own: distributed iterators cannot have one.
