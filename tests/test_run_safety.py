@@ -108,3 +108,38 @@ def test_no_intact_checkpoint_is_one_line_exit_2(tiny_run, tmp_path):
     _one_line_error(results["evaluate"], DATA.format(1), "--step")
     after = {p.name: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_second_trainer_on_a_locked_workdir_stops_at_once(tiny_run, tmp_path):
+    import socket
+
+    workdir = _copy(tiny_run, tmp_path)
+    # The first run: a trainer of this process holds the workdir.
+    first = Trainer(config.load(workdir / "config.yaml"), workdir, log=lambda line: None)
+    before = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    result = run_tool("tools/train.py", "--config", str(workdir / "config.yaml"),
+                      "--set", "train.steps=4", "--workdir", str(workdir))
+    line = _one_line_error(result, "another training run uses this workdir",
+                           f"host {socket.gethostname()}", f"pid {os.getpid()}")
+    assert str(workdir) in line
+    after = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    assert after == before
+    first.lock.release()
+    assert not (workdir / ".train.lock").exists()
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tiny_run, tmp_path):
+    import socket
+
+    workdir = _copy(tiny_run, tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (workdir / ".train.lock").write_text(
+        json.dumps({"host": socket.gethostname(), "pid": gone.pid}))
+    lines = []
+    trainer = Trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append)
+    assert [line for line in lines if line.startswith("warning: ")] == [
+        f"warning: {workdir / '.train.lock'}: taking over the lock of process {gone.pid} on "
+        f"{socket.gethostname()}, which is gone"]
+    assert json.loads((workdir / ".train.lock").read_text())["pid"] == os.getpid()
+    trainer.lock.release()

@@ -26,6 +26,7 @@ from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
 from idcg_tf.training.restore import newest_intact_checkpoint, weights_checkpoint
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
+from idcg_tf.training.workdir_lock import WorkdirLock
 from idcg_tf.visualize import save_png, translation_sheet
 
 # (images, fake_clips, fake_images, clips) -> per-sample loss; see idcg_tf.identity.
@@ -70,6 +71,10 @@ class Trainer:
         keras.utils.set_random_seed(t.seed)
         self.strategy = strategy or make_strategy(t.strategy)
         self.chief = is_chief(self.strategy)
+        self.lock = None
+        if self.chief:  # workers write nothing of their own into the workdir
+            self.lock = WorkdirLock(self.workdir, warn=lambda line: self.log(f"warning: {line}"))
+            self.lock.acquire()
         replicas = self.strategy.num_replicas_in_sync
         if t.batch_size % replicas:
             raise UserError(f"train.batch_size: {t.batch_size} is not divisible by the "
@@ -341,6 +346,8 @@ class Trainer:
             if step % t.checkpoint_every == 0 or step == total:
                 self.save()
         writer.flush()
+        if self.lock:
+            self.lock.release()
         if self.current_step == start_step and self.chief:
             self.log(f"nothing to do: the run is already at step {start_step} of {total}")
         return metrics
