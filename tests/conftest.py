@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,6 +40,26 @@ def tiny_cfg(synthetic_data):
         return config.load(TINY, data + list(overrides))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_data, tmp_path_factory):
+    """A tiny run trained for 2 steps (checkpoints at 1 and 2, its networks kept in memory)
+    and its first export (version 1, with ONNX). Tests that change either work on a copy."""
+    from idcg_tf import config
+    from idcg_tf.deploy.export import export_run
+    from idcg_tf.training import Trainer
+
+    data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    cfg = config.load(TINY, data + ["train.steps=2", "train.checkpoint_every=1",
+                                    "train.n_critic=1"])
+    workdir = tmp_path_factory.mktemp("run")
+    trainer = Trainer(cfg, workdir, log=lambda line: None)
+    trainer.train()
+    output = tmp_path_factory.mktemp("exported")
+    record = export_run(workdir, "tiny", output)
+    return types.SimpleNamespace(cfg=cfg, nets=trainer.nets, workdir=workdir, output=output,
+                                 model_dir=output / "tiny", record=record)
 
 
 def run_tool(*args: str, timeout: int = 600, env=None) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""Exporting a trained tiny run: the TF Serving layout and signatures, REST payloads as TF
+"""Exporting a trained tiny run: the TF Serving layout and signatures, loading and running
+through TF Serving's loader path (saved_model_cli run, a TF1 session), REST payloads as TF
 Serving shapes them, ONNX parity, versions."""
 
 import json
@@ -19,25 +20,13 @@ from idcg_tf.deploy import serving
 from idcg_tf.errors import UserError
 from idcg_tf.visualize import to_uint8
 
+SIGNATURES = E.SIGNATURES
 GENERATORS = {"image_to_video": ("image", "video"), "video_to_image": ("video", "image")}
 
 
 @pytest.fixture(scope="module")
-def run(synthetic_data, tmp_path_factory):
-    """A tiny run trained for 2 steps (its networks kept in memory) and its first export."""
-    from idcg_tf import config
-    from idcg_tf.training import Trainer
-
-    data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
-    cfg = config.load(TINY, data + ["train.steps=2", "train.checkpoint_every=1",
-                                         "train.n_critic=1"])
-    workdir = tmp_path_factory.mktemp("run")
-    trainer = Trainer(cfg, workdir, log=lambda line: None)
-    trainer.train()
-    output = tmp_path_factory.mktemp("exported")
-    record = E.export_run(workdir, "tiny", output)
-    return types.SimpleNamespace(cfg=cfg, nets=trainer.nets, workdir=workdir, output=output,
-                                 model_dir=output / "tiny", record=record)
+def run(tiny_run):
+    return tiny_run
 
 
 def _inputs(kind, batch, seed=0):
@@ -115,7 +104,90 @@ def test_variables_are_stored_once(run):
         stored = sum(p.stat().st_size
                      for p in (run.model_dir / generator / "1" / "variables").iterdir())
         # Index and alignment add a few percent; a duplicate of every variable adds 100%.
-        assert weights <= stored < 1.2 * weights, (generator, weights, stored)
+        assert weights <= stored < 1.1 * weights, (generator, weights, stored)
+
+
+def _expected(net, kind, x):
+    """What a signature must answer for `x`: the Keras model in inference mode; for uint8
+    pixels, the same scaling and rounding as idcg_tf.visualize."""
+    if kind == "serve_uint8":
+        return to_uint8(net(x.astype(np.float32) / 127.5 - 1.0, training=False).numpy())
+    return net(x, training=False).numpy()
+
+
+def _check(got, want, kind, what):
+    assert got.shape == want.shape and got.dtype == want.dtype, (what, got.shape, want.shape)
+    if kind == "serve_uint8":
+        np.testing.assert_array_equal(got, want, err_msg=str(what))
+    else:
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=str(what))
+
+
+def _signature_inputs(inp):
+    x = _inputs(inp, 3, seed=5)
+    return {"serving_default": x, "serve_uint8": to_uint8(x)}
+
+
+def test_every_signature_runs_through_tf_servings_loader_path(run, tmp_path):
+    """saved_model_cli run and a TF1 session restore variables with the SavedModel's saver
+    restore op, as TF Serving's SavedModelBundle does; tf.saved_model.load does not."""
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    procs = {}
+    for generator, (inp, out) in GENERATORS.items():
+        for name, x in _signature_inputs(inp).items():
+            np.save(tmp_path / f"{generator}-{name}.npy", x)
+            procs[generator, name] = subprocess.Popen(
+                [str(cli), "run", "--dir", str(run.model_dir / generator / "1"), "--tag_set",
+                 "serve", "--signature_def", name, "--inputs",
+                 f"{inp}={tmp_path / f'{generator}-{name}.npy'}",
+                 "--outdir", str(tmp_path / f"{generator}-{name}")],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for generator, (inp, out) in GENERATORS.items():
+        net = getattr(run.nets, generator)
+        with serving.ServingSession(run.model_dir / generator / "1") as session:
+            assert set(SIGNATURES) <= set(session.signatures)
+            for name, x in _signature_inputs(inp).items():
+                want = _expected(net, name, x)
+                _check(session.run(name, {inp: x})[out], want, name, ("tf1", generator))
+                # Dynamic batch through the same graph.
+                _check(session.run(name, {inp: x[:1]})[out], want[:1], name,
+                       ("tf1 batch 1", generator))
+                proc = procs[generator, name]
+                log = proc.communicate(timeout=300)[0]
+                assert proc.returncode == 0, log[-3000:]
+                got = np.load(tmp_path / f"{generator}-{name}" / f"{out}.npy")
+                _check(got, want, name, ("saved_model_cli", generator, name))
+
+
+def test_a_tracked_keras_model_would_not_load_in_tf_serving(tmp_path):
+    """Why GeneratorModule tracks variables and not the model: the same tiny model behind a
+    tf.Module that holds the Keras model saves, loads in TF2, and fails TF1's loader."""
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+
+    class HoldsModel(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x):
+            return {"y": self.model(x)}
+
+    x = np.ones((2, 4), np.float32)
+    held = HoldsModel()
+    tf.saved_model.save(held, str(tmp_path / "held"), signatures={"serving_default": held.serve})
+    assert tf.saved_model.load(str(tmp_path / "held")).signatures["serving_default"](
+        x=tf.constant(x))["y"].shape == (2, 3)
+    with pytest.raises(tf.errors.FailedPreconditionError, match="Could not find variable"):
+        serving.ServingSession(tmp_path / "held").run("serving_default", {"x": x})
+
+    module = E.GeneratorModule(model, "x", "y", [4])
+    E.write_saved_model(module, tmp_path / "tracked")
+    with serving.ServingSession(tmp_path / "tracked") as session:
+        np.testing.assert_array_equal(session.run("serving_default", {"x": x})["y"],
+                                      model(x).numpy())
 
 
 def test_export_is_the_trained_inference_graph(run):
@@ -156,10 +228,12 @@ def test_uint8_signature_scales_inside_the_graph(run):
 
 @pytest.mark.parametrize("generator", list(GENERATORS))
 def test_rest_payloads_round_trip(run, generator):
+    """Payloads answered by the SavedModel loaded the way TF Serving loads it."""
     inp, out = GENERATORS[generator]
-    loaded = _load(run, generator)
+    loaded = serving.ServingSession(run.model_dir / generator / "1")
+    net = getattr(run.nets, generator)
     x = _inputs(inp, 2, seed=2)
-    expected = loaded.signatures["serving_default"](**{inp: tf.constant(x)})[out].numpy()
+    expected = net(x, training=False).numpy()
 
     # Row format, the single input given bare and by name: {"predictions": [row, row]}.
     for inputs in (x, {inp: x}):
@@ -167,13 +241,13 @@ def test_rest_payloads_round_trip(run, generator):
         assert list(json.loads(body)) == ["instances"]
         response = json.loads(json.dumps(serving.answer(loaded, body)))
         assert list(response) == ["predictions"] and len(response["predictions"]) == 2
-        np.testing.assert_array_equal(serving.parse_response(response), expected)
+        np.testing.assert_allclose(serving.parse_response(response), expected, atol=1e-5)
 
     # Columnar format: {"outputs": value}.
     body = json.dumps(serving.build_request({inp: x}, "columnar"))
     response = json.loads(json.dumps(serving.answer(loaded, body)))
     assert list(response) == ["outputs"]
-    np.testing.assert_array_equal(serving.parse_response(response), expected)
+    np.testing.assert_allclose(serving.parse_response(response), expected, atol=1e-5)
 
     # serve_uint8 by name: integer pixels in and out, and a much smaller response.
     pixels = to_uint8(x)
@@ -181,8 +255,7 @@ def test_rest_payloads_round_trip(run, generator):
     assert request["signature_name"] == "serve_uint8"
     small = json.dumps(serving.answer(loaded, json.dumps(request)))
     got = serving.parse_response(small, np.uint8)
-    direct = loaded.signatures["serve_uint8"](**{inp: tf.constant(pixels)})[out].numpy()
-    np.testing.assert_array_equal(got, direct)
+    np.testing.assert_array_equal(got, _expected(net, "serve_uint8", pixels))
     big = json.dumps(serving.answer(loaded, serving.build_request(pixels / 127.5 - 1, "row")))
     assert len(small) * 3 < len(big)
 
@@ -190,6 +263,7 @@ def test_rest_payloads_round_trip(run, generator):
         serving.answer(loaded, serving.build_request(x[:, :4], "row"))
     with pytest.raises(UserError, match="no signature 'nope'"):
         serving.answer(loaded, {"signature_name": "nope", "instances": x.tolist()})
+    loaded.close()
     assert serving.predict_url("localhost", "tiny_image_to_video", 3) == (
         "http://localhost:8501/v1/models/tiny_image_to_video/versions/3:predict")
 
@@ -259,3 +333,72 @@ def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
     assert ExportedModel(tmp_path / "tiny").backend == "tf"
     with pytest.raises(UserError, match="without ONNX"):
         ExportedModel(tmp_path / "tiny", "onnx")
+
+
+def _export_until(run, output, trigger):
+    """Starts tools/export.py and SIGKILLs it as soon as it prints a line containing
+    `trigger`; returns the lines it printed."""
+    import os
+    import signal
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "tools/export.py", "--workdir", str(run.workdir), "--name", "tiny",
+         "--output", str(output)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2"))
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if trigger in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "".join(lines)[-3000:]
+    return lines
+
+
+def _whole_versions(model_dir):
+    """The versions both generators have; fails when one has a version the other lacks
+    (outside a commit record, see export.py) or export.json is not the newest, whole one."""
+    versions = {g: E.existing_versions(model_dir / g) for g in GENERATORS}
+    if not (model_dir / E.PENDING).exists():
+        assert versions["image_to_video"] == versions["video_to_image"], versions
+    for g in GENERATORS:
+        # Only version folders where TF Serving looks (staged ones live in .staging).
+        assert all(p.name.isdigit() for p in (model_dir / g).iterdir()), g
+    meta = json.loads((model_dir / "export.json").read_text())
+    assert meta["version"] == max(versions["image_to_video"])
+    for name, digest in meta["sha256"].items():
+        assert E.sha256(model_dir / name) == digest, name
+    return versions["image_to_video"]
+
+
+def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
+    shutil.copytree(run.model_dir, tmp_path / "tiny")
+    model_dir = tmp_path / "tiny"
+    before = _whole_versions(model_dir)
+    new = max(before) + 1
+    # Killed while staging, then with everything staged but not committed: nothing shows.
+    for trigger in ("image_to_video: SavedModel staged", "image_to_video: ONNX"):
+        lines = _export_until(run, tmp_path, trigger)
+        assert _whole_versions(model_dir) == before, lines
+        assert (model_dir / E.STAGING / "image_to_video" / "saved_model.pb").is_file()
+    # A kill between two renames of the commit (microseconds apart, too short to hit with a
+    # signal from here) leaves this: a whole staged export, the commit record and one
+    # generator in place. Staged in-process from the same step-2 networks.
+    E._stage(run.cfg, run.nets, 2, str(Path(run.workdir).resolve()), model_dir, "tiny", new,
+             True, E.DEFAULT_OPSET, log=lambda line: None)
+    (model_dir / E.PENDING).write_text(json.dumps({"version": new}))
+    (model_dir / E.STAGING / "image_to_video").rename(model_dir / "image_to_video" / str(new))
+    # The rerun completes that export instead of starting another.
+    result = run_tool("tools/export.py", "--workdir", str(run.workdir), "--name", "tiny",
+                      "--output", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"completed the interrupted export of version {new}" in result.stdout
+    assert f"version {new}" in result.stdout.splitlines()[-1]
+    assert _whole_versions(model_dir) == [*before, new]
+    assert sorted(p.name for p in model_dir.iterdir()) == sorted(
+        p.name for p in run.model_dir.iterdir())
+    meta = json.loads((model_dir / "export.json").read_text())
+    assert meta["source"]["step"] == 2 and meta["generators"]["video_to_image"]["onnx"]

@@ -11,8 +11,20 @@
 `<output>/<name>/<generator>` is a TF Serving model base path: the server loads the highest
 integer folder in it and ignores other names. Each export adds the next version for both
 generators (the same number); the ONNX files and export.json always describe the newest one.
-A version is written under a dot-named temporary folder and renamed into place, so a crash
-never leaves a half-written model under a number.
+
+An export is one unit, written in two phases so that a kill at any moment leaves both
+generators at a version or neither:
+
+1. stage: everything (both SavedModels, both ONNX files, export.json) is written under
+   `<output>/<name>/.staging/`, a dot-named folder no server looks into; a kill here leaves
+   nothing visible, and the next export removes the leftovers and reuses the number;
+2. commit: `.pending.json` (the commit record) is written atomically, then each staged file is
+   renamed into place, export.json last, and the record removed. A kill between two renames
+   (a few microseconds, no disk writes) leaves the record, and the next export of the name
+   first completes the renames ("completed the interrupted export of version N").
+
+An exclusive `flock` on the `<output>/<name>` folder keeps two exports of one name apart; the
+kernel drops it when its process dies, so it cannot go stale.
 
 Each SavedModel holds only the generator's inference graph (`training=False`: BatchNorm uses
 its moving statistics and updates nothing) behind two signatures, both with a dynamic batch:
@@ -22,9 +34,11 @@ its moving statistics and updates nothing) behind two signatures, both with a dy
     serve_uint8       uint8 RGB pixels      same names; scaling is done inside the graph, and
                                             responses are 4x smaller (REST, gRPC)
 
-The graph is a `tf.Module` around the Keras model rather than `model.export` /
+The graph is a `tf.Module` that tracks the Keras model's variables rather than `model.export` /
 `keras.export.ExportArchive`: those stored every variable twice (measured: 190 MB instead of
-95 MB for a paper-size generator).
+95 MB for a paper-size generator). It restores through TF Serving's loader path (the
+SavedModel's saver restore op, as `saved_model_cli run` and TF1 sessions use it); see
+`GeneratorModule`.
 """
 
 from __future__ import annotations
@@ -71,8 +85,22 @@ def tensor_shapes(cfg: Config) -> dict[str, list[int]]:
     return {"image": image, "video": [m.frames, *image]}
 
 
+class _Untracked:
+    """Holds the Keras model out of sight of `tf.Module`'s attribute tracking (see below)."""
+
+    def __init__(self, model):
+        self.model = model
+
+
 class GeneratorModule(tf.Module):
     """One generator's inference graph with the `serving_default` and `serve_uint8` signatures.
+
+    The module tracks the model's underlying `tf.Variable`s, not the Keras model: a tracked
+    Keras 3 model makes `tf.saved_model.save` write a second set of variable handles
+    (`Variable_N`) that the SavedModel's restore op fills while the signatures read the
+    first set, so TF Serving's loader, `saved_model_cli run` and a TF1 session fail with
+    "Could not find variable" (tests/test_export.py pins this). Tracking the variables
+    themselves stores each once and makes the restore op fill the ones the graph reads.
 
     Args:
         model: the Keras generator, called with `training=False`.
@@ -83,7 +111,9 @@ class GeneratorModule(tf.Module):
 
     def __init__(self, model, input_name: str, output_name: str, input_shape, name=None):
         super().__init__(name=name)
-        self.model = model
+        self._keras = _Untracked(model)
+        # Keyed by the variable's path in the model, so the checkpoint keys stay readable.
+        self.model_variables = {v.path.replace("/", "."): v.value for v in model.variables}
         self.input_name = input_name
         self.output_name = output_name
         shape = [None, *input_shape]
@@ -92,6 +122,10 @@ class GeneratorModule(tf.Module):
             self._serve, input_signature=[tf.TensorSpec(shape, tf.float32, name=input_name)])
         self.serve_uint8 = tf.function(
             self._serve_uint8, input_signature=[tf.TensorSpec(shape, tf.uint8, name=input_name)])
+
+    @property
+    def model(self):
+        return self._keras.model
 
     def _serve(self, x):
         return {self.output_name: self.model(x, training=False)}
@@ -146,6 +180,83 @@ def write_saved_model(module: GeneratorModule, path: Path) -> None:
         raise
 
 
+STAGING = ".staging"
+PENDING = ".pending.json"
+
+
+def _lock(model_dir: Path) -> int:
+    """An exclusive `flock` on the `model_dir` folder itself for one export; `os.close` of the
+    returned descriptor, or the death of the process, releases it."""
+    import fcntl
+
+    fd = os.open(model_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise UserError(f"{model_dir}: another export of this name is running; wait for it "
+                        "to finish") from None
+    return fd
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = _temporary(path)
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _commit(model_dir: Path, log) -> dict | None:
+    """Moves a staged export into place as the pending record says; returns its export.json
+    record, or None when nothing is pending. Every step can be repeated after a kill."""
+    pending = model_dir / PENDING
+    if not pending.is_file():
+        return None
+    version = json.loads(pending.read_text())["version"]
+    staging = model_dir / STAGING
+    for d in DIRECTIONS:
+        staged, final = staging / d.generator, model_dir / d.generator / str(version)
+        if staged.is_dir() and not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            staged.rename(final)
+    record = json.loads((staging / EXPORT_JSON).read_text()
+                        if (staging / EXPORT_JSON).is_file()
+                        else (model_dir / EXPORT_JSON).read_text())
+    for d in DIRECTIONS:
+        name = f"{d.generator}.onnx"
+        if (staging / name).is_file():
+            os.replace(staging / name, model_dir / name)
+        elif "onnx" not in record["generators"][d.generator] and (model_dir / name).exists():
+            # An ONNX file of an older version would pass for this one.
+            (model_dir / name).unlink()
+            log(f"{d.generator}: removed the ONNX file of an older version (--no-onnx)")
+    if (staging / EXPORT_JSON).is_file():
+        os.replace(staging / EXPORT_JSON, model_dir / EXPORT_JSON)
+    pending.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+    return record
+
+
+def _recover(model_dir: Path, log) -> dict | None:
+    """Completes an export that was killed after its commit point, or removes what one killed
+    before it staged; returns the completed export's record, if any."""
+    record = _commit(model_dir, log)
+    if record is not None:
+        log(f"completed the interrupted export of version {record['version']}")
+        return record
+    leftovers = [p for p in model_dir.glob(".tmp-*")] + [model_dir / STAGING]
+    leftovers += [p for d in DIRECTIONS for p in (model_dir / d.generator).glob(".tmp-*")]
+    for path in leftovers:
+        if path.is_dir():
+            shutil.rmtree(path)
+            log(f"removed {path}, left by an export that was stopped before it finished")
+        elif path.exists():
+            path.unlink()
+    return None
+
+
 def onnx_model(module: GeneratorModule, opset: int = DEFAULT_OPSET):
     """The float32 signature of `module` as an ONNX ModelProto, batch dimension named 'batch'."""
     import tf2onnx
@@ -156,20 +267,6 @@ def onnx_model(module: GeneratorModule, opset: int = DEFAULT_OPSET):
         # tf2onnx names the dynamic dimension "unk__<n>"; a stable name documents it.
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     return proto
-
-
-def write_onnx(module: GeneratorModule, path: Path, opset: int = DEFAULT_OPSET) -> None:
-    """Converts and writes `module` to `path`, replacing an older file only when complete."""
-    import onnx
-
-    proto = onnx_model(module, opset)
-    tmp = _temporary(path)
-    try:
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def sha256(path: Path) -> str:
@@ -260,42 +357,60 @@ def export_run(workdir: str | os.PathLike, name: str, output: str | os.PathLike 
     _check_request(name, onnx, opset)
     cfg, nets, step = load_networks(workdir, step)
     model_dir = Path(output) / name
-    version = next_version(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(model_dir)
+    try:
+        recovered = _recover(model_dir, log)
+        source = str(Path(workdir).resolve())
+        if recovered and recovered["source"] == {"workdir": source, "step": step,
+                                                 "variant": cfg.model.variant} \
+                and recovered["onnx_opset"] == (opset if onnx else None):
+            return recovered  # the rerun of a killed export: it is complete now
+        version = next_version(model_dir)
+        record = _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log)
+        _write_atomically(model_dir / PENDING, json.dumps({"version": version}) + "\n")
+        log(f"committing version {version}")
+        _commit(model_dir, log)
+    finally:
+        os.close(lock)
+    return record
+
+
+def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) -> dict:
+    """Writes the whole export under `model_dir/.staging` with the names it will have."""
+    staging = model_dir / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
     modules = generator_modules(cfg, nets)
     shapes = tensor_shapes(cfg)
     files: dict[str, str] = {}
     generators = {}
     for d in DIRECTIONS:
-        base = model_dir / d.generator
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / str(version)
-        if path.exists():  # only when another export took the number since next_version
-            raise UserError(f"{path} already exists (another export running?); run again")
-        write_saved_model(modules[d.generator], path)
-        log(f"{d.generator}: SavedModel version {version} -> {path}")
+        module = modules[d.generator]
+        path = staging / d.generator
+        tf.saved_model.save(module, str(path), signatures=module.signatures)
+        log(f"{d.generator}: SavedModel staged for version {version}")
         for f in sorted(p for p in path.rglob("*") if p.is_file()):
-            files[f.relative_to(model_dir).as_posix()] = sha256(f)
+            final = Path(d.generator) / str(version) / f.relative_to(path)
+            files[final.as_posix()] = sha256(f)
         info = {"saved_model": f"{d.generator}/{version}", "input": d.input,
                 "output": d.output, "signatures": _signature_info(d, shapes),
                 "parameters": int(getattr(nets, d.generator).count_params())}
         if onnx:
-            onnx_path = model_dir / f"{d.generator}.onnx"
-            write_onnx(modules[d.generator], onnx_path, opset)
-            log(f"{d.generator}: ONNX opset {opset} -> {onnx_path}")
+            onnx_path = staging / f"{d.generator}.onnx"
+            import onnx as onnx_lib
+
+            onnx_lib.save(onnx_model(module, opset), str(onnx_path))
+            log(f"{d.generator}: ONNX opset {opset} staged")
             files[onnx_path.name] = sha256(onnx_path)
             info["onnx"] = onnx_path.name
-        elif (model_dir / f"{d.generator}.onnx").exists():
-            # An ONNX file of an older version would pass for this one.
-            (model_dir / f"{d.generator}.onnx").unlink()
-            log(f"{d.generator}: removed the ONNX file of an older version (--no-onnx)")
         generators[d.generator] = info
     m = cfg.model
     record = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "name": name,
         "version": version,
-        "source": {"workdir": str(Path(workdir).resolve()), "step": step,
-                   "variant": m.variant},
+        "source": {"workdir": source, "step": step, "variant": m.variant},
         "resolution": m.resolution,
         "frames": m.frames,
         "channels": m.channels,
@@ -308,10 +423,7 @@ def export_run(workdir: str | os.PathLike, name: str, output: str | os.PathLike 
         "versions": _versions(),
         "sha256": files,
     }
-    tmp = _temporary(model_dir / EXPORT_JSON)
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, model_dir / EXPORT_JSON)
-    log(f"metadata -> {model_dir / EXPORT_JSON}")
+    (staging / EXPORT_JSON).write_text(json.dumps(record, indent=2) + "\n")
     return record
 
 

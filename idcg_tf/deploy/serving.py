@@ -1,5 +1,5 @@
 """TF Serving's REST predict API, both sides: request bodies from arrays, the response a server
-gives for a request (computed with a loaded signature), and arrays back from a response.
+gives for a request (computed the way the server computes it), and arrays back from a response.
 
 TF Serving's ``POST /v1/models/<model>[/versions/<n>]:predict`` takes one of two body formats
 (https://www.tensorflow.org/tfx/serving/api_rest):
@@ -11,8 +11,12 @@ TF Serving's ``POST /v1/models/<model>[/versions/<n>]:predict`` takes one of two
               ->  {"outputs": value or {"<output>": value, ...}}
 
 `signature_name` is omitted for ``serving_default``. Values are nested JSON lists; uint8 pixels
-travel as integers. `answer` is the reference the tests hold real payloads against: it shapes
-the response exactly as the server does, so a client tested against it talks to TF Serving.
+travel as integers. `answer` is the reference the tests hold real payloads against: it runs the
+request through `ServingSession`, which loads and runs a SavedModel the way TF Serving's C++
+`SavedModelBundle` does (the TF1 loader: the SavedModel's own restore op fills the variables,
+then a session is fed and fetched by the SignatureDef's tensor names), and shapes the response
+as the server does. An export that loads with TF2's `tf.saved_model.load` but not this way
+would load here as it fails in the server.
 """
 
 from __future__ import annotations
@@ -58,20 +62,65 @@ def build_request(inputs: Mapping[str, np.ndarray] | np.ndarray, fmt: str = "row
     return body
 
 
-def _input_specs(signature) -> dict:
-    """Input name -> TensorSpec of a loaded signature (a ConcreteFunction)."""
-    _, specs = signature.structured_input_signature
-    return specs
+class ServingSession:
+    """A SavedModel loaded and run the way TF Serving loads and runs it.
+
+    `tf.compat.v1.saved_model.loader.load` into a graph of its own, as `SavedModelBundle`
+    and `saved_model_cli run` do, then `Session.run` fed and fetched by the tensor names of
+    the SignatureDef. Missing or damaged files raise what the loader raises.
+
+    Args:
+        path: a SavedModel version folder, e.g. exported_models/NAME/image_to_video/1.
+        tags: the MetaGraph's tag set.
+    """
+
+    def __init__(self, path, tags=("serve",)):
+        import tensorflow as tf
+
+        self.path = str(path)
+        self.graph = tf.Graph()
+        self.session = tf.compat.v1.Session(graph=self.graph)
+        with self.graph.as_default():
+            meta_graph = tf.compat.v1.saved_model.loader.load(self.session, list(tags),
+                                                               self.path)
+        self.signatures = dict(meta_graph.signature_def)
+
+    def input_specs(self, signature_name: str) -> dict:
+        """Input name -> (numpy dtype, shape with None for unknown dimensions)."""
+        import tensorflow as tf
+
+        specs = {}
+        for name, info in self.signatures[signature_name].inputs.items():
+            shape = tf.TensorShape(info.tensor_shape)
+            specs[name] = (tf.dtypes.as_dtype(info.dtype).as_numpy_dtype, shape)
+        return specs
+
+    def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict:
+        """Output name -> array of one signature for input name -> array."""
+        signature = self.signatures[signature_name]
+        feeds = {signature.inputs[k].name: v for k, v in inputs.items()}
+        fetches = {k: info.name for k, info in signature.outputs.items()}
+        return self.session.run(fetches, feeds)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _as_input(name: str, value, spec) -> np.ndarray:
+    dtype, shape = spec
     try:
-        array = np.asarray(value, dtype=spec.dtype.as_numpy_dtype)
+        array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as error:
-        raise UserError(f"input '{name}': not a {spec.dtype.name} tensor ({error})") from None
-    if not spec.shape.is_compatible_with(array.shape):
+        raise UserError(f"input '{name}': not a {np.dtype(dtype).name} tensor ({error})") from None
+    if not shape.is_compatible_with(array.shape):
         raise UserError(f"input '{name}': shape {list(array.shape)} does not match the "
-                        f"signature's {spec.shape.as_list()} (None = any)")
+                        f"signature's {shape.as_list()} (None = any)")
     return array
 
 
@@ -106,24 +155,20 @@ def _request_arrays(body: dict, specs: dict) -> tuple[str, dict[str, np.ndarray]
     return "columnar", {names[0]: _as_input(names[0], value, specs[names[0]])}
 
 
-def answer(loaded, body: dict | str | bytes) -> dict:
+def answer(server: ServingSession, body: dict | str | bytes) -> dict:
     """The response body TF Serving gives for a predict request `body`.
 
     Args:
-        loaded: a SavedModel loaded with ``tf.saved_model.load(path, tags=["serve"])``.
+        server: the SavedModel version the request goes to, loaded as the server loads it.
         body: the request, as JSON text or the decoded dict.
     """
-    import tensorflow as tf
-
     if isinstance(body, (str, bytes)):
         body = json.loads(body)
     name = body.get("signature_name", DEFAULT_SIGNATURE)
-    if name not in loaded.signatures:
-        raise UserError(f"no signature '{name}' (have: {', '.join(sorted(loaded.signatures))})")
-    signature = loaded.signatures[name]
-    fmt, arrays = _request_arrays(body, _input_specs(signature))
-    outputs = {k: v.numpy() for k, v in
-               signature(**{k: tf.constant(v) for k, v in arrays.items()}).items()}
+    if name not in server.signatures:
+        raise UserError(f"no signature '{name}' (have: {', '.join(sorted(server.signatures))})")
+    fmt, arrays = _request_arrays(body, server.input_specs(name))
+    outputs = server.run(name, arrays)
     if fmt == "columnar":
         if len(outputs) == 1:
             return {"outputs": next(iter(outputs.values())).tolist()}

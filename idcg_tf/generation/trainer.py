@@ -23,6 +23,7 @@ from idcg_tf.errors import UserError
 from idcg_tf.generation import (build_generation_networks, checkpoint_variables,
                                 generation_sheet, sample_noise)
 from idcg_tf.generation import losses as gan_losses
+from idcg_tf.training.restore import newest_intact_checkpoint
 from idcg_tf.training.trainer import Trainer
 from idcg_tf.visualize import save_png
 
@@ -197,7 +198,8 @@ class GenerationTrainer(Trainer):
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self._checkpoint_dir()),
             max_to_keep=self.cfg.train.keep_checkpoints)
-        latest = self.manager.latest_checkpoint
+        latest = newest_intact_checkpoint(self._checkpoint_dir(),
+                                          warn=lambda line: self.log(f"warning: {line}"))
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
             self.log(f"resumed from {latest} (step {self.current_step})")

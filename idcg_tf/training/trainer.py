@@ -24,8 +24,9 @@ from idcg_tf.config import Config
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
-from idcg_tf.training.restore import weights_checkpoint
+from idcg_tf.training.restore import newest_intact_checkpoint, weights_checkpoint
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
+from idcg_tf.training.workdir_lock import WorkdirLock
 from idcg_tf.visualize import save_png, translation_sheet
 
 # (images, fake_clips, fake_images, clips) -> per-sample loss; see idcg_tf.identity.
@@ -70,6 +71,10 @@ class Trainer:
         keras.utils.set_random_seed(t.seed)
         self.strategy = strategy or make_strategy(t.strategy)
         self.chief = is_chief(self.strategy)
+        self.lock = None
+        if self.chief:  # workers write nothing of their own into the workdir
+            self.lock = WorkdirLock(self.workdir, warn=lambda line: self.log(f"warning: {line}"))
+            self.lock.acquire()
         replicas = self.strategy.num_replicas_in_sync
         if t.batch_size % replicas:
             raise UserError(f"train.batch_size: {t.batch_size} is not divisible by the "
@@ -270,9 +275,11 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self._checkpoint_dir()),
             max_to_keep=self.cfg.train.keep_checkpoints)
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            self.log(f"resumed from {self.manager.latest_checkpoint} (step {self.current_step})")
+        latest = newest_intact_checkpoint(self._checkpoint_dir(),
+                                          warn=lambda line: self.log(f"warning: {line}"))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.log(f"resumed from {latest} (step {self.current_step})")
         if dataset is None:
             # The data order is a function of the step (see reader.make_dataset), so the
             # position needs no checkpoint of its own: distributed iterators cannot have one.
@@ -348,6 +355,8 @@ class Trainer:
             if step % t.checkpoint_every == 0 or step == total:
                 self.save()
         writer.flush()
+        if self.lock:
+            self.lock.release()
         if self.current_step == start_step and self.chief:
             self.log(f"nothing to do: the run is already at step {start_step} of {total}")
         return metrics
