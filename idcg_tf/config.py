@@ -19,6 +19,7 @@ from idcg_tf.errors import ConfigError
 VARIANTS = ("model1", "model2", "model3")
 GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
 CONV3D_IMPLS = ("stock", "fast", "taps", "auto")  # see idcg_tf.layers.conv3d
+VIDEO_CRITIC_FORMS = ("paper", "ivgan", "four_conv")  # see idcg_tf.models.critics
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -46,7 +47,10 @@ class ModelConfig:
     image_decoder_widths: tuple[int, ...] = (512, 256, 128)  # then `channels`
     residual_blocks: int = 3  # inserted before the 3rd and the 4th encoder convolution
     image_critic_widths: tuple[int, ...] = (128, 256, 512, 1024)
-    video_critic_widths: tuple[int, ...] = (64, 128, 256, 512)
+    video_critic_widths: tuple[int, ...] = (64, 128, 256, 512)  # then a conv to 1 channel
+    # "paper": 5 convs + linear (Sec. 3.1); "ivgan": the authors' iVGAN critic; "four_conv":
+    # the earlier 4 convs + linear (see docs/fidelity.md)
+    video_critic_form: str = "paper"
     kernel_size: int = 4
     conv3d_impl: str = "auto"  # "stock" | "fast" | "taps" | "auto": see idcg_tf.layers.conv3d
 
@@ -233,6 +237,9 @@ def validate(cfg: Config) -> Config:
     if m.conv3d_impl not in CONV3D_IMPLS:
         raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, "
                           f"got {m.conv3d_impl!r}")
+    if m.video_critic_form not in VIDEO_CRITIC_FORMS:
+        raise ConfigError(f"model.video_critic_form: expected one of "
+                          f"{', '.join(VIDEO_CRITIC_FORMS)}, got {m.video_critic_form!r}")
     n = m.num_strided
     for key in ("image_encoder_widths", "video_encoder_widths", "image_critic_widths",
                 "video_critic_widths"):

@@ -142,6 +142,12 @@ def test_dry_run_shows_paper_shapes():
     assert "(None, 64, 64, 3) -> (None, 32, 64, 64, 3)" in proc.stdout  # G_Y
     assert "(None, 32, 64, 64, 3) -> (None, 64, 64, 3)" in proc.stdout  # G_X
     assert "variant: model1" in proc.stdout
+    # Paper Sec. 3.1: the video critic is five convolutions, then a linear layer.
+    critic = proc.stdout.split("C_Y video_critic layers, form paper:")[1].splitlines()[1:7]
+    assert [line.split()[0] for line in critic] == [
+        "conv1", "conv2", "conv3", "conv4", "conv5", "linear"]
+    assert all("LeakyReLU" in line for line in critic[:4]) and "LeakyReLU" not in critic[4]
+    assert critic[4].endswith("-> (1, 2, 2, 1)") and critic[5].strip() == "linear 4 -> 1"
 
 
 def test_unknown_key_is_one_line_exit_2():
