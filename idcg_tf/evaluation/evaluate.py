@@ -192,6 +192,18 @@ def facenet_scores(nets: Networks, embedder, images, clips, batch_size: int = 16
     return out
 
 
+def heldout_scores(nets: Networks, embed: Embed, cfg: Config, samples: int,
+                   log: Log) -> dict:
+    """FaceNet score and cycle error of the first `samples` of the run's test split (the same
+    selection as `tools/evaluate.py` with its default seed, moving-average BatchNorm), for the
+    identity score curve during training: {"image_to_video": summary, "video_to_image": ...}
+    as `metrics.summarize` returns. Without a test split, the training split (with a warning)."""
+    options = EvalOptions(samples=samples)
+    data = eval_data_for(cfg, options, "train.facenet_score", log)
+    results, _ = _evaluate_checkpoint(nets, embed, cfg, data, samples, options, 0)
+    return results
+
+
 def write_tensorboard_scalars(writer, step: int, values: dict) -> None:
     """Writes {name: value} as `eval/<name>` scalars at `step` (the tags the curve uses)."""
     with writer.as_default(step=step):
