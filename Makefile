@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow benchmark clean
+.PHONY: install demo test test-slow benchmark compare clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ test-slow: install
 
 benchmark: install
 	$(PY) tools/benchmark.py train --config configs/celeb_model1.yaml --batch 4 --iterations 2 --warmup 1
+
+# Model1/2/3 on the demo recipe, same seed; writes docs/results.md. Needs demo_data/ (make demo).
+compare: install
+	$(PY) tools/compare.py --config configs/demo.yaml --output runs/compare --results docs/results.md
 
 clean:
 	rm -rf $(VENV) runs demo_data

@@ -19,6 +19,7 @@ from idcg_tf.errors import ConfigError
 VARIANTS = ("model1", "model2", "model3")
 GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
 CONV3D_IMPLS = ("stock", "fast", "taps", "auto")  # see idcg_tf.layers.conv3d
+VIDEO_CRITIC_FORMS = ("paper", "ivgan", "four_conv")  # see idcg_tf.models.critics
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -46,7 +47,10 @@ class ModelConfig:
     image_decoder_widths: tuple[int, ...] = (512, 256, 128)  # then `channels`
     residual_blocks: int = 3  # inserted before the 3rd and the 4th encoder convolution
     image_critic_widths: tuple[int, ...] = (128, 256, 512, 1024)
-    video_critic_widths: tuple[int, ...] = (64, 128, 256, 512)
+    video_critic_widths: tuple[int, ...] = (64, 128, 256, 512)  # then a conv to 1 channel
+    # "paper": 5 convs + linear (Sec. 3.1); "ivgan": the authors' iVGAN critic; "four_conv":
+    # the earlier 4 convs + linear (see docs/fidelity.md)
+    video_critic_form: str = "paper"
     kernel_size: int = 4
     conv3d_impl: str = "auto"  # "stock" | "fast" | "taps" | "auto": see idcg_tf.layers.conv3d
 
@@ -112,7 +116,13 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism
-    facenet_score: bool = True  # log the FaceNet score of the samples (Fig. 6) with them
+    # The identity score curve (Fig. 6): the FaceNet score of `facenet_score_samples` held-out
+    # test samples per direction, every `facenet_score_every` steps and at the end. 64 samples
+    # are ~4,200 faces at 64x64/32 frames: ~3 min on 2 CPU cores (20-30 faces/s, measured,
+    # docs/evaluation.md), seconds on a GPU; every 1000 steps is 50 points over 50K.
+    facenet_score: bool = True
+    facenet_score_samples: int = 64
+    facenet_score_every: int = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +243,9 @@ def validate(cfg: Config) -> Config:
     if m.conv3d_impl not in CONV3D_IMPLS:
         raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, "
                           f"got {m.conv3d_impl!r}")
+    if m.video_critic_form not in VIDEO_CRITIC_FORMS:
+        raise ConfigError(f"model.video_critic_form: expected one of "
+                          f"{', '.join(VIDEO_CRITIC_FORMS)}, got {m.video_critic_form!r}")
     n = m.num_strided
     for key in ("image_encoder_widths", "video_encoder_widths", "image_critic_widths",
                 "video_critic_widths"):
@@ -285,7 +298,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("train.batch_size: must be >= 1")
     if t.n_critic < 1:
         raise ConfigError("train.n_critic: must be >= 1")
-    for key in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+    for key in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                "facenet_score_samples", "facenet_score_every"):
         if getattr(t, key) < 1:
             raise ConfigError(f"train.{key}: must be >= 1")
     if t.strategy not in ("mirrored", "multi_worker", "default"):

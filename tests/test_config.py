@@ -79,3 +79,11 @@ def test_yaml_round_trip():
     import yaml
 
     assert config.from_dict(yaml.safe_load(cfg.to_yaml())) == cfg
+
+
+def test_identity_score_curve_keys_are_checked():
+    cfg = config.from_dict({})
+    assert cfg.train.facenet_score_samples >= 64  # the floor for a meaningful curve
+    for key in ("facenet_score_samples", "facenet_score_every"):
+        with pytest.raises(ConfigError, match=f"train.{key}"):
+            config.from_dict({"train": {key: 0}})

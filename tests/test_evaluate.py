@@ -72,6 +72,50 @@ def test_facenet_scores_on_real_faces_identical_near_zero_other_person_larger():
         assert same[key] + 0.3 < other[key] <= 2.0, key
 
 
+def _pixel_embedder(faces):
+    """A real (if crude) embedding: the L2-normalised pixels. The BatchNorm mode is about the
+    translators, not about FaceNet."""
+    flat = tf.reshape(faces, [tf.shape(faces)[0], -1])
+    return tf.math.l2_normalize(flat, axis=1)
+
+
+def test_batchnorm_modes_moving_is_per_sample_batch_uses_batch_statistics(tiny_cfg):
+    from idcg_tf.models import build_networks
+
+    cfg = tiny_cfg()
+    nets = build_networks(cfg.model)
+    # Moving averages far from the data's statistics, as in a run not yet settled.
+    for net in nets.generators:
+        for v in net.variables:
+            if "moving_mean" in v.path:
+                v.assign(tf.fill(v.shape, 0.5))
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    clips = rng.uniform(-1, 1, (4, 8, 32, 32, 3)).astype(np.float32)
+
+    def scores(batch_size, mode):
+        options = ev.EvalOptions(batchnorm=mode).check()
+        return ev.facenet_scores(nets, _pixel_embedder, images, clips, batch_size=batch_size,
+                                 training=options.training)
+
+    moving_1, moving_4 = scores(1, "moving"), scores(4, "moving")
+    batch_2, batch_4 = scores(2, "batch"), scores(4, "batch")
+    for key in ev.SCORE_KEYS:
+        # Moving averages: a sample's translation is its own, whatever the batch.
+        assert moving_1[key] == pytest.approx(moving_4[key], rel=1e-5)
+        # Batch statistics: it depends on the batch, and differs from the moving averages.
+        assert batch_2[key] != pytest.approx(batch_4[key], rel=1e-4)
+        assert batch_4[key] != pytest.approx(moving_4[key], rel=1e-3)
+    # "batch" is the translators in training mode on the whole batch, computed here by hand.
+    fake = nets.image_to_video(images, training=True).numpy()
+    emb_in = _pixel_embedder(images).numpy()
+    emb_out = _pixel_embedder(fake.reshape(-1, 32, 32, 3)).numpy().reshape(4, 8, -1)
+    by_hand = np.linalg.norm(emb_out - emb_in[:, None], axis=-1).mean()
+    assert batch_4["facenet_score_image_to_video"] == pytest.approx(by_hand, rel=1e-5)
+    with pytest.raises(UserError, match="--batchnorm: expected one of moving, batch"):
+        ev.EvalOptions(batchnorm="frozen").check()
+
+
 def test_sheet_layouts_follow_fig4_and_fig5():
     r, frames, n = 64, 8, 3
     images = np.zeros((n, r, r, 3), np.float32)
@@ -209,3 +253,20 @@ def test_user_errors_are_one_line_with_status_2(evaluated, tmp_path, monkeypatch
     monkeypatch.setattr(idcg_tf.identity, "FaceNetEmbedder", lambda **kw: pytest.fail("loaded"))
     with pytest.raises(UserError, match="nowhere: no config.yaml"):
         ev.evaluate_runs([(tmp_path / "nowhere", None)], tmp_path / "out")
+
+
+def test_batchnorm_batch_mode_in_report_and_table(evaluated, tmp_path):
+    output = tmp_path / "bn_batch"
+    # The tool's --batchnorm reaches EvalOptions.batchnorm; FaceNet is not what is tested here.
+    ev.evaluate_runs([(evaluated["model1"], None)], output,
+                     ev.EvalOptions(samples=2, sheet_samples=1, batchnorm="batch"),
+                     embedder=_pixel_embedder, log=lambda line: None)
+    report = json.loads((output / "metrics.json").read_text())
+    assert report["batchnorm"] == "batch"
+    assert "batch statistics of each batch of 16 (training mode)" in (
+        output / "table.md").read_text()
+    default = json.loads((evaluated["output"] / "metrics.json").read_text())
+    assert default["batchnorm"] == "moving"
+    assert "moving averages (inference mode)" in (evaluated["output"] / "table.md").read_text()
+    proc = run_tool(TOOL, "--workdir", str(evaluated["model1"]), "--batchnorm", "frozen")
+    assert proc.returncode == 2 and "--batchnorm: invalid choice: 'frozen'" in proc.stderr

@@ -40,6 +40,8 @@ def test_other_geometries(frames, resolution):
     (lambda: VideoToImage(frames=8, **TINY), (2, 8, 32, 32, 3)),
     (lambda: ImageCritic((4, 8, 8, 16)), (2, 32, 32, 3)),
     (lambda: VideoCritic((4, 8, 8, 16), frames=8), (2, 8, 32, 32, 3)),
+    (lambda: VideoCritic((4, 8, 8, 16), frames=8, form="ivgan"), (2, 8, 32, 32, 3)),
+    (lambda: VideoCritic((4, 8, 8, 16), frames=8, form="four_conv"), (2, 8, 32, 32, 3)),
 ])
 def test_config_round_trip_and_save_reload(make, shape, tmp_path):
     model = make()
@@ -74,3 +76,52 @@ def test_critic_has_no_batchnorm():
     x = tf.random.uniform([3, 8, 32, 32, 3])
     # Each sample's score is independent of the others in the batch.
     np.testing.assert_allclose(c(x)[:1], c(x[:1]), atol=1e-5)
+
+
+@pytest.mark.parametrize("form, convs, normed, activated", [
+    # Sec. 3.1: five convolutions, LeakyReLU on all but the last; LayerNorm where WGAN-GP's
+    # DCGAN critic [8] normalises (not the input layer).
+    ("paper", [4, 8, 8, 16, 1], [1, 2, 3], [0, 1, 2, 3]),
+    # The authors' iVGAN critic: LayerNorm on the first four, LeakyReLU on all five.
+    ("ivgan", [4, 8, 8, 16, 1], [0, 1, 2, 3], [0, 1, 2, 3, 4]),
+    # The earlier form, kept as a switch.
+    ("four_conv", [4, 8, 8, 16], [1, 2, 3], [0, 1, 2, 3]),
+])
+def test_video_critic_forms(form, convs, normed, activated):
+    c = VideoCritic((4, 8, 8, 16), frames=8, form=form)
+    c.build((None, 8, 32, 32, 3))
+    assert [conv.filters for conv in c.convs] == convs
+    assert sorted(c.norms) == normed and list(c._activated()) == activated
+    lines = c.describe((None, 8, 32, 32, 3))
+    assert len(lines) == len(convs) + 1 and lines[-1].startswith("linear")
+    assert ["LeakyReLU" in line for line in lines[:-1]] == [
+        i in activated for i in range(len(convs))]
+    # The paper's last convolution is linear: its output reaches the Dense layer as it is.
+    x = tf.random.uniform([2, 8, 32, 32, 3], -1, 1)
+    feats = x
+    for i, conv in enumerate(c.convs):
+        feats = conv(feats)
+        feats = c.norms[i](feats) if i in c.norms else feats
+        if i in activated:
+            feats = keras.activations.leaky_relu(feats, negative_slope=0.2)
+    np.testing.assert_allclose(c.linear(c.flatten(feats)), c(x), rtol=1e-5, atol=1e-6)
+
+
+def test_video_critic_form_from_config_and_bad_value_named():
+    from idcg_tf.errors import ConfigError
+
+    for form, count in (("paper", 5), ("four_conv", 4)):
+        m = config.from_dict({"model": {"video_critic_form": form}}).model
+        assert len(build_networks(m).video_critic.convs) == count
+    assert config.from_dict({}).model.video_critic_form == "paper"
+    with pytest.raises(ConfigError, match="model.video_critic_form: expected one of paper"):
+        config.from_dict({"model": {"video_critic_form": "five"}})
+
+
+def test_four_conv_form_keeps_the_earlier_variable_names():
+    # Runs trained before the paper form restore with model.video_critic_form=four_conv:
+    # checkpoints key variables by path (idcg_tf.training.restore).
+    c = VideoCritic((4, 8, 8, 16), frames=8, form="four_conv")
+    c.build((None, 8, 32, 32, 3))
+    names = sorted({v.path.split("/")[1] for v in c.variables})
+    assert names == ["conv0", "conv1", "conv2", "conv3", "linear", "ln1", "ln2", "ln3"]

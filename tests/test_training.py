@@ -17,6 +17,7 @@ from idcg_tf.training import Trainer, TrainingDiverged
 def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, variant):
     cfg = tiny_cfg(f"model.variant={variant}", "train.steps=4", "train.log_every=2",
                    "train.sample_every=4", "train.checkpoint_every=2",
+                   "train.facenet_score_every=3", "train.facenet_score_samples=3",
                    f"train.facenet_score={str(variant == 'model1').lower()}")
     lines = []
     trainer = Trainer(cfg, tmp_path, log=lines.append)
@@ -35,7 +36,7 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == [
         "ckpt-2.index", "ckpt-4.index"]
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [2, 4]
+    assert [r["step"] for r in records if "generator/loss" in r] == [2, 4]
     sheet = tmp_path / "samples" / "step_0000004.png"
     assert sheet.is_file()
     # TensorBoard: every loss term, the Wasserstein estimates, the penalty, speed and samples.
@@ -48,11 +49,20 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
                 "generator/cycle", "generator/adversarial_video", "generator/loss",
                 "speed/steps_per_second", "samples/image_to_video_to_image"):
         assert tag in tags, tag
-    # The identity score curve (Fig. 6) is logged with the samples when asked for.
-    has_score = "eval/facenet_score_image_to_video" in tags
-    assert has_score == (variant == "model1")
-    if has_score:
-        assert any("FaceNet score" in line for line in lines)
+    # The identity score curve (Fig. 6), when asked for: every facenet_score_every steps and
+    # at the end, on facenet_score_samples held-out (test split) samples per direction.
+    scores = [r for r in records if "identity_score/image_to_video" in r]
+    assert ("identity_score/image_to_video" in tags) == (variant == "model1")
+    if variant == "model1":
+        assert [r["step"] for r in scores] == [3, 4]
+        for r in scores:
+            assert 0.0 <= r["identity_score/video_to_image"] <= 2.0
+            # 3 of the test split's 8 images and 4 clips.
+            assert r["identity_score/samples_image_to_video"] == 3
+            assert r["identity_score/samples_video_to_image"] == 3
+        assert sum("identity score (FaceNet, held-out samples)" in line for line in lines) == 2
+    else:
+        assert scores == []
 
 
 def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_path):
@@ -142,6 +152,12 @@ def test_dry_run_shows_paper_shapes():
     assert "(None, 64, 64, 3) -> (None, 32, 64, 64, 3)" in proc.stdout  # G_Y
     assert "(None, 32, 64, 64, 3) -> (None, 64, 64, 3)" in proc.stdout  # G_X
     assert "variant: model1" in proc.stdout
+    # Paper Sec. 3.1: the video critic is five convolutions, then a linear layer.
+    critic = proc.stdout.split("C_Y video_critic layers, form paper:")[1].splitlines()[1:7]
+    assert [line.split()[0] for line in critic] == [
+        "conv1", "conv2", "conv3", "conv4", "conv5", "linear"]
+    assert all("LeakyReLU" in line for line in critic[:4]) and "LeakyReLU" not in critic[4]
+    assert critic[4].endswith("-> (1, 2, 2, 1)") and critic[5].strip() == "linear 4 -> 1"
 
 
 def test_unknown_key_is_one_line_exit_2():

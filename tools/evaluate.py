@@ -4,6 +4,7 @@ identity score curve (Fig. 6), sample sheets (Fig. 4/5), side-by-side comparison
 
     python tools/evaluate.py --workdir runs/X [--step N] [--samples 1000] [--output runs/X/eval]
         [--threshold 1.1] [--images PATTERN --clips PATTERN] [--curve] [--compare runs/A ...]
+        [--batchnorm moving|batch]
 
 Writes metrics.json, table.md, image_to_video.png, video_to_image.png, gifs/ and, with --curve,
 curve.png (plus eval/facenet_score_* in each run's TensorBoard).
@@ -49,6 +50,11 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int,
                         help="samples translated at once (default 16)")
     parser.add_argument("--seed", type=int, help="which samples are evaluated (default 0)")
+    parser.add_argument("--batchnorm", choices=("moving", "batch"),
+                        help="generators' BatchNorm: 'moving' averages from training "
+                             "(default; inference mode, as exported models) or 'batch' "
+                             "statistics of each --batch-size batch (training mode, as the "
+                             "authors' TF1 code sampled)")
     parser.add_argument("--generation", action="store_true",
                         help="video generation runs (configs/gen_*.yaml): Frechet FaceNet "
                              "distance, identity stability and motion of --samples generated "
@@ -74,7 +80,7 @@ def main(argv=None) -> int:
         from idcg_tf.generation.metrics import evaluate_generation_runs, markdown_table
 
         for option in ("images", "threshold", "curve", "curve_samples", "frames",
-                       "sheet_samples", "batch_size"):
+                       "sheet_samples", "batch_size", "batchnorm"):
             if getattr(args, option) not in (None, False):
                 raise UserError(f"--{option.replace('_', '-')}: not used with --generation")
 
@@ -98,7 +104,7 @@ def main(argv=None) -> int:
                  clips=args.clips, curve=args.curve, curve_samples=args.curve_samples,
                  frames=tuple(args.frames) if args.frames else None,
                  sheet_samples=args.sheet_samples, batch_size=args.batch_size, seed=args.seed,
-                 facenet_weights=args.facenet_weights)
+                 facenet_weights=args.facenet_weights, batchnorm=args.batchnorm)
     # Unset options keep EvalOptions' defaults, which the help texts above repeat.
     options = EvalOptions(**{k: v for k, v in given.items() if v is not None})
     output = args.output or f"{args.workdir.rstrip('/')}/eval"

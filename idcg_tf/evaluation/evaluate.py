@@ -33,6 +33,10 @@ PAPER_SAMPLES = 1000  # Sec. 4.3: "the generated 1000 samples"
 # Shuffle block for picking the evaluated samples: a fixed, seeded selection that mixes shards
 # (test shards are often written person by person) and is the same for every run compared.
 SELECTION_BUFFER = 1024
+# How the generators' BatchNorm normalises at evaluation: "moving" (the averages learnt in
+# training, Keras inference mode, as exported models) or "batch" (each batch's own statistics,
+# BatchNorm in training mode, as the authors' TF1 code sampled).
+BATCHNORM_MODES = ("moving", "batch")
 
 Embed = Callable[[np.ndarray], np.ndarray]
 Log = Callable[[str], None]
@@ -52,6 +56,8 @@ class EvalOptions:
         batch_size: samples translated at once; embed_batch: faces per FaceNet call.
         seed: picks which samples are evaluated.
         facenet_weights: Keras weights for FaceNet; None uses the default conversion.
+        batchnorm: "moving" (default) or "batch" (see BATCHNORM_MODES); with "batch" a
+            sample's translation depends on the others in its batch of `batch_size`.
     """
 
     samples: int = PAPER_SAMPLES
@@ -66,8 +72,17 @@ class EvalOptions:
     embed_batch: int = 64
     seed: int = 0
     facenet_weights: str | None = None
+    batchnorm: str = "moving"
+
+    @property
+    def training(self) -> bool:
+        """The `training` flag the generators are called with."""
+        return self.batchnorm == "batch"
 
     def check(self) -> "EvalOptions":
+        if self.batchnorm not in BATCHNORM_MODES:
+            raise UserError(f"--batchnorm: expected one of {', '.join(BATCHNORM_MODES)}, got "
+                            f"{self.batchnorm!r}")
         for key in ("samples", "sheet_samples", "batch_size", "embed_batch"):
             if getattr(self, key) < 1:
                 raise UserError(f"--{key.replace('_', '-')}: must be >= 1")
@@ -134,9 +149,10 @@ def _embed(embed: Embed, faces: np.ndarray, chunk: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def _image_to_video(nets: Networks, embed: Embed, images: np.ndarray, chunk: int):
-    fake_clips = np.asarray(nets.image_to_video(images, training=False))
-    rec_images = np.asarray(nets.video_to_image(fake_clips, training=False))
+def _image_to_video(nets: Networks, embed: Embed, images: np.ndarray, chunk: int,
+                    training: bool = False):
+    fake_clips = np.asarray(nets.image_to_video(images, training=training))
+    rec_images = np.asarray(nets.video_to_image(fake_clips, training=training))
     n, frames = fake_clips.shape[:2]
     emb = _embed(embed, np.concatenate([images, fake_clips.reshape(-1, *images.shape[1:])]),
                  chunk)
@@ -144,9 +160,10 @@ def _image_to_video(nets: Networks, embed: Embed, images: np.ndarray, chunk: int
     return distances, metrics.l1_errors(images, rec_images), fake_clips, rec_images
 
 
-def _video_to_image(nets: Networks, embed: Embed, clips: np.ndarray, chunk: int):
-    fake_images = np.asarray(nets.video_to_image(clips, training=False))
-    rec_clips = np.asarray(nets.image_to_video(fake_images, training=False))
+def _video_to_image(nets: Networks, embed: Embed, clips: np.ndarray, chunk: int,
+                    training: bool = False):
+    fake_images = np.asarray(nets.video_to_image(clips, training=training))
+    rec_clips = np.asarray(nets.image_to_video(fake_images, training=training))
     n, frames = clips.shape[:2]
     emb = _embed(embed, np.concatenate([fake_images, clips.reshape(-1, *clips.shape[2:])]),
                  chunk)
@@ -155,22 +172,36 @@ def _video_to_image(nets: Networks, embed: Embed, clips: np.ndarray, chunk: int)
 
 
 def facenet_scores(nets: Networks, embedder, images, clips, batch_size: int = 16,
-                   embed_batch: int = 64) -> dict:
+                   embed_batch: int = 64, training: bool = False) -> dict:
     """FaceNet scores (Table 1) of the translations of `images` (N, r, r, 3) and `clips`
     (M, l, r, r, 3) in [-1, 1]: {"facenet_score_image_to_video", "facenet_score_video_to_image"}.
 
     `embedder` is a `FaceNetEmbedder` (or any callable with its contract; wrap it once with
     `compiled_embedder` when calling this repeatedly on a CPU). For logging during training,
     call it on a fixed batch and write the result with `write_tensorboard_scalars`.
+    `training=True` normalises with batch statistics (see BATCHNORM_MODES).
     """
     images, clips = np.asarray(images, np.float32), np.asarray(clips, np.float32)
     out = {}
     for key, data, direction in ((SCORE_KEYS[0], images, _image_to_video),
                                  (SCORE_KEYS[1], clips, _video_to_image)):
-        distances = [direction(nets, embedder, data[i:i + batch_size], embed_batch)[0]
+        distances = [direction(nets, embedder, data[i:i + batch_size], embed_batch,
+                               training)[0]
                      for i in range(0, len(data), batch_size)]
         out[key] = metrics.facenet_score(np.concatenate(distances))
     return out
+
+
+def heldout_scores(nets: Networks, embed: Embed, cfg: Config, samples: int,
+                   log: Log) -> dict:
+    """FaceNet score and cycle error of the first `samples` of the run's test split (the same
+    selection as `tools/evaluate.py` with its default seed, moving-average BatchNorm), for the
+    identity score curve during training: {"image_to_video": summary, "video_to_image": ...}
+    as `metrics.summarize` returns. Without a test split, the training split (with a warning)."""
+    options = EvalOptions(samples=samples)
+    data = eval_data_for(cfg, options, "train.facenet_score", log)
+    results, _ = _evaluate_checkpoint(nets, embed, cfg, data, samples, options, 0)
+    return results
 
 
 def write_tensorboard_scalars(writer, step: int, values: dict) -> None:
@@ -212,7 +243,7 @@ def _evaluate_direction(nets, embed, batches, direction, options, keep):
     distances, cycles, kept = [], [], [[], [], []]
     have = 0
     for batch in batches:
-        dist, cyc, fake, rec = fn(nets, embed, batch, options.embed_batch)
+        dist, cyc, fake, rec = fn(nets, embed, batch, options.embed_batch, options.training)
         distances.append(dist)
         cycles.append(cyc)
         if have < keep:
@@ -404,7 +435,10 @@ def markdown_table(runs: Sequence[RunResult], options: EvalOptions) -> str:
     lines += ["", "## Details", "",
               f"Verification rate: share of translations with FaceNet distance <= "
               f"{options.threshold:g} ({metrics.THRESHOLD_SOURCE}). Cycle L1: mean |input - "
-              f"reconstruction| in [-1, 1] units.", "",
+              f"reconstruction| in [-1, 1] units. Generators' BatchNorm: "
+              + ("moving averages (inference mode)." if options.batchnorm == "moving" else
+                 f"batch statistics of each batch of {options.batch_size} (training mode)."),
+              "",
               "| Run | Model | Step | Dataset (split) | Samples i2v / v2i | FaceNet i2v / v2i | "
               "Verification i2v / v2i | Cycle L1 i2v / v2i |",
               "|---|---|---|---|---|---|---|---|"]
@@ -510,6 +544,7 @@ def evaluate_runs(runs: Sequence[tuple[str | Path, int | None]], output: str | P
         "threshold_note": metrics.THRESHOLD_SOURCE,
         "facenet_weights": options.facenet_weights or "default (20180408-102900, converted)",
         "selection": f"first samples of a seeded shuffle (seed {options.seed})",
+        "batchnorm": options.batchnorm,
         "sheets": layout,
         "runs": [r.to_json() for r in results],
     }

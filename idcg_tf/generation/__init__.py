@@ -55,7 +55,7 @@ def build_generation_networks(cfg: Config) -> GenerationNetworks:
         generator = VideoGenerator(name="generator", **common)
     if kind == "wgan_one_stream":
         critic = VideoCritic(m.video_critic_widths, m.frames, m.kernel_size,
-                             impl=m.conv3d_impl, name="critic")
+                             impl=m.conv3d_impl, form=m.video_critic_form, name="critic")
     else:
         critic = VideoDiscriminator(m.video_critic_widths, m.frames, m.kernel_size,
                                     impl=m.conv3d_impl, name="critic")

@@ -44,7 +44,8 @@ def build_networks(m: ModelConfig) -> Networks:
                                     name="video_to_image", **common),
         image_critic=ImageCritic(m.image_critic_widths, m.kernel_size, name="image_critic"),
         video_critic=VideoCritic(m.video_critic_widths, m.frames, m.kernel_size,
-                                 impl=m.conv3d_impl, name="video_critic"),
+                                 impl=m.conv3d_impl, form=m.video_critic_form,
+                                 name="video_critic"),
     )
     nets.image_to_video.build(image_shape)
     nets.video_to_image.build(video_shape)

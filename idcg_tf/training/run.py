@@ -32,7 +32,12 @@ def describe_networks(cfg: Config) -> str:
     m_info = (f"latent code {m.latent_size}x{m.latent_size}x{m.image_encoder_widths[-1]} = "
               f"{m.latent_frames} frames x {m.image_encoder_widths[-1] // m.latent_frames} "
               f"channels; {m.time_strides} of {m.num_strided} 3D layers stride over time")
-    return "\n".join(lines + [m_info])
+    lines.append(m_info)
+    for name, net, shape in rows[2:]:
+        form = f", form {m.video_critic_form}" if net is nets.video_critic else ""
+        lines.append(f"{name} layers{form}:")
+        lines += [f"  {line}" for line in net.describe(shape)]
+    return "\n".join(lines)
 
 
 def default_workdir(config_path: str | Path) -> Path:

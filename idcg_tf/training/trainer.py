@@ -352,6 +352,8 @@ class Trainer:
                 self._log_metrics(writer, step, total, metrics, steps_per_sec)
             if samples and (step % t.sample_every == 0 or step == total):
                 self._write_samples(writer, step, samples)
+            if t.facenet_score and (step % t.facenet_score_every == 0 or step == total):
+                self._log_identity_score(writer, step)
             if step % t.checkpoint_every == 0 or step == total:
                 self.save()
         writer.flush()
@@ -416,21 +418,47 @@ class Trainer:
         save_png(self.workdir / "samples" / f"step_{step:07d}.png", sheet)
         with writer.as_default(step=step):
             tf.summary.image("samples/image_to_video_to_image", sheet[np.newaxis])
-        scores = self._facenet_scores(images, clips)
-        if scores:
-            from idcg_tf.evaluation import write_tensorboard_scalars
 
-            write_tensorboard_scalars(writer, step, scores)
-            self.log(f"step {step} FaceNet score (sample inputs): "
-                     + ", ".join(f"{k.replace('facenet_score_', '')} {v:.4f}"
-                                 for k, v in scores.items()))
+    def _log_identity_score(self, writer, step):
+        """The identity score curve of Fig. 6: the FaceNet score of `facenet_score_samples`
+        held-out samples (evaluate.heldout_scores) as TensorBoard scalars identity_score/* and
+        a metrics.jsonl record. Not eval/*: `tools/evaluate.py --curve` writes those, on its
+        own sample count."""
+        if not self.chief:
+            return
+        embed = self._score_embedder()
+        if embed is None:
+            return
+        from idcg_tf.evaluation.evaluate import DIRECTIONS, heldout_scores
 
-    def _facenet_scores(self, images, clips) -> dict:
-        """The identity score curve of Fig. 6, on the fixed sample inputs (see evaluate.py
-        for the full protocol). FaceNet is shared with Model3's loss, else loaded once."""
-        if not self.cfg.train.facenet_score:
-            return {}
-        from idcg_tf.evaluation import compiled_embedder, facenet_scores
+        start = time.perf_counter()
+        try:
+            results = heldout_scores(self.nets, embed, self.cfg,
+                                     self.cfg.train.facenet_score_samples, self.log)
+        except UserError as exc:  # e.g. a run given its data directly: no split to score
+            self.log(f"warning: no identity score during training ({exc})")
+            self._score_embed = False
+            return
+        seconds = time.perf_counter() - start
+        record = {"step": step}
+        for d in DIRECTIONS:
+            record[f"identity_score/{d}"] = results[d]["facenet_score"]
+            record[f"identity_score/samples_{d}"] = results[d]["samples"]
+        record["identity_score/seconds"] = seconds
+        with writer.as_default(step=step):
+            for d in DIRECTIONS:
+                tf.summary.scalar(f"identity_score/{d}", results[d]["facenet_score"])
+        writer.flush()
+        with open(self.workdir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.log(f"step {step} identity score (FaceNet, held-out samples): " + ", ".join(
+            f"{d} {results[d]['facenet_score']:.4f} ({results[d]['samples']})"
+            for d in DIRECTIONS) + f" in {seconds:.0f} s")
+
+    def _score_embedder(self):
+        """FaceNet for the identity score, compiled once: shared with Model3's loss, else
+        loaded; None when unavailable (a warning is logged once)."""
+        from idcg_tf.evaluation import compiled_embedder
 
         if self._score_embed is None:
             embedder = getattr(self.identity_loss, "embedder", None)
@@ -444,7 +472,5 @@ class Trainer:
                     self._score_embed = False
             if embedder is not None:
                 self._score_embed = compiled_embedder(embedder)
-        if self._score_embed is False:
-            return {}
-        return facenet_scores(self.nets, self._score_embed, images, clips)
+        return self._score_embed or None
 

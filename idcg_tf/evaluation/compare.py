@@ -1,0 +1,125 @@
+"""The measured Model1/2/3 comparison (paper Table 1 and Fig. 6 at the scale a machine allows):
+train the three variants with one recipe and seed, evaluate them together, write the results
+page. `tools/compare.py` (`make compare`) runs it."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from idcg_tf import config as config_lib
+from idcg_tf.config import VARIANTS
+from idcg_tf.evaluation.evaluate import DIRECTIONS, TITLES, EvalOptions, evaluate_runs
+
+CURVE_PREFIX = "identity_score/"
+
+
+def paper_order_holds(scores: dict) -> bool:
+    """Whether Model3 < Model2 < Model1 (the paper's Table 1 order) for {variant: score}."""
+    return scores["model3"] < scores["model2"] < scores["model1"]
+
+
+def training_curves(workdirs: dict) -> dict:
+    """{variant: [(step, {direction: score})]} from each run's metrics.jsonl (the identity
+    score the trainer logs on held-out samples)."""
+    curves = {}
+    for variant, workdir in workdirs.items():
+        points = []
+        path = Path(workdir) / "metrics.jsonl"
+        for line in path.read_text().splitlines() if path.is_file() else []:
+            record = json.loads(line)
+            if CURVE_PREFIX + DIRECTIONS[0] in record:
+                points.append((record["step"],
+                               {d: record[CURVE_PREFIX + d] for d in DIRECTIONS}))
+        curves[variant] = points
+    return curves
+
+
+def plot_training_curves(curves: dict, path: str | Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
+    for variant, points in curves.items():
+        for direction, style in zip(DIRECTIONS, ("o-", "s--")):
+            ax.plot([s for s, _ in points], [p[direction] for _, p in points], style,
+                    label=f"{variant.capitalize()}: {TITLES[direction]}")
+    ax.set_xlabel("training iteration (generator steps)")
+    ax.set_ylabel("identity score (FaceNet L2 distance)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+
+
+def results_markdown(report: dict, commands: Sequence[str], wall: dict, table: str,
+                     files: Sequence[str], machine: str) -> str:
+    """docs/results.md: the commands, wall times, the table and files, and whether the paper's
+    order holds, per direction, on how many samples."""
+    runs = {r["model"].lower(): r for r in report["runs"]}
+    lines = ["# Results: Model1, Model2 and Model3 measured", "",
+             "Written by `tools/compare.py`; numbers are what the run gave, not tuned toward "
+             "the paper's order.", "", f"Machine: {machine}.", "", "## Commands", "", "```bash"]
+    lines += list(commands) + ["```", "", "| run | wall time |", "|---|---|"]
+    lines += [f"| {name} | {seconds / 60:.1f} min |" for name, seconds in wall.items()]
+    lines += ["", table.strip(), "", "## The paper's order", ""]
+    if all(v in runs for v in VARIANTS):
+        for d in DIRECTIONS:
+            scores = {v: runs[v][d]["facenet_score"] for v in VARIANTS}
+            samples = sorted({runs[v][d]["samples"] for v in VARIANTS})
+            verdict = "holds" if paper_order_holds(scores) else "does not hold"
+            lines.append(f"- {TITLES[d]}: Model3 < Model2 < Model1 {verdict} here ("
+                         + ", ".join(f"{v.capitalize()} {s:.4f}" for v, s in scores.items())
+                         + f"; {'/'.join(map(str, samples))} test samples per model).")
+    else:
+        lines.append("- Not all three models were run: no verdict.")
+    lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
+    return "\n".join(lines) + "\n"
+
+
+def compare_variants(config_path: str | Path, output: str | Path, overrides: Sequence[str] = (),
+                     variants: Sequence[str] = VARIANTS, samples: int = 1000,
+                     results: str | Path | None = None, log=None) -> dict:
+    """Trains each variant of `config_path` (same recipe, same seed; a finished run is resumed,
+    i.e. skipped), evaluates them with `evaluate_runs` (as `tools/evaluate.py --compare`),
+    plots the training-time identity curves and writes `results` (default output/results.md).
+    Returns evaluate_runs' report."""
+    from idcg_tf.training import run
+
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    output = Path(output)
+    cfgs = {v: config_lib.load(config_path, [*overrides, f"model.variant={v}"]) for v in variants}
+    workdirs, wall, commands = {}, {}, []
+    sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
+    for v, cfg in cfgs.items():
+        workdirs[v] = output / v
+        commands.append(f"python tools/train.py --config {config_path} {sets} "
+                        f"--set model.variant={v} --workdir {workdirs[v]}".replace("  ", " "))
+        start = time.perf_counter()
+        run.train(cfg, workdirs[v])
+        wall[f"train {v}"] = time.perf_counter() - start
+    eval_dir = output / "eval"
+    commands.append(f"python tools/evaluate.py --compare {' '.join(map(str, workdirs.values()))} "
+                    f"--samples {samples} --output {eval_dir}")
+    start = time.perf_counter()
+    report = evaluate_runs([(w, None) for w in workdirs.values()], eval_dir,
+                           EvalOptions(samples=samples), log=log)
+    wall["evaluate"] = time.perf_counter() - start
+    curve = output / "training_curve.png"
+    plot_training_curves(training_curves(workdirs), curve)
+    files = [str(eval_dir / f) for f in ("metrics.json", "table.md", *report["sheets"])]
+    files.append(str(curve) + " (identity score on held-out samples during training, Fig. 6)")
+    machine = f"{platform.processor() or platform.machine()}, {platform.system()}"
+    text = results_markdown(report, commands, wall, (eval_dir / "table.md").read_text(), files,
+                            machine)
+    results = Path(results) if results else output / "results.md"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text)
+    log(f"wrote {results}")
+    return report
