@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         from idcg_tf.data.demo_media import lay_out_demo_media
 
-        demo = lay_out_demo_media(args.demo)
+        demo = lay_out_demo_media(args.demo, frames=args.frames,
+                                  test_fraction=args.test_fraction)
         images += demo.sources["images"]
         videos += demo.sources["videos"]
     options = P.PrepareOptions(
