@@ -50,7 +50,7 @@ def test_collapse_measure_by_hand():
     clips = np.array([[[1.0, 0.0], [0.0, 1.0]], [[-1.0, 0.0], [0.0, 1.0]]])
     assert metrics.mean_pairwise_distance(clips) == pytest.approx(1.0)
     # A translator that maps every input to one face: output spread 0, ratio 0.
-    collapsed = np.repeat(images[:1, None], 4, axis=1)
+    collapsed = np.repeat(np.repeat(images[:1, None], 3, axis=0), 4, axis=1)  # (3, 4, 2)
     summary = metrics.summarize([0.1, 0.2, 0.3], [0.0, 0.0, 0.0], 1.1, images, collapsed)
     assert summary["output_spread"] == 0.0 and summary["spread_ratio"] == 0.0
     assert summary["input_spread"] == pytest.approx(2 * np.sqrt(2) / 3)
