@@ -315,12 +315,18 @@ def _item(domain: str, name: str, identity: str = "") -> S.Item:
 
 
 def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
-    proc = run_tool("tools/prepare_data.py", "--images", f"images:{demo['media'].images}",
+    lfw = Path(demo["media"].images) / "train" / "lfw"  # no train/ or test/ below: by file
+    proc = run_tool("tools/prepare_data.py", "--images", f"images:{lfw}",
                     "--output", str(tmp_path / "out"), "--dry-run", "--test-fraction", "0.5")
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(proc.stdout)
-    assert plan["inputs_per_split"]["images"] == {"train": 51, "test": 51}
+    assert plan["inputs_per_split"]["images"] == {"train": 10, "test": 10}
     assert plan["options"]["min_face"] == 32 and not (tmp_path / "out").exists()
+    # Files under train/ and test/ folders keep that split whatever the test fraction.
+    proc = run_tool("tools/prepare_data.py", "--images", f"images:{demo['media'].images}",
+                    "--output", str(tmp_path / "out"), "--dry-run", "--test-fraction", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["inputs_per_split"]["images"] == {"train": 62, "test": 17}
 
 
 def test_celeba_and_pasc_layouts(tmp_path):
