@@ -20,6 +20,7 @@ VARIANTS = ("model1", "model2", "model3")
 GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
 CONV3D_IMPLS = ("stock", "fast", "taps", "auto")  # see idcg_tf.layers.conv3d
 VIDEO_CRITIC_FORMS = ("paper", "ivgan", "four_conv")  # see idcg_tf.models.critics
+PIXEL_IDENTITY_FORMS = ("l2", "mse")  # see idcg_tf.losses.pixel_identity_loss
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -77,7 +78,10 @@ class LossConfig:
 
     gradient_penalty: float = 10.0  # lambda, Eq. 1
     cycle: float = 1000.0  # gamma, Eq. 5/6
-    pixel_identity: float = 10.0  # Model2, Eq. 7 (the paper gives no value)
+    # Model2, Eq. 7. The paper's one omega for L_id (Sec. 4.1: 100); the authors' related code
+    # used 100 for the pixel term too.
+    pixel_identity: float = 100.0
+    pixel_identity_form: str = "l2"  # "l2": Eq. 7's per-frame L2 norm (as RMS) | "mse"
     facenet_identity: float = 100.0  # omega, Model3, Eq. 8
     facenet_frame_step: int = 1  # embed every k-th generated frame (1 = all, as the paper)
     facenet_weights: str = ""  # optional user weights file for FaceNet
@@ -285,6 +289,9 @@ def validate(cfg: Config) -> Config:
     for key in ("gradient_penalty", "cycle", "pixel_identity", "facenet_identity"):
         if getattr(lo, key) < 0:
             raise ConfigError(f"loss.{key}: must be >= 0")
+    if lo.pixel_identity_form not in PIXEL_IDENTITY_FORMS:
+        raise ConfigError(f"loss.pixel_identity_form: expected one of "
+                          f"{', '.join(PIXEL_IDENTITY_FORMS)}, got {lo.pixel_identity_form!r}")
     if lo.facenet_frame_step < 1:
         raise ConfigError("loss.facenet_frame_step: must be >= 1")
     if cfg.optimizer.learning_rate <= 0:

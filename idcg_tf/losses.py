@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from idcg_tf.config import PIXEL_IDENTITY_FORMS
+
 
 def _per_sample_mean(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
@@ -52,10 +54,26 @@ def cycle_loss(original: tf.Tensor, reconstructed: tf.Tensor) -> tf.Tensor:
     return _per_sample_mean(tf.abs(reconstructed - original))
 
 
-def pixel_identity_loss(images: tf.Tensor, videos: tf.Tensor) -> tf.Tensor:
-    """Mean squared error per sample between an image and every frame of a clip (Eq. 7).
+def pixel_identity_loss(images: tf.Tensor, videos: tf.Tensor, form: str = "l2") -> tf.Tensor:
+    """Pixel identity term of Eq. 7 per sample: an image against every frame of a clip.
 
     `images` (N, r, r, C) is compared with each of the l frames of `videos` (N, l, r, r, C):
     used both as (x, G_Y(x)) and as (G_X(y), y).
+
+    form "l2" (the paper): ||frame_i - image||_2 per frame, divided by sqrt(r*r*C) - the
+    root-mean-square difference - so that the term sits on the cycle term's per-value scale
+    whatever the resolution; averaged over the l frames.
+    form "mse": the mean squared difference over frames and values (our earlier form).
     """
-    return _per_sample_mean(tf.square(videos - images[:, tf.newaxis]))
+    diff = videos - images[:, tf.newaxis]
+    if form == "mse":
+        return _per_sample_mean(tf.square(diff))
+    if form != "l2":
+        raise ValueError(f"pixel identity form: expected one of {PIXEL_IDENTITY_FORMS}, "
+                         f"got {form!r}")
+    shape = tf.shape(diff)
+    per_frame = tf.reshape(tf.square(diff), [shape[0], shape[1], -1])
+    # The epsilon keeps the gradient finite where a frame equals the image exactly (the
+    # derivative of sqrt at 0 is infinite); 1e-12 moves a 1e-3 RMS by under 1e-6 relative.
+    rms = tf.sqrt(tf.reduce_mean(per_frame, axis=2) + 1e-12)
+    return tf.reduce_mean(rms, axis=1)

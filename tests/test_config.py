@@ -23,6 +23,7 @@ def test_paper_settings(name):
     assert (cfg.model.resolution, cfg.model.frames) == (64, 32)
     assert cfg.loss.gradient_penalty == 10 and cfg.loss.cycle == 1000
     assert cfg.loss.facenet_identity == 100
+    assert cfg.loss.pixel_identity == 100 and cfg.loss.pixel_identity_form == "l2"
     assert cfg.train.steps == 50_000 and cfg.train.n_critic == 5
     assert cfg.model.variant == "model" + name[-1]
     assert cfg.model.latent_frames == 2 and cfg.model.time_strides == 4
@@ -50,6 +51,9 @@ def test_overrides_are_typed():
     ({"model": {"image_encoder_widths": [8, 16, 32]}}, [], "model.video_encoder_widths"),
     ({"model": {"video_decoder_widths": [8, 16, 32, 64]}}, [], "model.video_decoder_widths"),
     ({"loss": {"cycle": -1}}, [], "loss.cycle"),
+    ({"loss": {"pixel_identity_form": "l1"}}, [], "loss.pixel_identity_form"),
+    ({}, ["loss.pixel_identity_form=3"], "loss.pixel_identity_form"),
+    ({"loss": {"pixel_identity": -1}}, [], "loss.pixel_identity"),
     ({"train": {"batch_size": 0}}, [], "train.batch_size"),
     ({"model": "big"}, [], "model"),
 ])

@@ -42,6 +42,21 @@ def test_score_verification_and_cycle_error_by_hand():
         metrics.facenet_score([])
 
 
+def test_collapse_measure_by_hand():
+    # Three unit images: two pairs sqrt(2) apart, one pair 0 apart: mean 2 sqrt(2) / 3.
+    images = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    assert metrics.mean_pairwise_distance(images) == pytest.approx(2 * np.sqrt(2) / 3)
+    # Clips compare frame i with frame i: frames 0 are 2 apart, frames 1 equal -> 1.
+    clips = np.array([[[1.0, 0.0], [0.0, 1.0]], [[-1.0, 0.0], [0.0, 1.0]]])
+    assert metrics.mean_pairwise_distance(clips) == pytest.approx(1.0)
+    # A translator that maps every input to one face: output spread 0, ratio 0.
+    collapsed = np.repeat(np.repeat(images[:1, None], 3, axis=0), 4, axis=1)  # (3, 4, 2)
+    summary = metrics.summarize([0.1, 0.2, 0.3], [0.0, 0.0, 0.0], 1.1, images, collapsed)
+    assert summary["output_spread"] == 0.0 and summary["spread_ratio"] == 0.0
+    assert summary["input_spread"] == pytest.approx(2 * np.sqrt(2) / 3)
+    assert np.isnan(metrics.mean_pairwise_distance(images[:1]))
+
+
 class _StandIn:
     """Translators that return given faces, so the score depends only on FaceNet."""
 
@@ -178,6 +193,9 @@ def test_metrics_json_holds_sane_scores_per_run_and_direction(evaluated):
             assert 0.0 <= r["facenet_score"] <= 2.0
             assert 0.0 <= r["verification_rate"] <= 1.0
             assert 0.0 <= r["cycle_l1"] <= 2.0
+            # The collapse measure, next to the inputs' own spread.
+            assert 0.0 < r["input_spread"] <= 2.0 and 0.0 <= r["output_spread"] <= 2.0
+            assert r["spread_ratio"] == pytest.approx(r["output_spread"] / r["input_spread"])
     assert "4 of 8 samples (the split holds only 4)" in evaluated["proc"].stderr
 
 

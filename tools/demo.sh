@@ -24,7 +24,7 @@ step "4/5 export the generators (SavedModel for TF Serving + ONNX)"
 
 step "5/5 translate the astronaut photo into a clip and the carphone video into a photo"
 "$PY" tools/translate.py --model exported_models/demo --output "$RUN/translations" \
-    --input demo_data/media/images/astronaut.png demo_data/media/videos/carphone_pristine.mp4
+    --input demo_data/media/images/test/astronaut.png demo_data/media/videos/carphone_pristine.mp4
 
 cat <<MSG
 

@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         from idcg_tf.data.demo_media import lay_out_demo_media
 
-        demo = lay_out_demo_media(args.demo)
+        demo = lay_out_demo_media(args.demo, frames=args.frames,
+                                  test_fraction=args.test_fraction,
+                                  max_frames=args.max_frames_per_video)
         images += demo.sources["images"]
         videos += demo.sources["videos"]
     options = P.PrepareOptions(

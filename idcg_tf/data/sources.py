@@ -3,7 +3,8 @@
 A source is given as ``KIND:PATH``. Still images (domain X, ``--images``):
 
     images  a folder of still images, searched recursively, or one image file; no identity
-            is known, so the train/test split goes by file.
+            is known, so the train/test split goes by file, except that files under a folder
+            named ``train`` or ``test`` (below PATH) are in that split.
     celeba  CelebA: PATH holds ``img_align_celeba/`` (also found under ``Img/``, or PATH may be
             that folder itself) and optionally ``identity_CelebA.txt`` (also under ``Anno/``),
             which gives identities, and ``list_eval_partition.txt`` (also under ``Eval/``),
@@ -44,7 +45,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 IMAGE_KINDS = {
-    "images": "a folder of still images (recursive) or one image file; split by file",
+    "images": "a folder of still images (recursive) or one image file; split by file, or by a "
+              "train/ or test/ folder",
     "celeba": "CelebA root (img_align_celeba/ [+ identity_CelebA.txt, list_eval_partition.txt])",
     "pasc": "PaSC stills folder; identity = 5-digit subject id at the start of each name",
 }
@@ -169,6 +171,17 @@ def _pasc_identity(path: Path) -> str:
     return f"pasc:{match.group(1)}" if match else ""
 
 
+def _folder_split(path: Path, root: Path) -> str | None:
+    """"train"/"test" when a folder between `root` and the file is named so (a split the user
+    fixed, e.g. stills split in time as the demo's), else None."""
+    try:
+        parts = path.relative_to(root).parts[:-1]
+    except ValueError:  # root is the file itself
+        return None
+    named = [p for p in parts if p in ("train", "test")]
+    return named[-1] if named else None
+
+
 def _first_existing(root: Path, candidates: list[str]) -> Path | None:
     for c in candidates:
         if (root / c).exists():
@@ -264,7 +277,10 @@ def enumerate_source(source: Source) -> tuple[list[Item], list[Rejected]]:
         files, rejected = _split_by_extension(_walk_files(Path(source.path)), source.domain,
                                               wanted, what)
         identity = _pasc_identity if source.kind == "pasc" else (lambda _: "")
-        items = [Item(source.domain, source.kind, str(f), identity(f), None, _stamp(f))
+        fixed = (_folder_split if source.domain == "images" and source.kind == "images"
+                 else (lambda *_: None))
+        items = [Item(source.domain, source.kind, str(f), identity(f),
+                      fixed(f, Path(source.path)), _stamp(f))
                  for f in files]
     if not items:
         exts = IMAGE_EXTENSIONS if source.domain == "images" else VIDEO_EXTENSIONS

@@ -156,8 +156,10 @@ def _image_to_video(nets: Networks, embed: Embed, images: np.ndarray, chunk: int
     n, frames = fake_clips.shape[:2]
     emb = _embed(embed, np.concatenate([images, fake_clips.reshape(-1, *images.shape[1:])]),
                  chunk)
-    distances = metrics.image_to_video_distances(emb[:n], emb[n:].reshape(n, frames, -1))
-    return distances, metrics.l1_errors(images, rec_images), fake_clips, rec_images
+    inputs, outputs = emb[:n], emb[n:].reshape(n, frames, -1)
+    distances = metrics.image_to_video_distances(inputs, outputs)
+    return (distances, metrics.l1_errors(images, rec_images), fake_clips, rec_images,
+            (inputs, outputs))
 
 
 def _video_to_image(nets: Networks, embed: Embed, clips: np.ndarray, chunk: int,
@@ -167,8 +169,10 @@ def _video_to_image(nets: Networks, embed: Embed, clips: np.ndarray, chunk: int,
     n, frames = clips.shape[:2]
     emb = _embed(embed, np.concatenate([fake_images, clips.reshape(-1, *clips.shape[2:])]),
                  chunk)
-    distances = metrics.video_to_image_distances(emb[:n], emb[n:].reshape(n, frames, -1))
-    return distances, metrics.l1_errors(clips, rec_clips), fake_images, rec_clips
+    outputs, inputs = emb[:n], emb[n:].reshape(n, frames, -1)
+    distances = metrics.video_to_image_distances(outputs, inputs)
+    return (distances, metrics.l1_errors(clips, rec_clips), fake_images, rec_clips,
+            (inputs, outputs))
 
 
 def facenet_scores(nets: Networks, embedder, images, clips, batch_size: int = 16,
@@ -237,24 +241,29 @@ def _batches(pattern: str, kind: str, cfg: Config, samples: int, options: EvalOp
 
 
 def _evaluate_direction(nets, embed, batches, direction, options, keep):
-    """Per-sample distances and cycle errors of one direction, and the first `keep` samples'
-    inputs, translations and reconstructions (for the sheets)."""
+    """Per-sample distances and cycle errors of one direction, the FaceNet embeddings of its
+    inputs and translations (per frame for clips), and the first `keep` samples' inputs, translations and
+    reconstructions (for the sheets)."""
     fn = _image_to_video if direction == "image_to_video" else _video_to_image
-    distances, cycles, kept = [], [], [[], [], []]
+    distances, cycles, kept, emb_in, emb_out = [], [], [[], [], []], [], []
     have = 0
     for batch in batches:
-        dist, cyc, fake, rec = fn(nets, embed, batch, options.embed_batch, options.training)
+        dist, cyc, fake, rec, (e_in, e_out) = fn(nets, embed, batch, options.embed_batch,
+                                                 options.training)
         distances.append(dist)
         cycles.append(cyc)
+        emb_in.append(e_in)
+        emb_out.append(e_out)
         if have < keep:
             take = keep - have
             for store, values in zip(kept, (batch, fake, rec)):
                 store.append(values[:take])
             have += min(take, len(batch))
     if not distances:
-        return np.zeros(0), np.zeros(0), None
+        return np.zeros(0), np.zeros(0), None, None
     examples = tuple(np.concatenate(parts) for parts in kept) if have else None
-    return np.concatenate(distances), np.concatenate(cycles), examples
+    embeddings = (np.concatenate(emb_in), np.concatenate(emb_out))
+    return np.concatenate(distances), np.concatenate(cycles), examples, embeddings
 
 
 def _evaluate_checkpoint(nets, embed, cfg, data: EvalData, samples: int, options, keep: int):
@@ -263,11 +272,12 @@ def _evaluate_checkpoint(nets, embed, cfg, data: EvalData, samples: int, options
                                      ("video_to_image", "clips", data.clips)):
         key = data.option(kind)
         batches = _batches(pattern, kind, cfg, samples, options, key)
-        distances, cycles, kept = _evaluate_direction(nets, embed, batches, direction, options,
-                                                      keep)
+        distances, cycles, kept, embeddings = _evaluate_direction(
+            nets, embed, batches, direction, options, keep)
         if distances.size == 0:
             raise UserError(f"{key}: {pattern} holds no {kind}")
-        results[direction] = metrics.summarize(distances, cycles, options.threshold)
+        results[direction] = metrics.summarize(distances, cycles, options.threshold,
+                                               *embeddings)
         examples[direction] = kept
     return results, examples
 
@@ -314,7 +324,8 @@ def evaluate_run(workdir: str | Path, step: int | None, name: str, cfg: Config,
         log(f"  {direction.replace('_', '-')}: {got} of {options.samples} samples{note}: "
             f"FaceNet score {r['facenet_score']:.4f}, verification rate "
             f"{r['verification_rate']:.3f} at {options.threshold:g}, "
-            f"cycle L1 {r['cycle_l1']:.4f}")
+            f"cycle L1 {r['cycle_l1']:.4f}, spread of translations / inputs "
+            f"{r['output_spread']:.3f} / {r['input_spread']:.3f}")
     result = RunResult(name, str(workdir), step, cfg, data, results, examples)
     if options.curve:
         result.curve = identity_curve(workdir, cfg, data, embed, options, log,
@@ -435,20 +446,24 @@ def markdown_table(runs: Sequence[RunResult], options: EvalOptions) -> str:
     lines += ["", "## Details", "",
               f"Verification rate: share of translations with FaceNet distance <= "
               f"{options.threshold:g} ({metrics.THRESHOLD_SOURCE}). Cycle L1: mean |input - "
-              f"reconstruction| in [-1, 1] units. Generators' BatchNorm: "
+              f"reconstruction| in [-1, 1] units. Spread: mean FaceNet distance between the "
+              f"translations of different inputs / between those inputs (a translator that "
+              f"collapses to one output has spread 0). Generators' BatchNorm: "
               + ("moving averages (inference mode)." if options.batchnorm == "moving" else
                  f"batch statistics of each batch of {options.batch_size} (training mode)."),
               "",
               "| Run | Model | Step | Dataset (split) | Samples i2v / v2i | FaceNet i2v / v2i | "
-              "Verification i2v / v2i | Cycle L1 i2v / v2i |",
-              "|---|---|---|---|---|---|---|---|"]
+              "Verification i2v / v2i | Cycle L1 i2v / v2i | Spread i2v | Spread v2i |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         a, b = (r.results[d] for d in DIRECTIONS)
         lines.append(f"| {r.name} | {r.model} | {r.step} | {r.data.dataset} ({r.data.split}) | "
                      f"{a['samples']} / {b['samples']} | "
                      f"{a['facenet_score']:.4f} / {b['facenet_score']:.4f} | "
                      f"{a['verification_rate']:.3f} / {b['verification_rate']:.3f} | "
-                     f"{a['cycle_l1']:.4f} / {b['cycle_l1']:.4f} |")
+                     f"{a['cycle_l1']:.4f} / {b['cycle_l1']:.4f} | "
+                     f"{a['output_spread']:.3f} / {a['input_spread']:.3f} | "
+                     f"{b['output_spread']:.3f} / {b['input_spread']:.3f} |")
     return "\n".join(lines) + "\n"
 
 

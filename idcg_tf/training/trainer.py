@@ -202,9 +202,10 @@ class Trainer:
                                      + losses.cycle_loss(clips, rec_clips)),
             }
             if variant == "model2":
+                form = lc.pixel_identity_form
                 terms["pixel_identity"] = lc.pixel_identity * (
-                    losses.pixel_identity_loss(images, fake_clips)
-                    + losses.pixel_identity_loss(fake_images, clips))
+                    losses.pixel_identity_loss(images, fake_clips, form)
+                    + losses.pixel_identity_loss(fake_images, clips, form))
             if variant == "model3":
                 terms["facenet_identity"] = lc.facenet_identity * self.identity_loss(
                     images, fake_clips, fake_images, clips)
