@@ -65,6 +65,8 @@ def install() -> None:
     """Routes fd 2 through the start-up-noise filter for the rest of the process (idempotent)."""
     if _state or os.environ.get("IDCG_TF_VERBOSE", "") not in ("", "0"):
         return
+    if sys.stderr is not sys.__stderr__:  # already redirected (pytest's capture, a caller's)
+        return
     try:
         sys.stderr.flush()
         real = os.dup(2)

@@ -35,9 +35,11 @@ def test_flop_count_matches_hand_arithmetic():
 
     critic = VideoCritic((4, 8), frames=4, kernel_size=4)
     critic.build((None, 4, 8, 8, 3))
-    # 4 frames: both layers stride over time. conv0: (2, 4, 4) x 4 outputs x 4^3 taps x 3 in;
-    # conv1: (1, 2, 2) x 8 outputs x 4^3 x 4 in; linear: 32 -> 1. Two FLOPs per multiply-add.
-    want = 2 * (2 * 4 * 4 * 4 * 64 * 3 + 1 * 2 * 2 * 8 * 64 * 4 + 32)
+    # 4 frames: both strided layers stride over time. conv0: (2, 4, 4) x 4 outputs x 4^3 taps x
+    # 3 in; conv1: (1, 2, 2) x 8 outputs x 4^3 x 4 in; the paper's last convolution (here the
+    # third), stride 2 to one channel as the authors' iVGAN critic: (1, 1, 1) x 1 output x 4^3 x
+    # 8 in; linear: 1 -> 1. Two FLOPs per multiply-add.
+    want = 2 * (2 * 4 * 4 * 4 * 64 * 3 + 1 * 2 * 2 * 8 * 64 * 4 + 1 * 1 * 1 * 1 * 64 * 8 + 1)
     assert flops.forward_flops(critic, (4, 8, 8, 3)) == want
 
     cfg = config.load(TINY)

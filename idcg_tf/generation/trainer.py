@@ -231,3 +231,7 @@ class GenerationTrainer(Trainer):
         save_png(self.workdir / "samples" / f"step_{step:07d}.png", sheet)
         with writer.as_default(step=step):
             tf.summary.image("samples/generated", sheet[np.newaxis])
+
+    def _log_identity_score(self, writer, step):
+        """No translation identity curve: a generation run has no inputs to keep the identity
+        of (its own metrics: `tools/evaluate.py --generation`)."""
