@@ -3,8 +3,9 @@
 import subprocess
 import sys
 
-from conftest import ROOT, run_tool
+from conftest import ROOT
 
+# Start-up lines a CPU-only machine printed before (tests/test_training.py checks a real run).
 STARTUP_NOISE = ("absl::InitializeLog", "cuInit", "Could not find cuda drivers",
                  "oneDNN custom operations", "cpu_feature_guard", "To enable the following")
 
@@ -43,16 +44,3 @@ def test_filter_keeps_a_fatal_message_written_just_before_a_crash():
     assert proc.returncode != 0
     assert "Check failed: fatal C++ message" in proc.stderr
     assert "cuInit" not in proc.stderr
-
-
-def test_train_console_has_no_startup_noise(tiny_cfg, tmp_path):
-    import yaml
-
-    config_path = tmp_path / "tiny.yaml"
-    config_path.write_text(yaml.safe_dump(tiny_cfg("train.steps=1").to_dict()))
-    proc = run_tool("tools/train.py", "--config", str(config_path), "--workdir",
-                    str(tmp_path / "run"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "done: step 1" in proc.stdout
-    for noise in STARTUP_NOISE:
-        assert noise not in proc.stdout + proc.stderr, (noise, proc.stderr)

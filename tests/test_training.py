@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, run_tool
+from test_console import STARTUP_NOISE
 from idcg_tf.training import Trainer, TrainingDiverged
 
 
@@ -121,6 +122,9 @@ def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
     whole = tmp_path / "whole"
     proc = run_tool(*_train_args(synthetic_data, whole))
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # A quiet console (idcg_tf.console): none of TensorFlow's start-up lines on a CPU machine.
+    for noise in STARTUP_NOISE:
+        assert noise not in proc.stdout + proc.stderr, (noise, proc.stderr[-2000:])
 
     killed = tmp_path / "killed"
     child = subprocess.Popen([sys.executable, *_train_args(synthetic_data, killed)], cwd=ROOT,
