@@ -13,6 +13,7 @@ from idcg_tf.benchmark import flops, timing
 from idcg_tf.benchmark.peak import matmul_peak_flops
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
+from idcg_tf.ops import conv3d_autotune
 
 
 def synthetic_batches(strategy, cfg: Config, global_batch: int):
@@ -51,10 +52,13 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         trainer = Trainer(cfg, workdir, log=log)
         trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
         start = time.perf_counter()
+        timed_before = conv3d_autotune.timings_run
         # Tracing alone (no step runs), so that even --warmup 0 times compiled iterations.
+        # It includes conv3d_impl "auto"'s timing of shapes not in its cache yet.
         trainer._iteration_fn.get_concrete_function(trainer.iterator)
         trace_seconds = time.perf_counter() - start
-        log(f"traced in {trace_seconds:.1f} s")
+        shapes_timed = conv3d_autotune.timings_run - timed_before
+        log(f"traced in {trace_seconds:.1f} s (conv3d autotune timed {shapes_timed} shapes)")
         for i in range(warmup):
             start = time.perf_counter()
             trainer.run_iteration()
@@ -75,6 +79,12 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         "section": "train",
         "config": cfg.name,
         "conv3d_impl": cfg.model.conv3d_impl,
+        "conv3d_autotune": {
+            "enabled": cfg.model.conv3d_impl == "auto" and conv3d_autotune.enabled(),
+            "shapes_timed": shapes_timed,
+            "cache": conv3d_autotune.cache_path(),
+            "choices": {k: v["impl"] for k, v in conv3d_autotune.choices().items()},
+        },
         "batch": batch,
         "n_critic": cfg.train.n_critic,
         "replicas": trainer.strategy.num_replicas_in_sync,
