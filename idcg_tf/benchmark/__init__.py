@@ -10,7 +10,7 @@ SECTIONS = ("train", "facenet", "data", "infer")
 
 
 def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1,
-                compare_impls=(), batches=50, repeats=20, log=None) -> dict:
+                compare_impls=(), batches=50, repeats=20, torch_peer=None, log=None) -> dict:
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
         from idcg_tf import config as config_lib
@@ -29,6 +29,11 @@ def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1
             runs.append(record)
         if runs:
             out["train_compare"] = runs
+        if torch_peer:
+            from idcg_tf.benchmark.torch_peer import run_torch_peer
+
+            out["torch_peer"] = run_torch_peer(torch_peer, cfg, out["train"], iterations,
+                                               warmup, log)
         return out
     if section == "facenet":
         from idcg_tf.benchmark.facenet import benchmark_facenet
