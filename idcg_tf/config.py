@@ -19,6 +19,7 @@ from idcg_tf.errors import ConfigError
 VARIANTS = ("model1", "model2", "model3")
 GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
 CONV3D_IMPLS = ("stock", "fast", "taps", "auto")  # see idcg_tf.layers.conv3d
+MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")  # Keras dtype policy names
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -113,6 +114,10 @@ class TrainConfig:
     keep_checkpoints: int = 3
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism
     facenet_score: bool = True  # log the FaceNet score of the samples (Fig. 6) with them
+    # GPU speed switches (docs/performance.md): "none" | "mixed_float16" (with loss scaling) |
+    # "mixed_bfloat16"; critic scores, the gradient penalty and every loss stay float32.
+    mixed_precision: str = "none"
+    jit_compile: bool = False  # XLA for the critic / generator steps; slower on our CPU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,6 +293,9 @@ def validate(cfg: Config) -> Config:
     for key in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
         if getattr(t, key) < 1:
             raise ConfigError(f"train.{key}: must be >= 1")
+    if t.mixed_precision not in MIXED_PRECISION:
+        raise ConfigError(f"train.mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, "
+                          f"got {t.mixed_precision!r}")
     if t.strategy not in ("mirrored", "multi_worker", "default"):
         raise ConfigError(f"train.strategy: expected mirrored, multi_worker or default, "
                           f"got {t.strategy!r}")
