@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow benchmark clean
+.PHONY: install demo test test-slow benchmark gpu-check clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ test-slow: install
 
 benchmark: install
 	$(PY) tools/benchmark.py train --config configs/celeb_model1.yaml --batch 4 --iterations 2 --warmup 1
+
+# Under 8 minutes on one GPU; on a CPU-only machine it says no GPU was found and runs the rest.
+gpu-check: install
+	$(PY) tools/gpu_check.py --report runs/gpu_check.json
 
 clean:
 	rm -rf $(VENV) runs demo_data

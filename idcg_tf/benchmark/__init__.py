@@ -14,11 +14,11 @@ def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
         from idcg_tf import config as config_lib
-        from idcg_tf.benchmark.peak import matmul_peak_flops
+        from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
         from idcg_tf.benchmark.train import benchmark_train
 
         batch = batch or cfg.train.batch_size
-        peak = matmul_peak_flops()
+        peak = matmul_peak_flops(dtype=compute_dtype(cfg.train.mixed_precision))
         out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
         runs = []
         for impl in compare_impls:

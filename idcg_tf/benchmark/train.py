@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from idcg_tf import config as config_lib
 from idcg_tf.benchmark import flops, timing
-from idcg_tf.benchmark.peak import matmul_peak_flops
+from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 from idcg_tf.ops import conv3d_autotune
@@ -43,8 +43,9 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
     cfg = config_lib.replace(cfg, train={"batch_size": batch})
     count = flops.iteration_flops(cfg)
     flops_per_iteration = count["per_sample"] * batch
+    dtype = compute_dtype(cfg.train.mixed_precision)
     if peak_flops is None:
-        peak_flops = matmul_peak_flops()
+        peak_flops = matmul_peak_flops(dtype=dtype)
     log(f"matmul peak {peak_flops / 1e9:.1f} GFLOP/s; model {flops_per_iteration / 1e9:.1f} "
         "GFLOP per iteration")
 
@@ -103,7 +104,9 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         "forward_flops_per_network": count["per_network_forward"],
         "achieved_flops": achieved,
         "peak_flops": peak_flops,
-        "peak_flops_method": "best fp32 2048x2048 matmul, this process",
+        "peak_flops_method": f"best {dtype} 2048x2048 matmul, this process",
+        "mixed_precision": cfg.train.mixed_precision,
+        "jit_compile": cfg.train.jit_compile,
         "mfu": achieved / peak_flops,
         "peak_rss_bytes": rss_after,
         "peak_rss_delta_bytes": rss_after - rss_before,
