@@ -54,6 +54,8 @@ def main(argv=None) -> int:
                         help="train: also time tools/torch_reference.py (the PyTorch build of "
                              "the same iteration) with this Python, after ours, and report "
                              "the ratio (see docs/performance.md for its venv)")
+    parser.add_argument("--torch-threads", type=int, default=2,
+                        help="train: torch.set_num_threads of the PyTorch reference")
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
     parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
     args = parser.parse_args(argv)
@@ -67,6 +69,7 @@ def main(argv=None) -> int:
                                    iterations=args.iterations, warmup=args.warmup,
                                    compare_impls=args.compare_impl, batches=args.batches,
                                    repeats=args.repeats, torch_peer=args.torch_peer,
+                                   torch_threads=args.torch_threads,
                                    log=_log)
     for key, record in result.items():
         for i, item in enumerate(record if isinstance(record, list) else [record]):

@@ -13,6 +13,11 @@ translators. Model3's FaceNet term is not built (the speed comparison is on Mode
 Parameter counts per network are printed so the caller can check the two builds match.
 
     python tools/torch_reference.py --spec SPEC.json --batch 1 [--iterations 3] [--warmup 1]
+    python tools/torch_reference.py --spec SPEC.json --batch 1 --serve
+
+--serve (what `benchmark.py --torch-peer` uses): build once, print {"param_counts": ...}, then
+run one iteration per "run" line on stdin and print {"seconds": ...}, so the caller can
+alternate its iterations with ours and compare each pair under the same machine load.
 
 SPEC.json: {"model": {...}, "loss": {...}, "optimizer": {...}, "train": {...}} as in
 config.yaml. JSON on stdout.
@@ -250,6 +255,8 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--serve", action="store_true",
+                        help="one iteration per 'run' line on stdin (see the docstring)")
     args = parser.parse_args(argv)
     with open(args.spec) as f:
         spec = json.load(f)
@@ -260,6 +267,20 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     it = Iteration(spec, args.batch)
+    if args.serve:
+        print(json.dumps({"framework": f"torch {torch.__version__}",
+                          "threads": torch.get_num_threads(),
+                          "mkldnn": torch.backends.mkldnn.is_available(),
+                          "param_counts": it.param_counts()}), flush=True)
+        for line in sys.stdin:
+            if line.strip() != "run":
+                break
+            start = time.perf_counter()
+            losses = it.run()
+            print(json.dumps({"seconds": time.perf_counter() - start,
+                              "finite": all(v == v and abs(v) != float("inf")
+                                            for v in losses)}), flush=True)
+        return 0
     for i in range(args.warmup):
         start = time.perf_counter()
         it.run()

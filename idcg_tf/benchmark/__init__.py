@@ -10,7 +10,7 @@ SECTIONS = ("train", "facenet", "data", "infer")
 
 
 def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1,
-                compare_impls=(), batches=50, repeats=20, torch_peer=None, log=None) -> dict:
+                compare_impls=(), batches=50, repeats=20, torch_peer=None, torch_threads=2, log=None) -> dict:
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
         from idcg_tf import config as config_lib
@@ -19,7 +19,14 @@ def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1
 
         batch = batch or cfg.train.batch_size
         peak = matmul_peak_flops(dtype=compute_dtype(cfg.train.mixed_precision))
-        out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
+        if torch_peer:
+            from idcg_tf.benchmark.torch_peer import TorchPeer
+
+            with TorchPeer(torch_peer, cfg, batch, log, threads=torch_threads) as peer:
+                out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log,
+                                                peer=peer)}
+        else:
+            out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
         runs = []
         for impl in compare_impls:
             other = config_lib.replace(cfg, model={"conv3d_impl": impl})
@@ -29,11 +36,6 @@ def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1
             runs.append(record)
         if runs:
             out["train_compare"] = runs
-        if torch_peer:
-            from idcg_tf.benchmark.torch_peer import run_torch_peer
-
-            out["torch_peer"] = run_torch_peer(torch_peer, cfg, out["train"], iterations,
-                                               warmup, log)
         return out
     if section == "facenet":
         from idcg_tf.benchmark.facenet import benchmark_facenet

@@ -1,6 +1,9 @@
 """`benchmark train --torch-peer PYTHON`: the PyTorch build of the same iteration
-(tools/torch_reference.py, run by another Python that has torch), timed in the same command
-so that the ratio compares like with like on a machine whose load changes."""
+(tools/torch_reference.py, run by another Python that has torch).
+
+The two builds alternate, one iteration each, in the same command: on a machine whose load
+changes by the minute (shared CPUs) each pair sees about the same load, and the median of the
+per-pair ratios is far steadier than a ratio of two runs made minutes apart."""
 
 from __future__ import annotations
 
@@ -27,40 +30,57 @@ def trainable_counts(cfg: Config) -> dict:
             "image_critic": count(nets.image_critic), "video_critic": count(nets.video_critic)}
 
 
-def run_torch_peer(python: str, cfg: Config, ours: dict, iterations: int, warmup: int,
-                   log=None) -> dict:
-    """Runs the PyTorch reference at our record's batch; returns its record with the ratio
-    ours / torch of seconds per iteration (below 1: we are faster)."""
-    log = log or (lambda line: None)
-    if not SCRIPT.is_file():
-        raise UserError(f"{SCRIPT}: the PyTorch reference script is missing")
-    spec = {k: v for k, v in cfg.to_dict().items() if k in ("model", "loss", "optimizer",
-                                                             "train")}
-    with tempfile.TemporaryDirectory(prefix="idcg-torch-") as tmp:
-        path = os.path.join(tmp, "spec.json")
+class TorchPeer:
+    """The PyTorch reference in a child process, built once, one iteration per `iteration()`."""
+
+    def __init__(self, python: str, cfg: Config, batch: int, log=None, threads: int = 2):
+        self.python = python
+        self.log = log or (lambda line: None)
+        if not SCRIPT.is_file():
+            raise UserError(f"{SCRIPT}: the PyTorch reference script is missing")
+        spec = {k: v for k, v in cfg.to_dict().items()
+                if k in ("model", "loss", "optimizer", "train")}
+        self._tmp = tempfile.TemporaryDirectory(prefix="idcg-torch-")
+        path = os.path.join(self._tmp.name, "spec.json")
         with open(path, "w") as f:
             json.dump(spec, f)
-        command = [python, str(SCRIPT), "--spec", path, "--batch", str(ours["batch"]),
-                   "--iterations", str(iterations), "--warmup", str(warmup)]
-        log("running the PyTorch reference: " + " ".join(command))
+        command = [python, str(SCRIPT), "--spec", path, "--batch", str(batch), "--serve",
+                   "--threads", str(threads)]
+        self.log("starting the PyTorch reference: " + " ".join(command))
         try:
-            proc = subprocess.run(command, capture_output=True, text=True)
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
         except OSError as exc:
             raise UserError(f"--torch-peer {python}: cannot run it ({exc.strerror})") from None
-    for line in proc.stderr.splitlines():
-        log(line)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserError(f"--torch-peer {python}: the PyTorch reference failed ({last})")
-    record = json.loads(proc.stdout.strip().splitlines()[-1])
-    ours_counts = trainable_counts(cfg)
-    if record["param_counts"] != ours_counts:
-        raise UserError(f"{SCRIPT}: its networks differ from ours (parameters "
-                        f"{record['param_counts']} vs {ours_counts}); fix the reference")
-    record["flops_per_iteration"] = ours["flops_per_iteration"]
-    record["achieved_flops"] = ours["flops_per_iteration"] / record["iteration_seconds"]
-    record["mfu"] = record["achieved_flops"] / ours["peak_flops"]
-    record["seconds_ratio_ours_to_torch"] = ours["iteration_seconds"] / record["iteration_seconds"]
-    log(f"ours {ours['iteration_seconds']:.2f} s vs PyTorch {record['iteration_seconds']:.2f} s "
-        f"per iteration: {record['seconds_ratio_ours_to_torch']:.2f}x the PyTorch time")
-    return record
+        self.info = self._read()
+        ours = trainable_counts(cfg)
+        if self.info["param_counts"] != ours:
+            self.close()
+            raise UserError(f"{SCRIPT}: its networks differ from ours (parameters "
+                            f"{self.info['param_counts']} vs {ours}); fix the reference")
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip().splitlines() or ["no output"]
+            raise UserError(f"--torch-peer {self.python}: the PyTorch reference failed "
+                            f"({err[-1]})")
+        return json.loads(line)
+
+    def iteration(self) -> dict:
+        """Runs one PyTorch iteration; returns {"seconds", "finite"}."""
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

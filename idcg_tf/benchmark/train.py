@@ -32,9 +32,11 @@ def synthetic_batches(strategy, cfg: Config, global_batch: int):
 
 
 def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 1,
-                    peak_flops: float | None = None, log=None) -> dict:
+                    peak_flops: float | None = None, log=None, peer=None) -> dict:
     """Times `iterations` training iterations (after `warmup` untimed ones) at global batch
-    `batch` on synthetic data; returns the JSON record of the `train` section."""
+    `batch` on synthetic data; returns the JSON record of the `train` section. With `peer`
+    (a `torch_peer.TorchPeer`), one peer iteration follows each of ours, and the record gets
+    a `torch_peer` entry with the per-pair time ratios."""
     from idcg_tf.training.trainer import Trainer
 
     if iterations < 1 or warmup < 0:
@@ -64,19 +66,25 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
             start = time.perf_counter()
             trainer.run_iteration()
             log(f"warmup {i + 1}/{warmup}: {time.perf_counter() - start:.2f} s")
+            if peer is not None:
+                log(f"PyTorch warmup {i + 1}/{warmup}: {peer.iteration()['seconds']:.2f} s")
         rss_before = timing.max_rss_bytes()
         timing.reset_gpu_peak()
-        seconds, last = [], {}
+        seconds, last, peer_runs = [], {}, []
         for i in range(iterations):
             start = time.perf_counter()
             last = trainer.run_iteration()
             seconds.append(time.perf_counter() - start)
             log(f"iteration {i + 1}/{iterations}: {seconds[-1]:.2f} s")
+            if peer is not None:
+                peer_runs.append(peer.iteration())
+                log(f"PyTorch iteration {i + 1}/{iterations}: {peer_runs[-1]['seconds']:.2f} s "
+                    f"(ours / PyTorch {seconds[-1] / peer_runs[-1]['seconds']:.2f})")
         rss_after = timing.max_rss_bytes()
 
     median = statistics.median(seconds)
     achieved = flops_per_iteration / median
-    return {
+    record = {
         "section": "train",
         "config": cfg.name,
         "conv3d_impl": cfg.model.conv3d_impl,
@@ -113,3 +121,21 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         "gpu_peak_bytes": timing.gpu_peak_bytes(),
         "finite_losses": all(v == v and abs(v) != float("inf") for v in last.values()),
     }
+    if peer is not None:
+        peer_seconds = [r["seconds"] for r in peer_runs]
+        ratios = [ours / theirs for ours, theirs in zip(seconds, peer_seconds)]
+        peer_median = statistics.median(peer_seconds)
+        record["torch_peer"] = {
+            **{k: v for k, v in peer.info.items()},
+            "method": "iterations alternate with ours, one each; ratio per pair",
+            "iteration_seconds_all": peer_seconds,
+            "iteration_seconds": peer_median,
+            "achieved_flops": flops_per_iteration / peer_median,
+            "mfu": flops_per_iteration / peer_median / peak_flops,
+            "finite_losses": all(r["finite"] for r in peer_runs),
+            "seconds_ratio_ours_to_torch_all": ratios,
+            "seconds_ratio_ours_to_torch": statistics.median(ratios),
+        }
+        log(f"ours / PyTorch seconds per iteration: median {statistics.median(ratios):.2f} "
+            f"over {len(ratios)} pairs ({', '.join(f'{r:.2f}' for r in ratios)})")
+    return record
