@@ -307,6 +307,10 @@ def validate(cfg: Config) -> Config:
     if g.model and g.model not in GENERATION_MODELS:
         raise ConfigError(f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
                           f"(or empty for translation), got {g.model!r}")
+    if g.model and (t.mixed_precision != "none" or t.jit_compile):
+        # The generation trainer's steps neither scale losses nor compile with XLA yet.
+        raise ConfigError("train.mixed_precision / train.jit_compile: not supported with "
+                          f"generation.model ({g.model}) yet; use none / false")
     if g.noise_dim < 1:
         raise ConfigError(f"generation.noise_dim: must be >= 1, got {g.noise_dim}")
     if g.mask_sparsity < 0:

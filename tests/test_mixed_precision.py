@@ -89,3 +89,11 @@ def test_unknown_mixed_precision_policy_names_the_key(tiny_cfg):
 
     with pytest.raises(ConfigError, match="train.mixed_precision"):
         tiny_cfg("train.mixed_precision=float8")
+
+
+def test_generation_refuses_the_switches_it_does_not_apply(tiny_cfg):
+    from idcg_tf.errors import ConfigError
+
+    for switch in ("train.mixed_precision=mixed_float16", "train.jit_compile=true"):
+        with pytest.raises(ConfigError, match="generation.model"):
+            tiny_cfg("generation.model=wgan_one_stream", switch)
