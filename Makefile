@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow benchmark compare clean
+.PHONY: install demo test test-slow benchmark compare gpu-check clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ benchmark: install
 # Model1/2/3 on the demo recipe, same seed; writes docs/results.md. Needs demo_data/ (make demo).
 compare: install
 	$(PY) tools/compare.py --config configs/demo.yaml --output runs/compare --results docs/results.md
+
+# Under 8 minutes on one GPU; on a CPU-only machine it says no GPU was found and runs the rest.
+gpu-check: install
+	$(PY) tools/gpu_check.py --report runs/gpu_check.json
 
 clean:
 	rm -rf $(VENV) runs demo_data

@@ -21,6 +21,7 @@ GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_str
 CONV3D_IMPLS = ("stock", "fast", "taps", "auto")  # see idcg_tf.layers.conv3d
 VIDEO_CRITIC_FORMS = ("paper", "ivgan", "four_conv")  # see idcg_tf.models.critics
 PIXEL_IDENTITY_FORMS = ("l2", "mse")  # see idcg_tf.losses.pixel_identity_loss
+MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")  # Keras dtype policy names
 
 
 def time_strides(frames: int, num_strided: int) -> int:
@@ -127,6 +128,10 @@ class TrainConfig:
     facenet_score: bool = True
     facenet_score_samples: int = 64
     facenet_score_every: int = 1000
+    # GPU speed switches (docs/performance.md): "none" | "mixed_float16" (with loss scaling) |
+    # "mixed_bfloat16"; critic scores, the gradient penalty and every loss stay float32.
+    mixed_precision: str = "none"
+    jit_compile: bool = False  # XLA for the critic / generator steps; slower on our CPU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,6 +314,9 @@ def validate(cfg: Config) -> Config:
                 "facenet_score_samples", "facenet_score_every"):
         if getattr(t, key) < 1:
             raise ConfigError(f"train.{key}: must be >= 1")
+    if t.mixed_precision not in MIXED_PRECISION:
+        raise ConfigError(f"train.mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, "
+                          f"got {t.mixed_precision!r}")
     if t.strategy not in ("mirrored", "multi_worker", "default"):
         raise ConfigError(f"train.strategy: expected mirrored, multi_worker or default, "
                           f"got {t.strategy!r}")
@@ -320,6 +328,10 @@ def validate(cfg: Config) -> Config:
     if g.model and g.model not in GENERATION_MODELS:
         raise ConfigError(f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
                           f"(or empty for translation), got {g.model!r}")
+    if g.model and (t.mixed_precision != "none" or t.jit_compile):
+        # The generation trainer's steps neither scale losses nor compile with XLA yet.
+        raise ConfigError("train.mixed_precision / train.jit_compile: not supported with "
+                          f"generation.model ({g.model}) yet; use none / false")
     if g.noise_dim < 1:
         raise ConfigError(f"generation.noise_dim: must be >= 1, got {g.noise_dim}")
     if g.mask_sparsity < 0:

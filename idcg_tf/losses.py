@@ -33,17 +33,21 @@ def interpolate(real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
     return eps * real + (1.0 - eps) * fake
 
 
-def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor,
+                     scale=1.0) -> tf.Tensor:
     """(||grad_x C(x_hat)||_2 - 1)^2 per sample (Gulrajani et al. 2017; paper Eq. 1).
 
     The inner tape is nested inside the caller's tape, so the penalty's own gradient with
     respect to the critic's weights (a second derivative) reaches the critic update.
+    `scale` (mixed_float16: the loss scale) multiplies the scores before the input gradient
+    and divides it after, in float32, so that float16 gradients inside the critic do not
+    underflow; the penalty is float32 whatever the critic computes in.
     """
     x_hat = interpolate(real, fake, eps)
     with tf.GradientTape() as tape:
         tape.watch(x_hat)
-        scores = critic(x_hat)
-    grads = tape.gradient(scores, x_hat)
+        scores = tf.cast(critic(x_hat), tf.float32) * scale
+    grads = tf.cast(tape.gradient(scores, x_hat), tf.float32) / scale
     norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])),
                                   axis=1) + 1e-12)
     return tf.square(norms - 1.0)

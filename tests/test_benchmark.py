@@ -15,11 +15,15 @@ def _json(proc):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_train_section_prints_speed_flops_and_mfu():
+def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     result = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "train", "--config", str(TINY),
                             "--batch", "2", "--iterations", "1", "--warmup", "0",
-                            "--set", "train.n_critic=1"))
+                            "--set", "train.n_critic=1",
+                            env={"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}))
     train = result["train"]
+    tune = train["conv3d_autotune"]
+    assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
+    assert set(tune["choices"].values()) <= {"stock", "taps", "fast"}
     for key in TRAIN_KEYS:
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2
@@ -72,3 +76,19 @@ def test_facenet_section():
     result = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "facenet", "--config",
                             str(TINY), "--batch", "1", "--repeats", "1"))["facenet"]
     assert result["forward_backward_seconds"] >= result["forward_seconds"] * 0.5 > 0
+
+
+@pytest.mark.slow  # two processes; tests/test_conv3d.py checks the same reuse in one
+def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
+    """conv3d_impl "auto" times each layer shape in the first process only; a second process on
+    the same machine reads the cache and picks the same."""
+    env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
+    args = (str(ROOT / "tools" / "benchmark.py"), "train", "--config", str(TINY), "--batch", "1",
+            "--iterations", "1", "--warmup", "0", "--set", "train.n_critic=1",
+            "--set", "model.residual_blocks=0")
+    first = _json(run_tool(*args, env=env))["train"]["conv3d_autotune"]
+    second = _json(run_tool(*args, env=env))["train"]["conv3d_autotune"]
+    assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
+    assert second["shapes_timed"] == 0
+    assert second["choices"] == first["choices"]
+    assert set(first["choices"].values()) <= {"stock", "taps", "fast"}

@@ -2,6 +2,7 @@
 temporal taps) equal TF's own: values, all gradients, and the second derivative the WGAN-GP
 penalty takes through the video critic."""
 
+import json
 import math
 
 import numpy as np
@@ -145,3 +146,88 @@ def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path, impl):
     cfg = tiny_cfg(f"model.conv3d_impl={impl}", "train.steps=2", "train.strategy=default")
     metrics = Trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())
+
+
+# ---------------------------------------------------------------- autotune ("auto")
+from idcg_tf.ops import conv3d_autotune  # noqa: E402
+
+
+@pytest.mark.parametrize("kind,shape,strides", [("conv", (2, 4, 8, 8, 3), (2, 2, 2)),
+                                                ("transpose", (2, 2, 4, 4, 5), (2, 2, 2))])
+def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
+    """Whatever "auto" picks, values, both gradients and the penalty's second derivative are
+    the same."""
+    x, w = _data(shape, 4, 6, transposed=kind == "transpose")
+    reference = _stock_conv if kind == "conv" else _stock_transpose
+    want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
+    assert set(conv3d_autotune.CANDIDATES[kind]) == {"stock", "taps", "fast"}
+    for impl, op in conv3d_autotune.CANDIDATES[kind].items():
+        got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
+        for g, ref in zip(got, want):
+            _close(g, ref)
+
+
+@pytest.fixture
+def autotune_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("IDCG_CONV3D_AUTOTUNE", "1")
+    monkeypatch.setenv("IDCG_CACHE", str(tmp_path))
+    conv3d_autotune.reset_memory()
+    yield tmp_path / "conv3d_autotune"
+    conv3d_autotune.reset_memory()
+
+
+def _traced_impls(shape=(1, 4, 8, 8, 3)):
+    """Builds a conv and a transposed conv with impl="auto" and traces them once; returns the
+    implementations they picked."""
+    conv = VideoConv(4, 4, (2, 2, 2), impl="auto")
+    up = VideoConvTranspose(3, 4, (2, 2, 2), impl="auto")
+    conv.build(shape)
+    up.build((shape[0], shape[1] // 2, shape[2] // 2, shape[3] // 2, 4))
+    tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec(shape))
+    return (conv.implementation(shape),
+            up.implementation((shape[0], shape[1] // 2, shape[2] // 2, shape[3] // 2, 4)))
+
+
+def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypatch):
+    before = conv3d_autotune.timings_run
+    picked = _traced_impls()
+    assert conv3d_autotune.timings_run == before + 2  # one conv shape, one transposed
+    files = list(autotune_cache.glob("*.json"))
+    assert len(files) == 1
+    saved = json.loads(files[0].read_text())
+    assert saved["device"] == conv3d_autotune.device_key()
+    assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
+    for entry in saved["choices"].values():
+        assert set(entry["ms"]) == {"stock", "taps", "fast"}
+        assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
+
+    # A new process (here: memory forgotten) picks the same without timing anything.
+    conv3d_autotune.reset_memory()
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("timed again although the choice is cached")
+
+    monkeypatch.setattr(conv3d_autotune, "measure", no_timing)
+    assert _traced_impls() == picked
+    assert conv3d_autotune.timings_run == before + 2
+
+
+def test_damaged_autotune_cache_is_named_and_rebuilt(autotune_cache, caplog):
+    _traced_impls()
+    (path,) = autotune_cache.glob("*.json")
+    path.write_text('{"version": 1, "choi')  # cut short, as by a full disk
+    conv3d_autotune.reset_memory()
+    before = conv3d_autotune.timings_run
+    with caplog.at_level("WARNING"):
+        _traced_impls()
+    assert str(path) in caplog.text and "damaged" in caplog.text
+    assert conv3d_autotune.timings_run == before + 2
+    assert len(json.loads(path.read_text())["choices"]) == 2
+
+
+def test_autotune_switch_off_falls_back_to_the_fixed_rule(autotune_cache, monkeypatch):
+    monkeypatch.setenv("IDCG_CONV3D_AUTOTUNE", "0")
+    before = conv3d_autotune.timings_run
+    assert _traced_impls() == (conv3d.resolve_impl("auto"),) * 2
+    assert conv3d_autotune.timings_run == before
+    assert not autotune_cache.exists()

@@ -2,7 +2,8 @@
 """Measure IdCycleGAN's speed: JSON on stdout, a readable table on stderr.
 
     python tools/benchmark.py train --config configs/celeb_model1.yaml --batch 4 \\
-        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=fast] [--compare-impl stock]
+        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=fast] [--compare-impl stock] \
+        [--torch-peer /tmp/torchvenv/bin/python]
     python tools/benchmark.py facenet [--batch 4]
     python tools/benchmark.py data --config configs/tiny.yaml --set data.train_clips=... [--batches 50]
     python tools/benchmark.py infer --config configs/tiny.yaml [--repeats 20]
@@ -49,6 +50,12 @@ def main(argv=None) -> int:
     parser.add_argument("--compare-impl", action="append", default=[],
                         choices=list(CONV3D_IMPLS),
                         help="train: also time this model.conv3d_impl in the same process")
+    parser.add_argument("--torch-peer", metavar="PYTHON", default=None,
+                        help="train: also time tools/torch_reference.py (the PyTorch build of "
+                             "the same iteration) with this Python, after ours, and report "
+                             "the ratio (see docs/performance.md for its venv)")
+    parser.add_argument("--torch-threads", type=int, default=2,
+                        help="train: torch.set_num_threads of the PyTorch reference")
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
     parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
     args = parser.parse_args(argv)
@@ -61,7 +68,9 @@ def main(argv=None) -> int:
     result = benchmark.run_section(args.section, cfg, batch=args.batch,
                                    iterations=args.iterations, warmup=args.warmup,
                                    compare_impls=args.compare_impl, batches=args.batches,
-                                   repeats=args.repeats, log=_log)
+                                   repeats=args.repeats, torch_peer=args.torch_peer,
+                                   torch_threads=args.torch_threads,
+                                   log=_log)
     for key, record in result.items():
         for i, item in enumerate(record if isinstance(record, list) else [record]):
             _table(f"{key}[{i}]" if isinstance(record, list) else key, item)

@@ -10,16 +10,23 @@ SECTIONS = ("train", "facenet", "data", "infer")
 
 
 def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1,
-                compare_impls=(), batches=50, repeats=20, log=None) -> dict:
+                compare_impls=(), batches=50, repeats=20, torch_peer=None, torch_threads=2, log=None) -> dict:
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
         from idcg_tf import config as config_lib
-        from idcg_tf.benchmark.peak import matmul_peak_flops
+        from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
         from idcg_tf.benchmark.train import benchmark_train
 
         batch = batch or cfg.train.batch_size
-        peak = matmul_peak_flops()
-        out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
+        peak = matmul_peak_flops(dtype=compute_dtype(cfg.train.mixed_precision))
+        if torch_peer:
+            from idcg_tf.benchmark.torch_peer import TorchPeer
+
+            with TorchPeer(torch_peer, cfg, batch, log, threads=torch_threads) as peer:
+                out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log,
+                                                peer=peer)}
+        else:
+            out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
         runs = []
         for impl in compare_impls:
             other = config_lib.replace(cfg, model={"conv3d_impl": impl})

@@ -8,11 +8,20 @@ import time
 import tensorflow as tf
 
 
-def matmul_peak_flops(size: int = 2048, repeats: int = 10, device: str | None = None) -> float:
-    """Best FLOP/s of a (size x size) @ (size x size) fp32 matmul over `repeats` runs."""
+def compute_dtype(mixed_precision: str) -> str:
+    """The matmul dtype of a `train.mixed_precision` policy ("none": float32)."""
+    return {"none": "float32", "mixed_float16": "float16",
+            "mixed_bfloat16": "bfloat16"}[mixed_precision]
+
+
+def matmul_peak_flops(size: int = 2048, repeats: int = 10, device: str | None = None,
+                      dtype: str = "float32") -> float:
+    """Best FLOP/s of a (size x size) @ (size x size) matmul in `dtype` over `repeats` runs:
+    the peak at the policy in use (a GPU's float16/bfloat16 tensor cores run several times its
+    float32 rate)."""
     with tf.device(device or ("/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0")):
-        a = tf.random.normal([size, size])
-        b = tf.random.normal([size, size])
+        a = tf.cast(tf.random.normal([size, size]), dtype)
+        b = tf.cast(tf.random.normal([size, size]), dtype)
         matmul = tf.function(lambda a, b: tf.reduce_sum(a @ b))
         matmul(a, b).numpy()  # trace and warm up
         best = float("inf")

@@ -10,9 +10,10 @@ import tensorflow as tf
 
 from idcg_tf import config as config_lib
 from idcg_tf.benchmark import flops, timing
-from idcg_tf.benchmark.peak import matmul_peak_flops
+from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
+from idcg_tf.ops import conv3d_autotune
 
 
 def synthetic_batches(strategy, cfg: Config, global_batch: int):
@@ -31,9 +32,11 @@ def synthetic_batches(strategy, cfg: Config, global_batch: int):
 
 
 def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 1,
-                    peak_flops: float | None = None, log=None) -> dict:
+                    peak_flops: float | None = None, log=None, peer=None) -> dict:
     """Times `iterations` training iterations (after `warmup` untimed ones) at global batch
-    `batch` on synthetic data; returns the JSON record of the `train` section."""
+    `batch` on synthetic data; returns the JSON record of the `train` section. With `peer`
+    (a `torch_peer.TorchPeer`), one peer iteration follows each of ours, and the record gets
+    a `torch_peer` entry with the per-pair time ratios."""
     from idcg_tf.training.trainer import Trainer
 
     if iterations < 1 or warmup < 0:
@@ -42,8 +45,9 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
     cfg = config_lib.replace(cfg, train={"batch_size": batch})
     count = flops.iteration_flops(cfg)
     flops_per_iteration = count["per_sample"] * batch
+    dtype = compute_dtype(cfg.train.mixed_precision)
     if peak_flops is None:
-        peak_flops = matmul_peak_flops()
+        peak_flops = matmul_peak_flops(dtype=dtype)
     log(f"matmul peak {peak_flops / 1e9:.1f} GFLOP/s; model {flops_per_iteration / 1e9:.1f} "
         "GFLOP per iteration")
 
@@ -51,30 +55,45 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         trainer = Trainer(cfg, workdir, log=log)
         trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
         start = time.perf_counter()
+        timed_before = conv3d_autotune.timings_run
         # Tracing alone (no step runs), so that even --warmup 0 times compiled iterations.
+        # It includes conv3d_impl "auto"'s timing of shapes not in its cache yet.
         trainer._iteration_fn.get_concrete_function(trainer.iterator)
         trace_seconds = time.perf_counter() - start
-        log(f"traced in {trace_seconds:.1f} s")
+        shapes_timed = conv3d_autotune.timings_run - timed_before
+        log(f"traced in {trace_seconds:.1f} s (conv3d autotune timed {shapes_timed} shapes)")
         for i in range(warmup):
             start = time.perf_counter()
             trainer.run_iteration()
             log(f"warmup {i + 1}/{warmup}: {time.perf_counter() - start:.2f} s")
+            if peer is not None:
+                log(f"PyTorch warmup {i + 1}/{warmup}: {peer.iteration()['seconds']:.2f} s")
         rss_before = timing.max_rss_bytes()
         timing.reset_gpu_peak()
-        seconds, last = [], {}
+        seconds, last, peer_runs = [], {}, []
         for i in range(iterations):
             start = time.perf_counter()
             last = trainer.run_iteration()
             seconds.append(time.perf_counter() - start)
             log(f"iteration {i + 1}/{iterations}: {seconds[-1]:.2f} s")
+            if peer is not None:
+                peer_runs.append(peer.iteration())
+                log(f"PyTorch iteration {i + 1}/{iterations}: {peer_runs[-1]['seconds']:.2f} s "
+                    f"(ours / PyTorch {seconds[-1] / peer_runs[-1]['seconds']:.2f})")
         rss_after = timing.max_rss_bytes()
 
     median = statistics.median(seconds)
     achieved = flops_per_iteration / median
-    return {
+    record = {
         "section": "train",
         "config": cfg.name,
         "conv3d_impl": cfg.model.conv3d_impl,
+        "conv3d_autotune": {
+            "enabled": cfg.model.conv3d_impl == "auto" and conv3d_autotune.enabled(),
+            "shapes_timed": shapes_timed,
+            "cache": conv3d_autotune.cache_path(),
+            "choices": {k: v["impl"] for k, v in conv3d_autotune.choices().items()},
+        },
         "batch": batch,
         "n_critic": cfg.train.n_critic,
         "replicas": trainer.strategy.num_replicas_in_sync,
@@ -93,10 +112,30 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         "forward_flops_per_network": count["per_network_forward"],
         "achieved_flops": achieved,
         "peak_flops": peak_flops,
-        "peak_flops_method": "best fp32 2048x2048 matmul, this process",
+        "peak_flops_method": f"best {dtype} 2048x2048 matmul, this process",
+        "mixed_precision": cfg.train.mixed_precision,
+        "jit_compile": cfg.train.jit_compile,
         "mfu": achieved / peak_flops,
         "peak_rss_bytes": rss_after,
         "peak_rss_delta_bytes": rss_after - rss_before,
         "gpu_peak_bytes": timing.gpu_peak_bytes(),
         "finite_losses": all(v == v and abs(v) != float("inf") for v in last.values()),
     }
+    if peer is not None:
+        peer_seconds = [r["seconds"] for r in peer_runs]
+        ratios = [ours / theirs for ours, theirs in zip(seconds, peer_seconds)]
+        peer_median = statistics.median(peer_seconds)
+        record["torch_peer"] = {
+            **{k: v for k, v in peer.info.items()},
+            "method": "iterations alternate with ours, one each; ratio per pair",
+            "iteration_seconds_all": peer_seconds,
+            "iteration_seconds": peer_median,
+            "achieved_flops": flops_per_iteration / peer_median,
+            "mfu": flops_per_iteration / peer_median / peak_flops,
+            "finite_losses": all(r["finite"] for r in peer_runs),
+            "seconds_ratio_ours_to_torch_all": ratios,
+            "seconds_ratio_ours_to_torch": statistics.median(ratios),
+        }
+        log(f"ours / PyTorch seconds per iteration: median {statistics.median(ratios):.2f} "
+            f"over {len(ratios)} pairs ({', '.join(f'{r:.2f}' for r in ratios)})")
+    return record

@@ -9,9 +9,12 @@ Keras Conv3D / Conv3DTranspose (same variables, same checkpoints for every `impl
   where TF's own Conv3D filter gradient takes the slow Eigen path (oneDNN off).
 - "taps": `idcg_tf.ops.conv3d_taps` / `conv3d_transpose_taps`, 2D convolutions over temporal
   taps (one conv2d per conv, one conv2d_transpose per temporal phase per transposed conv).
-- "auto": "stock" when a GPU is visible or TF runs its oneDNN CPU kernels (measured fastest
-  there, see docs/performance.md), else "taps" (measured 9-100x faster than TF's Eigen
-  Conv3D on the large layers, and faster than "fast"). Decided when the layer is called.
+- "auto": per shape, the fastest of the three measured on the device in use
+  (`idcg_tf.ops.conv3d_autotune`: timed once, cached on disk). With timing off
+  (IDCG_CONV3D_AUTOTUNE=0) or unknown shapes, a fixed rule: "stock" when a GPU is visible or
+  TF runs its oneDNN CPU kernels (measured fastest there, see docs/performance.md), else
+  "taps" (measured 9-100x faster than TF's Eigen Conv3D on the large layers, and faster than
+  "fast"). Decided when the layer is called (traced).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import keras
 import tensorflow as tf
 
 from idcg_tf import ops as idcg_ops
+from idcg_tf.ops import conv3d_autotune
 from idcg_tf.config import CONV3D_IMPLS as IMPLS
 
 
@@ -59,6 +63,7 @@ class _VideoConvBase(keras.layers.Layer):
     _stock: type
     _stock_name: str
     _ops: dict
+    _kind: str  # key of conv3d_autotune.CANDIDATES
 
     def __init__(self, filters, kernel_size=4, strides=1, use_bias=True, impl="auto", **kwargs):
         super().__init__(**kwargs)
@@ -74,8 +79,20 @@ class _VideoConvBase(keras.layers.Layer):
     def build(self, input_shape):
         self.conv.build(input_shape)
 
+    def implementation(self, input_shape, dtype="float32") -> str:
+        """The implementation a call on inputs of `input_shape` runs ("stock", "fast", "taps")."""
+        if self.impl != "auto" or not conv3d_autotune.enabled():
+            return resolve_impl(self.impl)
+        shape = tuple(input_shape)
+        if any(d is None for d in shape[1:]):
+            return resolve_impl(self.impl)
+        # An unknown batch is timed at 1: the choice is per layer shape, as cuDNN's.
+        shape = (shape[0] or 1, *shape[1:])
+        return conv3d_autotune.choose(self._kind, shape, tuple(self.conv.kernel.shape),
+                                      _tf_strides(self.strides), dtype)
+
     def call(self, inputs):
-        impl = resolve_impl(self.impl)
+        impl = self.implementation(inputs.shape, inputs.dtype)
         if impl == "stock":
             return self.conv(inputs)
         kernel = tf.cast(self.conv.kernel, inputs.dtype)
@@ -112,6 +129,7 @@ class VideoConv(_VideoConvBase):
 
     _stock = keras.layers.Conv3D
     _stock_name = "conv"
+    _kind = "conv"
     _ops = {"fast": idcg_ops.conv3d_same, "taps": idcg_ops.conv3d_taps}
 
 
@@ -128,4 +146,5 @@ class VideoConvTranspose(_VideoConvBase):
 
     _stock = keras.layers.Conv3DTranspose
     _stock_name = "conv_transpose"
+    _kind = "transpose"
     _ops = {"fast": idcg_ops.conv3d_transpose_same, "taps": idcg_ops.conv3d_transpose_taps}

@@ -7,6 +7,7 @@ single-replica computation run by `strategy.run` with its loss averaged over the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -35,6 +36,21 @@ IdentityLoss = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 CRITIC_METRICS = ("critic/loss", "critic/wasserstein_image", "critic/wasserstein_video",
                   "critic/gradient_penalty_image", "critic/gradient_penalty_video")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Layers created inside compute under Keras policy `name` ("none": float32); their
+    variables stay float32. Restores the global policy after, so nothing else changes."""
+    if name == "none":
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 class TrainingDiverged(UserError):
@@ -82,12 +98,10 @@ class Trainer:
         self.global_batch = t.batch_size
         self._check_workdir()
         with self.strategy.scope():
-            self.nets = self._build_networks()
-            opt = cfg.optimizer
-            self.generator_optimizer = keras.optimizers.Adam(
-                opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, name="generator_adam")
-            self.critic_optimizer = keras.optimizers.Adam(
-                opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, name="critic_adam")
+            with dtype_policy(t.mixed_precision):
+                self.nets = self._build_networks()
+            self.generator_optimizer = self._optimizer("generator_adam")
+            self.critic_optimizer = self._optimizer("critic_adam")
             # Built here, inside the scope: building lazily in the replica context fails.
             self.generator_optimizer.build(self.generator_variables)
             self.critic_optimizer.build(self.critic_variables)
@@ -101,6 +115,37 @@ class Trainer:
         self.iterator = None
         self.checkpoint = None
         self.manager = None
+
+    def _optimizer(self, name: str):
+        opt = self.cfg.optimizer
+        adam = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
+                                     name=name)
+        if self.cfg.train.mixed_precision == "mixed_float16":
+            # float16's 5 exponent bits underflow small gradients: dynamic loss scaling (steps
+            # with non-finite gradients are skipped and the scale halved).
+            return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_scaled")
+        return adam
+
+    @staticmethod
+    def _scaled(optimizer, loss):
+        """The loss to differentiate: scaled by the dynamic loss scale under mixed_float16."""
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return optimizer.scale_loss(loss)
+        return loss
+
+    def _gp_scale(self):
+        if isinstance(self.critic_optimizer, keras.optimizers.LossScaleOptimizer):
+            return tf.stop_gradient(tf.cast(self.critic_optimizer.dynamic_scale, tf.float32))
+        return 1.0
+
+    def _float32_networks(self):
+        """G_Y, G_X, C_X, C_Y with float32 outputs: under a mixed policy the networks compute
+        in float16 / bfloat16, but critic scores and every loss term are float32."""
+        nets = [self.nets.image_to_video, self.nets.video_to_image, self.nets.image_critic,
+                self.nets.video_critic]
+        if self.cfg.train.mixed_precision == "none":
+            return nets
+        return [lambda x, _net=net, **kw: tf.cast(_net(x, **kw), tf.float32) for net in nets]
 
     def _build_networks(self) -> Networks:
         """The networks this trainer trains (built inside the strategy scope)."""
@@ -145,8 +190,7 @@ class Trainer:
 
     def critic_step(self, images: tf.Tensor, clips: tf.Tensor) -> dict:
         """One WGAN-GP update of both critics (Eq. 1) on one replica's batch."""
-        g_y, g_x = self.nets.image_to_video, self.nets.video_to_image
-        c_x, c_y = self.nets.image_critic, self.nets.video_critic
+        g_y, g_x, c_x, c_y = self._float32_networks()
         gp_weight = self.cfg.loss.gradient_penalty
         images, clips = self._as_network_dtype(images, clips)
         batch = tf.shape(images)[0]
@@ -162,13 +206,14 @@ class Trainer:
         with tf.GradientTape() as tape:
             real_x, fake_x = c_x(images), c_x(fake_images)
             real_y, fake_y = c_y(clips), c_y(fake_clips)
-            gp_x = losses.gradient_penalty(c_x, images, fake_images, eps[0])
-            gp_y = losses.gradient_penalty(c_y, clips, fake_clips, eps[1])
+            gp_x = losses.gradient_penalty(c_x, images, fake_images, eps[0], self._gp_scale())
+            gp_y = losses.gradient_penalty(c_y, clips, fake_clips, eps[1], self._gp_scale())
             per_sample = (losses.wasserstein_critic_loss(real_x, fake_x)
                           + losses.wasserstein_critic_loss(real_y, fake_y)
                           + gp_weight * (gp_x + gp_y))
             loss = tf.nn.compute_average_loss(per_sample, global_batch_size=self.global_batch)
-        grads = tape.gradient(loss, self.critic_variables)
+            scaled = self._scaled(self.critic_optimizer, loss)
+        grads = tape.gradient(scaled, self.critic_variables)
         self.critic_optimizer.apply_gradients(zip(grads, self.critic_variables))
 
         def avg(x):
@@ -186,8 +231,7 @@ class Trainer:
 
     def generator_step(self, images: tf.Tensor, clips: tf.Tensor) -> dict:
         """One update of both translators: adversarial + cycle (+ identity) terms (Eq. 6-8)."""
-        g_y, g_x = self.nets.image_to_video, self.nets.video_to_image
-        c_x, c_y = self.nets.image_critic, self.nets.video_critic
+        g_y, g_x, c_x, c_y = self._float32_networks()
         lc, variant = self.cfg.loss, self.cfg.model.variant
         images, clips = self._as_network_dtype(images, clips)
         with tf.GradientTape() as tape:
@@ -217,8 +261,9 @@ class Trainer:
         averaged = {k: tf.nn.compute_average_loss(v, global_batch_size=self.global_batch)
                     for k, v in terms.items()}
         loss = tf.add_n(list(averaged.values()))
+        scaled = self._scaled(self.generator_optimizer, loss)  # recorded, so before the stop
         with tape.stop_recording():
-            grads = tape.gradient(loss, self.generator_variables)
+            grads = tape.gradient(scaled, self.generator_variables)
             self.generator_optimizer.apply_gradients(zip(grads, self.generator_variables))
         metrics = {f"generator/{k}": v for k, v in averaged.items()}
         metrics["generator/loss"] = loss
@@ -231,6 +276,12 @@ class Trainer:
     def make_iteration_fn(self):
         """A tf.function running one full iteration on a distributed iterator."""
         n_critic = self.cfg.train.n_critic
+        critic_step, generator_step = self.critic_step, self.generator_step
+        if self.cfg.train.jit_compile:
+            # XLA compiles each replica's step; the input pipeline and the loop stay outside
+            # (iterator ops cannot be compiled).
+            critic_step = tf.function(critic_step, jit_compile=True)
+            generator_step = tf.function(generator_step, jit_compile=True)
 
         @tf.function
         def iteration(iterator):
@@ -238,10 +289,10 @@ class Trainer:
             critic = {k: tf.constant(0.0, dtype) for k in CRITIC_METRICS}
             for _ in tf.range(n_critic):
                 images, clips = next(iterator)
-                step_metrics = self._reduce(self.strategy.run(self.critic_step, (images, clips)))
+                step_metrics = self._reduce(self.strategy.run(critic_step, (images, clips)))
                 critic = {k: critic[k] + step_metrics[k] / n_critic for k in critic}
             images, clips = next(iterator)
-            gen = self._reduce(self.strategy.run(self.generator_step, (images, clips)))
+            gen = self._reduce(self.strategy.run(generator_step, (images, clips)))
             self.step.assign_add(1)
             return {**critic, **gen}
 

@@ -1,0 +1,242 @@
+"""Per-shape choice of the 3D (transposed) convolution implementation, by measurement.
+
+As cuDNN's autotuner does for GPU convolutions: the first time a shape is met, its forward
+pass plus both gradients (input and filter) are timed with every implementation on the device
+in use, and the fastest is kept. No implementation wins every layer: with oneDNN off, TF's
+Eigen Conv3D beats the 2D-taps form on small deep layers and loses 10-100x on large ones
+(docs/performance.md, layer table).
+
+Choices are cached on disk under `$IDCG_CACHE/conv3d_autotune/` (default
+`~/.cache/idcg_tf`), one JSON file per (TF version, device or CPU model, CPU count, oneDNN
+on/off), so later runs on the same kind of machine pick the same without timing.
+`IDCG_CONV3D_AUTOTUNE=0` turns timing off; "auto" then falls back to the fixed rule of
+`idcg_tf.layers.conv3d.resolve_impl`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+
+import tensorflow as tf
+
+from idcg_tf.ops.conv3d_matmul import conv3d_same, conv3d_transpose_same
+from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
+
+_log = logging.getLogger(__name__)
+
+ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"
+CACHE_VERSION = 1
+
+
+def _stock_conv(x, w, strides):
+    return tf.nn.conv3d(x, w, [1, *strides, 1], "SAME")
+
+
+def _stock_transpose(x, w, strides):
+    out = tf.concat([tf.shape(x)[:1], [n * s for n, s in zip(x.shape[1:4], strides)],
+                     tf.shape(w)[3:4]], axis=0)
+    return tf.nn.conv3d_transpose(x, w, out, [1, *strides, 1], "SAME")
+
+
+# The candidates, per kind of layer; "stock" is what Keras' Conv3D / Conv3DTranspose run.
+CANDIDATES = {
+    "conv": {"stock": _stock_conv, "taps": conv3d_taps, "fast": conv3d_same},
+    "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps,
+                  "fast": conv3d_transpose_same},
+}
+
+_lock = threading.Lock()
+_memory: dict[str, dict] = {}  # shape key -> {"impl", "ms"}, for this process
+_loaded_file: str | None = None
+_used: dict[str, str] = {}  # shape key -> impl, of the layers traced in this process
+timings_run = 0  # shapes timed in this process (the tests read it)
+
+
+def enabled() -> bool:
+    """False when `IDCG_CONV3D_AUTOTUNE` is 0 / false / off / no."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def cache_dir() -> str:
+    base = os.environ.get("IDCG_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                        "idcg_tf")
+    return os.path.join(base, "conv3d_autotune")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def device_key() -> dict:
+    """What a timing depends on besides the shape: TF version, device, oneDNN on/off."""
+    from idcg_tf.layers.conv3d import onednn_enabled
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        device = f"GPU {details.get('device_name', 'unknown')} cc {details.get('compute_capability')}"
+    else:
+        device = f"CPU {_cpu_model()} x{os.cpu_count()}"
+    return {"tf": tf.__version__, "device": device, "onednn": onednn_enabled()}
+
+
+def cache_path() -> str:
+    key = json.dumps(device_key(), sort_keys=True)
+    return os.path.join(cache_dir(), hashlib.sha1(key.encode()).hexdigest()[:16] + ".json")
+
+
+def shape_key(kind: str, input_shape, kernel_shape, strides, dtype) -> str:
+    dims = lambda s: "x".join(str(int(d)) for d in s)  # noqa: E731
+    return (f"{kind} in={dims(input_shape)} k={dims(kernel_shape)} s={dims(strides)} "
+            f"{tf.as_dtype(dtype).name}")
+
+
+def _load() -> None:
+    """Reads this device's cache file into memory once. A damaged file (ours, so a crash or a
+    full disk) is named, set aside and rebuilt by timing again."""
+    global _loaded_file
+    path = cache_path()
+    if _loaded_file == path:
+        return
+    _loaded_file = path
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        if data.get("version") != CACHE_VERSION or data.get("device") != device_key():
+            raise ValueError("written for another version or device")
+        choices = data["choices"]
+        for key, entry in choices.items():
+            if entry["impl"] not in CANDIDATES[key.split(" ", 1)[0]]:
+                raise ValueError(f"unknown implementation {entry['impl']!r}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        _log.warning("%s: damaged conv3d autotune cache (%s); timing again", path, exc)
+        return
+    for key, entry in choices.items():
+        _memory.setdefault(key, entry)
+
+
+def _save() -> None:
+    path = cache_path()
+    data = {"version": CACHE_VERSION, "device": device_key(), "choices": _memory}
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)  # atomic: a reader never sees half a file
+    except OSError as exc:  # a read-only cache costs a re-timing next run, nothing more
+        _log.warning("%s: cannot write the conv3d autotune cache (%s)", path, exc)
+
+
+def _time_one(fn, x, w, r, repeats: int, give_up_after: float) -> float:
+    """Best seconds of fn(x, w, r) over `repeats` runs after one untimed run (kernel set-up,
+    oneDNN primitive creation); a run slower than `give_up_after` (already beaten by far) is
+    not repeated."""
+    fn(x, w, r).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(x, w, r).numpy()
+        best = min(best, time.perf_counter() - start)
+        if best > give_up_after:
+            break
+    return best
+
+
+def measure(kind: str, input_shape, kernel_shape, strides, dtype, repeats: int = 2) -> dict:
+    """Seconds of forward + input gradient + filter gradient per implementation."""
+    device = "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+    seconds = {}
+    with tf.device(device):
+        g = tf.random.Generator.from_seed(0)
+        x = tf.cast(g.normal(input_shape), dtype)
+        w = tf.cast(g.normal(kernel_shape) * 0.05, dtype)
+        r = None
+        for impl, op in CANDIDATES[kind].items():
+            @tf.function(autograph=False)
+            def step(x, w, r, op=op):
+                with tf.GradientTape() as tape:
+                    tape.watch([x, w])
+                    y = op(x, w, strides)
+                    loss = tf.reduce_sum(y * r)
+                dx, dw = tape.gradient(loss, [x, w])
+                # Scalars out: the timing is the layer's, not a device-to-host copy's.
+                return tf.reduce_sum(tf.cast(dx, tf.float32)) + tf.reduce_sum(
+                    tf.cast(dw, tf.float32))
+
+            if r is None:
+                r = tf.cast(g.normal(op(x, w, strides).shape), dtype)
+            best = min(seconds.values(), default=float("inf"))
+            seconds[impl] = _time_one(step, x, w, r, repeats, give_up_after=5 * best)
+    return seconds
+
+
+def _measure_in_own_thread(*args) -> dict:
+    """`measure` in a fresh thread: called while a model is being traced, inside a gradient
+    tape (paused there, so the timing's own tape would record nothing) and maybe a
+    distribution strategy's replica context; graphs, tapes and strategies are per thread,
+    so the new thread times plain eager ops on the device."""
+    out = {}
+
+    def target():
+        try:
+            out["seconds"] = measure(*args)
+        except BaseException as exc:  # handed to the caller below
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, name="conv3d-autotune")
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["seconds"]
+
+
+def choose(kind: str, input_shape, kernel_shape, strides, dtype) -> str:
+    """The fastest implementation for this shape on this device: from memory, else from the
+    disk cache, else timed now (and then cached)."""
+    global timings_run
+    key = shape_key(kind, input_shape, kernel_shape, strides, dtype)
+    with _lock:
+        if key not in _memory:
+            _load()
+        if key not in _memory:
+            seconds = _measure_in_own_thread(kind, input_shape, kernel_shape, strides, dtype)
+            timings_run += 1
+            impl = min(seconds, key=seconds.get)
+            _memory[key] = {"impl": impl, "ms": {k: round(v * 1e3, 3) for k, v in seconds.items()}}
+            _log.info("conv3d autotune: %s -> %s %s", key, impl, _memory[key]["ms"])
+            _save()
+        _used[key] = _memory[key]["impl"]
+        return _used[key]
+
+
+def choices() -> dict:
+    """The choices of the layers traced in this process: shape key -> {"impl", "ms"}."""
+    with _lock:
+        return {k: dict(_memory[k]) for k in sorted(_used)}
+
+
+def reset_memory() -> None:
+    """Forgets the in-process choices (the disk cache stays): the next `choose` reads the file."""
+    global _loaded_file
+    with _lock:
+        _memory.clear()
+        _used.clear()
+        _loaded_file = None
