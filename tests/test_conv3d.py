@@ -139,6 +139,9 @@ def test_auto_picks_stock_with_onednn_or_gpu_and_taps_otherwise(monkeypatch):
         conv3d.resolve_impl("cudnn")
 
 
+# Slow (40-60 s each; make test-slow, which CI runs): the gradient- and second-derivative-
+# equality tests above pin each path cheaply; this trains the whole tiny model on one.
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", sorted(OPS))
 def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path, impl):
     from idcg_tf.training.trainer import Trainer

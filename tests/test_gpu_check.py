@@ -3,11 +3,13 @@ export and parity, and writes its JSON report."""
 
 import json
 
+import pytest
 import tensorflow as tf
 
 from conftest import ROOT, run_tool
 
 
+@pytest.mark.slow  # ~90 s (train, export, parity); make test-slow, which CI runs
 def test_gpu_check_runs_its_cpu_parts_without_a_gpu(tmp_path):
     report_path = tmp_path / "gpu_check.json"
     proc = run_tool(str(ROOT / "tools" / "gpu_check.py"), "--report", str(report_path))

@@ -69,7 +69,11 @@ def test_gradient_penalty_under_mixed_policy_matches_float32(policy):
 
 
 # bfloat16 takes the float16 path minus loss scaling: its numerics are pinned above.
-@pytest.mark.parametrize("policy,jit", [("mixed_float16", False), ("none", True)])
+@pytest.mark.parametrize("policy,jit", [
+    ("mixed_float16", False),
+    # XLA compiles every step on the CPU (~70 s): make test-slow, which CI runs.
+    pytest.param("none", True, marks=pytest.mark.slow),
+])
 def test_tiny_model_trains_mixed_or_with_xla(tiny_cfg, tmp_path, policy, jit):
     cfg = tiny_cfg(f"train.mixed_precision={policy}", f"train.jit_compile={jit}",
                    "train.steps=2", "train.n_critic=1", "train.batch_size=1",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
 
 TIMEOUT_S = 240  # ~90 s on 2 idle cores; shared CI machines are slower
@@ -24,6 +26,7 @@ def _free_ports(count):
             s.close()
 
 
+@pytest.mark.slow  # ~100 s: two worker processes; make test-slow (CI runs it)
 def test_two_workers_train_and_only_the_chief_checkpoints(tiny_cfg, tmp_path):
     cfg = tiny_cfg("train.strategy=multi_worker", "train.steps=2", "train.batch_size=4",
                    "train.checkpoint_every=1")
