@@ -44,10 +44,11 @@ def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor,
     underflow; the penalty is float32 whatever the critic computes in.
     """
     x_hat = interpolate(real, fake, eps)
+    dtype = tf.float64 if real.dtype == tf.float64 else tf.float32  # at least float32
     with tf.GradientTape() as tape:
         tape.watch(x_hat)
-        scores = tf.cast(critic(x_hat), tf.float32) * scale
-    grads = tf.cast(tape.gradient(scores, x_hat), tf.float32) / scale
+        scores = tf.cast(critic(x_hat), dtype) * scale
+    grads = tf.cast(tape.gradient(scores, x_hat), dtype) / scale
     norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])),
                                   axis=1) + 1e-12)
     return tf.square(norms - 1.0)
