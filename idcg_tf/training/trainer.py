@@ -25,6 +25,7 @@ from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
 from idcg_tf.training.restore import newest_intact_checkpoint, weights_checkpoint
+from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.training.workdir_lock import WorkdirLock
 from idcg_tf.visualize import save_png, translation_sheet
@@ -85,9 +86,11 @@ class Trainer:
             self.nets = self._build_networks()
             opt = cfg.optimizer
             self.generator_optimizer = keras.optimizers.Adam(
-                opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, name="generator_adam")
+                learning_rate(opt, t.steps), beta_1=opt.beta_1, beta_2=opt.beta_2,
+                name="generator_adam")
             self.critic_optimizer = keras.optimizers.Adam(
-                opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2, name="critic_adam")
+                learning_rate(opt, t.steps, t.n_critic), beta_1=opt.beta_1, beta_2=opt.beta_2,
+                name="critic_adam")
             # Built here, inside the scope: building lazily in the replica context fails.
             self.generator_optimizer.build(self.generator_variables)
             self.critic_optimizer.build(self.critic_variables)
