@@ -93,6 +93,9 @@ class OptimizerConfig:
     learning_rate: float = 1e-4
     beta_1: float = 0.5
     beta_2: float = 0.9
+    # Fraction of train.steps after which the rate decays linearly to 0 at the last step
+    # (CycleGAN: 0.5); 1.0 keeps it constant, as the paper (Sec. 4.1 names no schedule).
+    decay_start: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,6 +307,9 @@ def validate(cfg: Config) -> Config:
     for key in ("beta_1", "beta_2"):
         if not 0 <= getattr(cfg.optimizer, key) < 1:
             raise ConfigError(f"optimizer.{key}: must be in [0, 1)")
+    if not 0 <= cfg.optimizer.decay_start <= 1:
+        raise ConfigError(f"optimizer.decay_start: must be in [0, 1] (a fraction of "
+                          f"train.steps; 1 = no decay), got {cfg.optimizer.decay_start}")
     if t.steps < 0:
         raise ConfigError("train.steps: must be >= 0")
     if t.batch_size < 1:

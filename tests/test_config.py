@@ -55,6 +55,7 @@ def test_overrides_are_typed():
     ({}, ["loss.pixel_identity_form=3"], "loss.pixel_identity_form"),
     ({"loss": {"pixel_identity": -1}}, [], "loss.pixel_identity"),
     ({"train": {"batch_size": 0}}, [], "train.batch_size"),
+    ({"optimizer": {"decay_start": 1.5}}, [], "optimizer.decay_start"),
     ({"model": "big"}, [], "model"),
 ])
 def test_errors_name_the_key(data, overrides, key):

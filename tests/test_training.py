@@ -196,3 +196,26 @@ def test_corrupt_record_names_the_shard(tmp_path, tiny_cfg):
                    f"data.train_clips={patterns['clips']}", "train.steps=2")
     with pytest.raises(UserError, match=f"data.train_clips: corrupt record in {bad}"):
         Trainer(cfg, tmp_path / "run", log=lambda line: None).train(samples=())
+
+
+def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path):
+    from idcg_tf.training.schedule import LinearDecayTail
+
+    # CycleGAN's schedule by hand: 1e-3 for 4 of 8 updates, then 1e-3 * (8 - k) / 4.
+    schedule = LinearDecayTail(1e-3, 4, 8)
+    got = [float(schedule(k)) for k in (0, 4, 5, 6, 8, 9)]
+    np.testing.assert_allclose(got, [1e-3, 1e-3, 7.5e-4, 5e-4, 0.0, 0.0], rtol=1e-6)
+    # The trainer counts the critic's schedule in critic updates (n_critic per iteration).
+    trainer = Trainer(tiny_cfg("train.steps=8", "train.n_critic=2", "optimizer.decay_start=0.5",
+                               "optimizer.learning_rate=1e-3"), tmp_path, log=lambda line: None)
+    trainer.generator_optimizer.iterations.assign(6)
+    trainer.critic_optimizer.iterations.assign(12)
+    assert float(trainer.generator_optimizer.learning_rate) == pytest.approx(5e-4)
+    assert float(trainer.critic_optimizer.learning_rate) == pytest.approx(5e-4)
+    trainer.lock.release()
+    # The default keeps the rate constant, as the paper.
+    constant = Trainer(tiny_cfg("train.steps=8"), tmp_path / "b", log=lambda line: None)
+    constant.generator_optimizer.iterations.assign(8)
+    assert float(constant.generator_optimizer.learning_rate.numpy()) == pytest.approx(
+        constant.cfg.optimizer.learning_rate)
+    constant.lock.release()

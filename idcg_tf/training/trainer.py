@@ -26,6 +26,7 @@ from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
 from idcg_tf.training.restore import newest_intact_checkpoint, weights_checkpoint
+from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.training.workdir_lock import WorkdirLock
 from idcg_tf.visualize import save_png, translation_sheet
@@ -101,7 +102,7 @@ class Trainer:
             with dtype_policy(t.mixed_precision):
                 self.nets = self._build_networks()
             self.generator_optimizer = self._optimizer("generator_adam")
-            self.critic_optimizer = self._optimizer("critic_adam")
+            self.critic_optimizer = self._optimizer("critic_adam", self.cfg.train.n_critic)
             # Built here, inside the scope: building lazily in the replica context fails.
             self.generator_optimizer.build(self.generator_variables)
             self.critic_optimizer.build(self.critic_variables)
@@ -116,10 +117,13 @@ class Trainer:
         self.checkpoint = None
         self.manager = None
 
-    def _optimizer(self, name: str):
+    def _optimizer(self, name: str, updates_per_step: int = 1):
+        """Adam (with the config's decay schedule, stepped `updates_per_step` times per
+        generator iteration), loss-scaled under mixed_float16."""
         opt = self.cfg.optimizer
-        adam = keras.optimizers.Adam(opt.learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
-                                     name=name)
+        adam = keras.optimizers.Adam(
+            learning_rate(opt, self.cfg.train.steps, updates_per_step), beta_1=opt.beta_1,
+            beta_2=opt.beta_2, name=name)
         if self.cfg.train.mixed_precision == "mixed_float16":
             # float16's 5 exponent bits underflow small gradients: dynamic loss scaling (steps
             # with non-finite gradients are skipped and the scale halved).
