@@ -161,6 +161,18 @@ def _time_one(fn, x, w, r, repeats: int, give_up_after: float) -> float:
 
 def measure(kind: str, input_shape, kernel_shape, strides, dtype, repeats: int = 2) -> dict:
     """Seconds of forward + input gradient + filter gradient per implementation."""
+    # Each candidate is traced on purpose: TF's "triggered tf.function retracing" warning
+    # would read as a problem on the user's console, so it is held back while timing.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return _measure(kind, input_shape, kernel_shape, strides, dtype, repeats)
+    finally:
+        logger.setLevel(level)
+
+
+def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
     device = "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
     seconds = {}
     with tf.device(device):
