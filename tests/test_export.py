@@ -7,14 +7,13 @@ import re
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import TINY, run_tool
+from conftest import run_tool
 from idcg_tf.deploy import export as E
 from idcg_tf.deploy import serving
 from idcg_tf.errors import UserError

@@ -32,7 +32,7 @@ def op_flops(op: tf.Operation) -> int:
         kernel, grad = op.inputs[1].shape, op.inputs[2].shape
         return 2 * _prod(grad) * _prod(kernel[:-1])
     if kind in ("MatMul", "BatchMatMulV2", "BatchMatMulV3"):
-        a, b = op.inputs[0].shape, op.inputs[1].shape
+        a = op.inputs[0].shape
         transpose_a = op.get_attr("transpose_a" if kind == "MatMul" else "adj_x")
         k = a[-2] if transpose_a else a[-1]
         return 2 * _prod(op.outputs[0].shape) * int(k)
