@@ -46,6 +46,7 @@ import numpy as np
 from idcg_tf.data import faces as F
 from idcg_tf.data import sources as S
 from idcg_tf.errors import UserError
+from idcg_tf.fileio import write_atomically
 
 MANIFEST = "manifest.json"
 WORK_DIR = ".work"
@@ -208,15 +209,6 @@ def _fingerprint(options: PrepareOptions) -> str:
     values = {k: getattr(options, k) for k in keys}
     values["version"] = idcg_tf.__version__
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- worker side
@@ -404,10 +396,10 @@ def _run_task(task: Task) -> dict:
         sizes[f"{kind}-{split}"] += len(data)
     summary.update(task=task.id, inputs=len(task.items), counts=dict(counts), bytes=dict(sizes))
     work_dir: Path = _WORKER["work_dir"]
-    _atomic_write_bytes(work_dir / f"{task.id}.records",
+    write_atomically(work_dir / f"{task.id}.records",
                         pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
     # The summary is written last: its presence is what marks the task done.
-    _atomic_write_bytes(work_dir / f"{task.id}.json", json.dumps(summary).encode())
+    write_atomically(work_dir / f"{task.id}.json", json.dumps(summary).encode())
     return summary
 
 
@@ -647,7 +639,7 @@ def prepare(options: PrepareOptions, progress: bool = True) -> PrepareResult:
     summaries = _run_all(tasks, options, work_dir, progress)
     shards = _write_shards(output, work_dir, tasks, summaries, options)
     manifest = _manifest(options, sources, items, rejected, splits, summaries, shards)
-    _atomic_write_bytes(output / MANIFEST, json.dumps(manifest, indent=1).encode())
+    write_atomically(output / MANIFEST, json.dumps(manifest, indent=1).encode())
     for leftover in output.glob(f"{MANIFEST}.tmp-*"):  # from an interrupted earlier run
         leftover.unlink()
     if not options.keep_work:

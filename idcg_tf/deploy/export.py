@@ -56,6 +56,7 @@ import tensorflow as tf
 
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
+from idcg_tf.fileio import write_atomically
 
 EXPORT_JSON = "export.json"
 SIGNATURES = ("serving_default", "serve_uint8")
@@ -197,15 +198,6 @@ def _lock(model_dir: Path) -> int:
         raise UserError(f"{model_dir}: another export of this name is running; wait for it "
                         "to finish") from None
     return fd
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = _temporary(path)
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _commit(model_dir: Path, log) -> dict | None:
@@ -368,7 +360,8 @@ def export_run(workdir: str | os.PathLike, name: str, output: str | os.PathLike 
             return recovered  # the rerun of a killed export: it is complete now
         version = next_version(model_dir)
         record = _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log)
-        _write_atomically(model_dir / PENDING, json.dumps({"version": version}) + "\n")
+        write_atomically(model_dir / PENDING, json.dumps({"version": version}) + "\n",
+                         _temporary(model_dir / PENDING))
         log(f"committing version {version}")
         _commit(model_dir, log)
     finally:

@@ -24,6 +24,7 @@ import time
 
 import tensorflow as tf
 
+from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv3d_matmul import conv3d_same, conv3d_transpose_same
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
@@ -136,10 +137,7 @@ def _save() -> None:
     data = {"version": CACHE_VERSION, "device": device_key(), "choices": _memory}
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)  # atomic: a reader never sees half a file
+        write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
     except OSError as exc:  # a read-only cache costs a re-timing next run, nothing more
         _log.warning("%s: cannot write the conv3d autotune cache (%s)", path, exc)
 
