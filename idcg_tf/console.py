@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import subprocess
 import sys
 
@@ -54,11 +53,6 @@ for raw in sys.stdin.buffer:
 """
 
 _state: dict = {}
-
-
-def is_noise(line: str) -> bool:
-    """True for a start-up line `install()` drops."""
-    return any(re.search(p, line) for p in NOISE)
 
 
 def install() -> None:
