@@ -120,7 +120,7 @@ def test_video_critic_form_from_config_and_bad_value_named():
 
 def test_four_conv_form_keeps_the_earlier_variable_names():
     # Runs trained before the paper form restore with model.video_critic_form=four_conv:
-    # checkpoints key variables by path (idcg_tf.training.restore).
+    # checkpoints key variables by path (idcg_tf.runs).
     c = VideoCritic((4, 8, 8, 16), frames=8, form="four_conv")
     c.build((None, 8, 32, 32, 3))
     names = sorted({v.path.split("/")[1] for v in c.variables})

@@ -15,7 +15,7 @@ from conftest import ROOT, run_tool
 from idcg_tf import config
 from idcg_tf.errors import UserError
 from idcg_tf.training import Trainer
-from idcg_tf.training.restore import checkpoint_path
+from idcg_tf.runs import checkpoint_path
 
 DATA = "ckpt-{}.data-00000-of-00001"
 

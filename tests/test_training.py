@@ -67,7 +67,7 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
 
 
 def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_path):
-    from idcg_tf.training.restore import load_networks
+    from idcg_tf.runs import load_networks
 
     trainer = Trainer(tiny_cfg("train.steps=2"), tmp_path, log=lambda line: None)
     trainer.train(samples=())

@@ -59,7 +59,7 @@ def _benchmarks(batch: int, log) -> list[dict]:
 def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -> dict:
     from idcg_tf.data.synthetic import write_synthetic
     from idcg_tf.deploy.export import export_run
-    from idcg_tf.training.restore import load_networks
+    from idcg_tf.runs import load_networks
     from idcg_tf.training.trainer import Trainer
 
     base = config_lib.load(cfg_path)

@@ -343,7 +343,7 @@ def export_run(workdir: str | os.PathLike, name: str, output: str | os.PathLike 
         opset: ONNX opset.
         log: called with one progress line per file written.
     """
-    from idcg_tf.training.restore import load_networks
+    from idcg_tf.runs import load_networks
 
     log = log or (lambda line: None)
     _check_request(name, onnx, opset)

@@ -22,7 +22,7 @@ from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.evaluation import metrics
 from idcg_tf.models import Networks
-from idcg_tf.training import restore
+from idcg_tf.runs import checkpoint_path, list_checkpoints, load_config, load_networks
 from idcg_tf.visualize import pick_frames, sample_sheet, save_gif, save_png, to_uint8
 
 DIRECTIONS = ("image_to_video", "video_to_image")
@@ -313,7 +313,7 @@ def evaluate_run(workdir: str | Path, step: int | None, name: str, cfg: Config,
                  data: EvalData, embed: Embed, options: EvalOptions, log: Log) -> RunResult:
     """Scores one run's checkpoint (and with `options.curve` all its kept checkpoints) on
     `data`."""
-    cfg, nets, step = restore.load_networks(workdir, step, cfg)
+    cfg, nets, step = load_networks(workdir, step, cfg)
     log(f"{name}: step {step}, {cfg.model.variant}, on {data.dataset} ({data.split} split)")
     results, examples = _evaluate_checkpoint(nets, embed, cfg, data, options.samples, options,
                                              options.sheet_samples)
@@ -342,11 +342,11 @@ def identity_curve(workdir, cfg: Config, data: EvalData, embed: Embed, options: 
     known = (known or {}) if samples == options.samples else {}
     writer = tf.summary.create_file_writer(str(Path(workdir) / "tensorboard"))
     curve = []
-    for step, _ in restore.list_checkpoints(workdir):
+    for step, _ in list_checkpoints(workdir):
         if step in known:
             results = known[step]
         else:
-            _, nets, _ = restore.load_networks(workdir, step, cfg)
+            _, nets, _ = load_networks(workdir, step, cfg)
             results, _ = _evaluate_checkpoint(nets, embed, cfg, data, samples, options, 0)
         point = {"step": step, **{f"facenet_score_{d}": results[d]["facenet_score"]
                                   for d in DIRECTIONS}}
@@ -532,10 +532,10 @@ def evaluate_runs(runs: Sequence[tuple[str | Path, int | None]], output: str | P
     names = _run_names([w for w, _ in runs])
     planned = []
     for (workdir, step), name in zip(runs, names):  # mistakes fail before FaceNet loads
-        cfg = restore.load_config(workdir)
+        cfg = load_config(workdir)
         if cfg.generation.model:
             raise UserError(f"{workdir}: a video generation run; evaluate it with --generation")
-        restore.checkpoint_path(workdir, step)
+        checkpoint_path(workdir, step)
         data = eval_data_for(cfg, options, str(workdir), log)
         for kind, pattern in (("images", data.images), ("clips", data.clips)):
             reader.list_shards(pattern, data.option(kind))

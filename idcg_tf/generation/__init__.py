@@ -16,7 +16,7 @@ import numpy as np
 
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
-from idcg_tf.training.restore import checkpoint_variables
+from idcg_tf.runs import checkpoint_variables
 
 SHEET_FRAMES = (1, 8, 16, 32)  # the paper's Fig. 3 columns (1-based), clamped for short clips
 
@@ -96,7 +96,7 @@ def load_generator(workdir: str | Path, step: int | None = None):
     """Restores a generation run's generator; returns (cfg, generator, step)."""
     import tensorflow as tf
 
-    from idcg_tf.training.restore import checkpoint_path, load_config
+    from idcg_tf.runs import checkpoint_path, load_config
 
     cfg = load_config(workdir)
     if not cfg.generation.model:

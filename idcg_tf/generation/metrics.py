@@ -253,7 +253,7 @@ def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
 
     from idcg_tf.data import reader
     from idcg_tf.generation import comparison_sheet, generate_clips, load_generator
-    from idcg_tf.training.restore import checkpoint_path, load_config
+    from idcg_tf.runs import checkpoint_path, load_config
     from idcg_tf.visualize import save_png
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))

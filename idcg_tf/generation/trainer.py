@@ -23,7 +23,7 @@ from idcg_tf.errors import UserError
 from idcg_tf.generation import (build_generation_networks, checkpoint_variables,
                                 generation_sheet, sample_noise)
 from idcg_tf.generation import losses as gan_losses
-from idcg_tf.training.restore import newest_intact_checkpoint
+from idcg_tf.runs import newest_intact_checkpoint
 from idcg_tf.training.trainer import Trainer
 from idcg_tf.visualize import save_png
 

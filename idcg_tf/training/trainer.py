@@ -25,7 +25,7 @@ from idcg_tf.config import Config
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
-from idcg_tf.training.restore import newest_intact_checkpoint, weights_checkpoint
+from idcg_tf.runs import newest_intact_checkpoint, weights_checkpoint
 from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.training.workdir_lock import WorkdirLock

@@ -1,4 +1,5 @@
-"""Loading a trained run's networks from its workdir (for evaluation, export, translation)."""
+"""A run's workdir, read by every side (training resumes from it; evaluation, export, translation
+and generation load from it): its config, its checkpoints and which are intact, its networks."""
 
 from __future__ import annotations
 
