@@ -1,4 +1,5 @@
-"""Pictures of what the networks do: frame strips, sample sheets, animated GIFs."""
+"""Pictures of what the networks do: sample sheets (the paper's Fig. 4 and 5 layouts), PNG,
+animated GIF and MP4 writers."""
 
 from __future__ import annotations
 
@@ -19,15 +20,12 @@ def pick_frames(frames: int, wanted=(1, 8, 32)) -> list[int]:
     return picks or [0]
 
 
-def _row(cells: list[np.ndarray], gap: int) -> np.ndarray:
-    h, _, c = cells[0].shape
-    spacer = np.full((h, gap, c), 255, np.uint8)
-    parts = []
-    for i, cell in enumerate(cells):
-        if i:
-            parts.append(spacer)
-        parts.append(cell)
-    return np.concatenate(parts, axis=1)
+def _interleave(parts: list[np.ndarray], spacer: np.ndarray, axis: int) -> np.ndarray:
+    """`parts` concatenated along `axis` with `spacer` between neighbours."""
+    out = [parts[0]]
+    for part in parts[1:]:
+        out += [spacer, part]
+    return np.concatenate(out, axis=axis)
 
 
 def sample_sheet(rows: list[list[np.ndarray]], gap: int = 2, min_cell: int = 64) -> np.ndarray:
@@ -36,17 +34,60 @@ def sample_sheet(rows: list[list[np.ndarray]], gap: int = 2, min_cell: int = 64)
     scale = max(1, min_cell // rows[0][0].shape[0])
     if scale > 1:
         rows = [[c.repeat(scale, axis=0).repeat(scale, axis=1) for c in r] for r in rows]
-    lines = [_row(r, gap) for r in rows]
+    h, _, c = rows[0][0].shape
+    lines = [_interleave(r, np.full((h, gap, c), 255, np.uint8), axis=1) for r in rows]
     width = max(line.shape[1] for line in lines)
     lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255)
              for line in lines]
-    spacer = np.full((gap, width, 3), 255, np.uint8)
-    out = []
-    for i, line in enumerate(lines):
-        if i:
-            out.append(spacer)
-        out.append(line)
-    return np.concatenate(out, axis=0)
+    return _interleave(lines, np.full((gap, width, 3), 255, np.uint8), axis=0)
+
+
+def _image_to_video_rows(images, translations, idx) -> list[list[np.ndarray]]:
+    """Per sample: input image, then per model its translated frames `idx` and reconstructed
+    image, a blank cell between models."""
+    images = to_uint8(images)
+    blank = np.full_like(images[0], 255)
+    rows = []
+    for i in range(len(images)):
+        row = [images[i]]
+        for m, (fake_clips, rec_images) in enumerate(translations):
+            row += [blank] if m else []
+            row += [to_uint8(fake_clips[i, k]) for k in idx] + [to_uint8(rec_images[i])]
+        rows.append(row)
+    return rows
+
+
+def _video_to_image_rows(clips, translations, idx) -> list[list[np.ndarray]]:
+    """Per sample: input frames `idx`, then per model its translated image and reconstructed
+    frames, a blank cell between models."""
+    clips = to_uint8(clips)
+    blank = np.full_like(clips[0, 0], 255)
+    rows = []
+    for i in range(len(clips)):
+        row = [clips[i, k] for k in idx]
+        for m, (fake_images, rec_clips) in enumerate(translations):
+            row += [blank] if m else []
+            row += [to_uint8(fake_images[i])] + [to_uint8(rec_clips[i, k]) for k in idx]
+        rows.append(row)
+    return rows
+
+
+def image_to_video_sheet(images, translations, frames=(1, 8, 32)) -> np.ndarray:
+    """Fig. 4 layout, one row per sample: input image, then per model its translated frames
+    `frames` and the reconstructed image (a blank cell between models).
+
+    `translations` holds (fake_clips, rec_images) per model; all arrays in [-1, 1]."""
+    idx = pick_frames(np.shape(translations[0][0])[1], frames)
+    return sample_sheet(_image_to_video_rows(images, translations, idx))
+
+
+def video_to_image_sheet(clips, translations, frames=(1, 8, 32)) -> np.ndarray:
+    """Fig. 5 layout, one row per sample: input frames `frames`, then per model the translated
+    image and the reconstructed frames (a blank cell between models).
+
+    `translations` holds (fake_images, rec_clips) per model; all arrays in [-1, 1]."""
+    idx = pick_frames(np.shape(clips)[1], frames)
+    return sample_sheet(_video_to_image_rows(clips, translations, idx))
 
 
 def translation_sheet(images, fake_clips, rec_images, clips, fake_images, rec_clips,
@@ -55,15 +96,10 @@ def translation_sheet(images, fake_clips, rec_images, clips, fake_images, rec_cl
     input image | translated frames | reconstructed image || input frames | translated image |
     reconstructed frames. Inputs are float arrays in [-1, 1]."""
     idx = pick_frames(np.shape(fake_clips)[1], frames)
-    images, fake_clips, rec_images = to_uint8(images), to_uint8(fake_clips), to_uint8(rec_images)
-    clips, fake_images, rec_clips = to_uint8(clips), to_uint8(fake_images), to_uint8(rec_clips)
-    blank = np.full_like(images[0], 255)
-    rows = []
-    for i in range(len(images)):
-        rows.append([images[i]] + [fake_clips[i, k] for k in idx] + [rec_images[i], blank]
-                    + [clips[i, k] for k in idx] + [fake_images[i]]
-                    + [rec_clips[i, k] for k in idx])
-    return sample_sheet(rows)
+    left = _image_to_video_rows(images, [(fake_clips, rec_images)], idx)
+    right = _video_to_image_rows(clips, [(fake_images, rec_clips)], idx)
+    blank = np.full_like(left[0][0], 255)
+    return sample_sheet([a + [blank] + b for a, b in zip(left, right)])
 
 
 def save_png(path: str | Path, image: np.ndarray) -> None:

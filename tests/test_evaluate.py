@@ -11,10 +11,11 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT, TINY, run_tool
-from idcg_tf import config
-from idcg_tf.evaluation import evaluate as ev
+from idcg_tf import config, visualize
+from idcg_tf import evaluation as ev
 from idcg_tf.errors import UserError
-from idcg_tf.evaluation import metrics
+from idcg_tf.evaluation import metrics, selection
+from idcg_tf.identity import scoring
 
 TOOL = str(ROOT / "tools" / "evaluate.py")
 
@@ -23,14 +24,14 @@ TOOL = str(ROOT / "tools" / "evaluate.py")
 def test_distances_average_the_frames_as_eq8():
     image = np.array([[1.0, 0.0]])
     frames = np.array([[[1.0, 0.0], [0.0, 1.0]]])  # the same face, then an orthogonal one
-    np.testing.assert_allclose(metrics.image_to_video_distances(image, frames), [np.sqrt(2) / 2])
-    np.testing.assert_allclose(metrics.video_to_image_distances(image, frames), [np.sqrt(2) / 2])
-    np.testing.assert_allclose(metrics.image_to_video_distances(frames[:, 0], frames[:, :1]), [0])
+    np.testing.assert_allclose(scoring.image_to_video_distances(image, frames), [np.sqrt(2) / 2])
+    np.testing.assert_allclose(scoring.video_to_image_distances(image, frames), [np.sqrt(2) / 2])
+    np.testing.assert_allclose(scoring.image_to_video_distances(frames[:, 0], frames[:, :1]), [0])
 
 
 def test_score_verification_and_cycle_error_by_hand():
     distances = np.array([0.5, 1.1, 1.5])
-    assert metrics.facenet_score(distances) == pytest.approx(1.0333333)
+    assert scoring.facenet_score(distances) == pytest.approx(1.0333333)
     assert metrics.verification_rate(distances, threshold=1.1) == pytest.approx(2 / 3)
     assert metrics.verification_rate(distances, threshold=0.4) == 0.0
     original = np.zeros((2, 2, 2, 3))
@@ -39,7 +40,7 @@ def test_score_verification_and_cycle_error_by_hand():
     summary = metrics.summarize(distances, [0.5, 1.0, 0.0], threshold=1.1)
     assert summary["samples"] == 3 and summary["cycle_l1"] == pytest.approx(0.5)
     with pytest.raises(ValueError):
-        metrics.facenet_score([])
+        scoring.facenet_score([])
 
 
 def test_collapse_measure_by_hand():
@@ -140,20 +141,20 @@ def test_sheet_layouts_follow_fig4_and_fig5():
     images = np.zeros((n, r, r, 3), np.float32)
     clips = np.zeros((n, frames, r, r, 3), np.float32)
     two_models_i2v = [(clips, images), (clips, images)]
-    sheet = ev.image_to_video_sheet(images, two_models_i2v, frames=(1, 8, 32))
+    sheet = visualize.image_to_video_sheet(images, two_models_i2v, frames=(1, 8, 32))
     # input | frames 1, 8 (32 clamps to 8) | recon || frames 1, 8 | recon: 8 cells, 2 px gaps.
     assert sheet.shape == (n * r + (n - 1) * 2, 8 * r + 7 * 2, 3)
-    sheet = ev.video_to_image_sheet(clips, [(images, clips)], frames=(1, 4, 8))
+    sheet = visualize.video_to_image_sheet(clips, [(images, clips)], frames=(1, 4, 8))
     assert sheet.shape == (n * r + (n - 1) * 2, 7 * r + 6 * 2, 3)  # 3 in | image | 3 recon
 
 
 def test_missing_test_split_falls_back_to_train_with_a_warning(tiny_cfg):
     cfg = tiny_cfg("data.test_images=''", "data.test_clips=''")
     lines = []
-    data = ev.eval_data_for(cfg, ev.EvalOptions(), "runs/x", lines.append)
+    data = selection.eval_data_for(cfg, ev.EvalOptions(), "runs/x", lines.append)
     assert data.split == "train" and data.images == cfg.data.train_images
     assert len(lines) == 1 and "TRAINING split" in lines[0]
-    assert ev.dataset_label("data/celeb/images-test-*.tfrecord") == "celeb"
+    assert selection.dataset_label("data/celeb/images-test-*.tfrecord") == "celeb"
 
 
 # ---------------------------------------------------------------------- the tool on real runs

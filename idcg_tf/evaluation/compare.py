@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 import platform
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
 from idcg_tf import config as config_lib
 from idcg_tf.config import VARIANTS
-from idcg_tf.evaluation.evaluate import DIRECTIONS, TITLES, EvalOptions, evaluate_runs
+from idcg_tf.evaluation.evaluate import evaluate_runs
+from idcg_tf.evaluation.options import EvalOptions
+from idcg_tf.evaluation.report import TITLES, plot_identity_curves
+from idcg_tf.identity.scoring import DIRECTIONS
+from idcg_tf.reporting import log_to_stderr
 
 CURVE_PREFIX = "identity_score/"
 
@@ -41,21 +44,9 @@ def training_curves(workdirs: dict) -> dict:
 
 
 def plot_training_curves(curves: dict, path: str | Path) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), dpi=100)
-    ax = fig.subplots()
-    for variant, points in curves.items():
-        for direction, style in zip(DIRECTIONS, ("o-", "s--")):
-            ax.plot([s for s, _ in points], [p[direction] for _, p in points], style,
-                    label=f"{variant.capitalize()}: {TITLES[direction]}")
-    ax.set_xlabel("training iteration (generator steps)")
-    ax.set_ylabel("identity score (FaceNet L2 distance)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    """`training_curves` as one figure, a line per variant and direction."""
+    plot_identity_curves({v.capitalize(): points for v, points in curves.items()}, path,
+                         legend_size=7)
 
 
 def results_markdown(report: dict, commands: Sequence[str], wall: dict, table: str,
@@ -92,7 +83,7 @@ def compare_variants(config_path: str | Path, output: str | Path, overrides: Seq
     Returns evaluate_runs' report."""
     from idcg_tf.training import run
 
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log = log or log_to_stderr
     output = Path(output)
     cfgs = {v: config_lib.load(config_path, [*overrides, f"model.variant={v}"]) for v in variants}
     workdirs, wall, commands = {}, {}, []

@@ -1,4 +1,5 @@
-"""Evaluation metrics as pure functions on numpy arrays (paper Sec. 4.3, Table 1).
+"""Evaluation metrics as pure functions on numpy arrays (paper Sec. 4.3, Table 1), beside the
+FaceNet score itself (`idcg_tf.identity.scoring`).
 
 Embeddings are FaceNet's L2-normalised rows, so every distance lies in [0, 2].
 """
@@ -6,6 +7,8 @@ Embeddings are FaceNet's L2-normalised rows, so every distance lies in [0, 2].
 from __future__ import annotations
 
 import numpy as np
+
+from idcg_tf.identity.scoring import facenet_score
 
 # Same-person threshold on the L2 distance of normalised FaceNet embeddings. FaceNet's published
 # thresholds are on the *squared* L2 distance (Schroff et al. 2015, Fig. 1: 1.1; insightface's
@@ -18,39 +21,6 @@ THRESHOLD_SOURCE = (
 
 def _rows(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
-
-
-def image_to_video_distances(image_embeddings, fake_clip_embeddings) -> np.ndarray:
-    """Per sample, the mean over the generated frames of ||F(G_Y(x)_i) - F(x)||_2 (Eq. 8).
-
-    Args:
-        image_embeddings: (N, D) embeddings of the input images.
-        fake_clip_embeddings: (N, L, D) embeddings of every frame of their translations.
-    Returns:
-        (N,) distances.
-    """
-    x, fake = _rows(image_embeddings), _rows(fake_clip_embeddings)
-    return np.linalg.norm(fake - x[:, np.newaxis], axis=-1).mean(axis=1)
-
-
-def video_to_image_distances(fake_image_embeddings, clip_embeddings) -> np.ndarray:
-    """Per sample, the mean over the input frames of ||F(G_X(y)) - F(y_i)||_2 (Eq. 8).
-
-    Args:
-        fake_image_embeddings: (N, D) embeddings of the translated images.
-        clip_embeddings: (N, L, D) embeddings of every frame of the input clips.
-    Returns:
-        (N,) distances.
-    """
-    return image_to_video_distances(fake_image_embeddings, clip_embeddings)
-
-
-def facenet_score(distances) -> float:
-    """The FaceNet score of Table 1: the mean per-sample distance (lower keeps identity better)."""
-    distances = _rows(distances)
-    if distances.size == 0:
-        raise ValueError("facenet_score of no samples")
-    return float(distances.mean())
 
 
 def verification_rate(distances, threshold: float = DEFAULT_THRESHOLD) -> float:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from idcg_tf import reporting
 from idcg_tf.errors import UserError
 
 SHEET_CLIPS = 4  # clips per run on the comparison sheet
-SELECTION_BUFFER = 1024  # real clips are the first of a seeded shuffle within this many
 
 
 def frechet_distance(emb_a, emb_b) -> float:
@@ -129,25 +129,16 @@ def real_clips_for(cfg, clips: str | None = None) -> tuple[str, str, str]:
 
 
 def read_real_clips(cfg, num: int, seed: int = 0, clips: str | None = None) -> np.ndarray:
-    """Up to `num` real clips: the first of a seeded shuffle of `real_clips_for`, unflipped."""
-    import tensorflow as tf
+    """Up to `num` real clips: the first of a seeded shuffle of `real_clips_for`, unflipped (the
+    selection translation runs are evaluated on)."""
+    from idcg_tf.evaluation.selection import seeded_samples
 
-    from idcg_tf.data import reader
-
-    m = cfg.model
     pattern, _, key = real_clips_for(cfg, clips)
-    ds = reader.make_dataset(pattern, "clips", m.resolution, m.frames, batch_size=1,
-                             shuffle_buffer=SELECTION_BUFFER, seed=seed, flip=False,
-                             repeat=False, on_corrupt=cfg.data.on_corrupt, key=key)
-    try:
-        out = [b.numpy()[0] for b in ds.take(num)]
-    except tf.errors.OpError as exc:
-        first = (exc.message or type(exc).__name__).strip().splitlines()[0]
-        raise UserError(f"{key}: cannot read {pattern} as clips of the run's shape "
-                        f"({m.frames} frames of {m.resolution}x{m.resolution}): {first}") from None
-    if len(out) < 2:
-        raise UserError(f"{key}: {pattern} holds {len(out)} clip(s); the metrics need 2")
-    return np.stack(out)
+    out = list(seeded_samples(pattern, "clips", cfg, num, seed, key, batch_size=num))
+    got = len(out[0]) if out else 0
+    if got < 2:
+        raise UserError(f"{key}: {pattern} holds {got} clip(s); the metrics need 2")
+    return out[0]
 
 
 def real_statistics(cfg, num: int, embedder, frame_step: int = 1, seed: int = 0,
@@ -220,22 +211,14 @@ def _cell(value, digits=4):
 
 def markdown_table(results: dict) -> str:
     """Side-by-side table of `evaluate_generation` results keyed by run name."""
-    lines = ["| run | model | step | clips gen / real | Frechet FaceNet (lower is better) "
-             "| real vs real | identity drift gen / real | motion gen / real |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        ids, mot = r["identity_stability"], r["motion"]
-        lines.append(
-            f"| {name} | {r['model']} | {r['step']} | {r['num_generated']} / {r['num_real']} "
-            f"| {_cell(r['frechet_facenet'])} | {_cell(r['frechet_facenet_real_halves'])} "
-            f"| {_cell(ids['generated'])} / {_cell(ids['real'])} "
-            f"| {_cell(mot['generated'])} / {_cell(mot['real'])} |")
-    return "\n".join(lines) + "\n"
-
-
-def _run_names(workdirs) -> list[str]:
-    names = [Path(w).resolve().name for w in workdirs]
-    return names if len(set(names)) == len(names) else [str(w) for w in workdirs]
+    head = ["run", "model", "step", "clips gen / real", "Frechet FaceNet (lower is better)",
+            "real vs real", "identity drift gen / real", "motion gen / real"]
+    rows = [[name, r["model"], r["step"], f"{r['num_generated']} / {r['num_real']}",
+             _cell(r["frechet_facenet"]), _cell(r["frechet_facenet_real_halves"]),
+             " / ".join(_cell(r["identity_stability"][k]) for k in ("generated", "real")),
+             " / ".join(_cell(r["motion"][k]) for k in ("generated", "real"))]
+            for name, r in results.items()]
+    return "\n".join(reporting.markdown_table(head, rows)) + "\n"
 
 
 def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
@@ -249,14 +232,12 @@ def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
     against the same real clips. Returns the results keyed by run name (the workdir's folder
     name, or its path where names repeat).
     """
-    import sys
-
     from idcg_tf.data import reader
     from idcg_tf.generation import comparison_sheet, generate_clips, load_generator
     from idcg_tf.runs import checkpoint_path, load_config
     from idcg_tf.visualize import save_png
 
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log = log or reporting.log_to_stderr
     runs = [(Path(w), s) for w, s in runs]
     if not runs:
         raise UserError("no run to evaluate: give --workdir or --compare")
@@ -276,7 +257,7 @@ def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
     embedder = embedder or _load_embedder(facenet_weights)
     real_cache: dict = {}
     results, sheet_clips = {}, {}
-    for name, (workdir, step) in zip(_run_names([w for w, _ in runs]), runs):
+    for name, (workdir, step) in zip(reporting.run_names([w for w, _ in runs]), runs):
         cfg, generator, at_step = load_generator(workdir, step)
         key = (real_clips_for(cfg, clips)[0], cfg.model.resolution, cfg.model.frames)
         if key not in real_cache:

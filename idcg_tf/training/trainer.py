@@ -485,7 +485,7 @@ class Trainer:
         embed = self._score_embedder()
         if embed is None:
             return
-        from idcg_tf.evaluation.evaluate import DIRECTIONS, heldout_scores
+        from idcg_tf.evaluation import DIRECTIONS, heldout_scores
 
         start = time.perf_counter()
         try:

@@ -1,0 +1,71 @@
+"""A checkpoint's numbers on the selected samples: FaceNet score, verification rate, cycle error
+and spread per direction (`metrics.summarize`), and the samples kept for the sheets."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from idcg_tf.config import Config
+from idcg_tf.errors import UserError
+from idcg_tf.evaluation import metrics
+from idcg_tf.evaluation.options import EvalOptions
+from idcg_tf.evaluation.selection import EvalData, Log, eval_data_for, seeded_samples
+from idcg_tf.identity.scoring import DIRECTIONS, Embed, translate_and_score
+
+
+def score_direction(nets, embed: Embed, batches: Iterable[np.ndarray], direction: str,
+                    options: EvalOptions, keep: int):
+    """Per-sample distances and cycle errors of one direction, the FaceNet embeddings of its
+    inputs and translations (per frame for clips), and the first `keep` samples' inputs,
+    translations and reconstructions (for the sheets)."""
+    distances, cycles, kept, emb_in, emb_out = [], [], [[], [], []], [], []
+    have = 0
+    for batch in batches:
+        t = translate_and_score(nets, embed, batch, direction, options.embed_batch,
+                                options.training)
+        distances.append(t.distances)
+        cycles.append(metrics.l1_errors(batch, t.reconstructed))
+        emb_in.append(t.input_embeddings)
+        emb_out.append(t.output_embeddings)
+        if have < keep:
+            take = keep - have
+            for store, values in zip(kept, (batch, t.translated, t.reconstructed)):
+                store.append(values[:take])
+            have += min(take, len(batch))
+    if not distances:
+        return np.zeros(0), np.zeros(0), None, None
+    examples = tuple(np.concatenate(parts) for parts in kept) if have else None
+    embeddings = (np.concatenate(emb_in), np.concatenate(emb_out))
+    return np.concatenate(distances), np.concatenate(cycles), examples, embeddings
+
+
+def score_checkpoint(nets, embed: Embed, cfg: Config, data: EvalData, samples: int,
+                     options: EvalOptions, keep: int) -> tuple[dict, dict]:
+    """({direction: summary}, {direction: kept samples}) of `samples` samples per direction."""
+    results, examples = {}, {}
+    for direction, kind, pattern in zip(DIRECTIONS, ("images", "clips"),
+                                        (data.images, data.clips)):
+        key = data.option(kind)
+        batches = seeded_samples(pattern, kind, cfg, samples, options.seed, key,
+                                 options.batch_size)
+        distances, cycles, kept, embeddings = score_direction(nets, embed, batches, direction,
+                                                              options, keep)
+        if distances.size == 0:
+            raise UserError(f"{key}: {pattern} holds no {kind}")
+        results[direction] = metrics.summarize(distances, cycles, options.threshold,
+                                               *embeddings)
+        examples[direction] = kept
+    return results, examples
+
+
+def heldout_scores(nets, embed: Embed, cfg: Config, samples: int, log: Log) -> dict:
+    """FaceNet score and cycle error of the first `samples` of the run's test split (the same
+    selection as `tools/evaluate.py` with its default seed, moving-average BatchNorm), for the
+    identity score curve during training: {"image_to_video": summary, "video_to_image": ...}
+    as `metrics.summarize` returns. Without a test split, the training split (with a warning)."""
+    options = EvalOptions(samples=samples)
+    data = eval_data_for(cfg, options, "train.facenet_score", log)
+    results, _ = score_checkpoint(nets, embed, cfg, data, samples, options, 0)
+    return results
