@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         raise UserError("--output: required with --compare when no --workdir is given")
 
     if args.generation:
-        from idcg_tf.generation.metrics import evaluate_generation_runs, markdown_table
+        from idcg_tf.generation.metrics import evaluate_generation_runs, table_markdown
 
         for option in ("images", "threshold", "curve", "curve_samples", "frames",
                        "sheet_samples", "batch_size", "batchnorm"):
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             runs, output, num=args.samples or 64, seed=args.seed or 0,
             frame_step=args.frame_step or 1, clips=args.clips,
             facenet_weights=args.facenet_weights)
-        print(markdown_table(results), end="")
+        print(table_markdown(results), end="")
         return 0
     if args.frame_step is not None:
         raise UserError("--frame-step: only with --generation")

@@ -209,7 +209,7 @@ def _cell(value, digits=4):
     return "-" if value is None else f"{value:.{digits}g}"
 
 
-def markdown_table(results: dict) -> str:
+def table_markdown(results: dict) -> str:
     """Side-by-side table of `evaluate_generation` results keyed by run name."""
     head = ["run", "model", "step", "clips gen / real", "Frechet FaceNet (lower is better)",
             "real vs real", "identity drift gen / real", "motion gen / real"]
@@ -274,7 +274,7 @@ def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "generation.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "generation.md").write_text(markdown_table(results))
+    (out / "generation.md").write_text(table_markdown(results))
     save_png(out / "generation_sheet.png", comparison_sheet(sheet_clips))
     log(f"wrote {out / 'generation.json'}, {out / 'generation.md'}, "
         f"{out / 'generation_sheet.png'}")
