@@ -9,6 +9,7 @@ import numpy as np
 
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
+from idcg_tf.evaluation.options import EvalOptions
 
 # Shuffle block for picking the evaluated samples: a fixed, seeded selection that mixes shards
 # (test shards are often written person by person) and is the same for every run compared.
@@ -38,9 +39,8 @@ def dataset_label(pattern: str) -> str:
     return parent or first
 
 
-def eval_data_for(cfg: Config, options, run: str, log: Log) -> EvalData:
-    """The run's test split, the given one (`options.images`/`clips`), or (with a warning) its
-    training split."""
+def eval_data_for(cfg: Config, options: EvalOptions, run: str, log: Log) -> EvalData:
+    """The run's test split, the given one, or (with a warning) its training split."""
     if options.images is not None:
         return EvalData(options.images, options.clips, "given", dataset_label(options.images))
     d = cfg.data
