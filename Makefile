@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow benchmark compare gpu-check clean
+.PHONY: install demo test test-slow benchmark compare gpu-check clean install-io test-io
 
 install: $(STAMP)
 
@@ -36,5 +36,26 @@ compare: install
 gpu-check: install
 	$(PY) tools/gpu_check.py --report runs/gpu_check.json
 
+# --- io environment (tensorflow-io: s3://, hdfs://, az://); README "Cloud storage" ---
+# tensorflow-io 0.37.1 loads only with TF 2.16, so it lives in a second venv; idcg-tf goes in
+# without its TF 2.21 pins (--no-deps), its runtime needs come from requirements-io.txt.
+IO_VENV := .venv-io
+IO_PY := $(IO_VENV)/bin/python
+IO_STAMP := $(IO_VENV)/.installed
+
+install-io: $(IO_STAMP)
+
+$(IO_STAMP): requirements-io.txt setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(IO_VENV)
+	$(IO_PY) -m pip install --upgrade pip
+	$(IO_PY) -m pip install -r requirements-io.txt
+	$(IO_PY) -m pip install --no-deps -e .
+	touch $(IO_STAMP)
+
+# The reader against moto's local S3 server (tests/test_s3_io.py, marker io).
+test-io: install-io
+	$(IO_PY) -m pytest -q -m io tests/test_s3_io.py
+# --- end io environment ---
+
 clean:
-	rm -rf $(VENV) runs demo_data
+	rm -rf $(VENV) $(IO_VENV) runs demo_data

@@ -1,5 +1,8 @@
 """The tf.data reader: shapes, flips, determinism, exact resume positions, corrupt shards."""
 
+import sys
+import types
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -83,5 +86,18 @@ def test_corrupt_shard_is_named_or_skipped(tmp_path):
 def test_missing_shards_are_a_user_error(tmp_path):
     with pytest.raises(UserError, match="data.train_clips: no TFRecord shards match"):
         reader.list_shards(str(tmp_path / "x-*.tfrecord"), "data.train_clips")
-    with pytest.raises(UserError, match=r"s3://b/x: reading s3:// paths needs"):
-        reader.list_shards("s3://b/x")
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["absent", "built-for-tf-2.16"])
+def test_s3_paths_outside_the_io_env_say_what_to_do(monkeypatch, installed):
+    # Absent: the import fails. Installed with this TF: the import only warns, its file
+    # systems stay unregistered and listing fails with UnimplementedError.
+    monkeypatch.setitem(sys.modules, "tensorflow_io", types.ModuleType("tensorflow_io")
+                        if installed else None)
+    with pytest.raises(UserError) as raised:
+        reader.make_dataset("s3://bucket/images-*.tfrecord", "images", 32, 8, 2,
+                            key="data.train_images")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("data.train_images: s3://bucket/images-*.tfrecord: reading s3://")
+    assert "make install-io" in message and tf.__version__ in message

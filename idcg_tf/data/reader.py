@@ -3,7 +3,7 @@
 Shards are read interleaved, parsed and decoded in parallel, scaled to [-1, 1], flipped at random
 (one flip for every frame of a clip), shuffled, repeated, batched with `drop_remainder` (fixed
 shapes: no retracing) and prefetched, all AUTOTUNEd. Paths may be local, gs:// (native) or
-s3:// / hdfs:// / az:// through the optional tensorflow-io extra.
+s3:// / hdfs:// / az:// through tensorflow-io, which needs its own environment (`make install-io`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,20 @@ AUTOTUNE = tf.data.AUTOTUNE
 _IO_SCHEMES = ("s3://", "hdfs://", "az://", "azfs://")
 
 
-def _ensure_filesystem(pattern: str) -> None:
+def _io_unavailable(key: str, path: str) -> UserError:
+    scheme = path.split("://")[0]
+    return UserError(f"{key}: {path}: reading {scheme}:// paths needs tensorflow-io, whose last "
+                     f"release (0.37.1) loads only with TensorFlow 2.16 (this is {tf.__version__}):"
+                     " run `make install-io` and use .venv-io (README: Cloud storage)")
+
+
+def _ensure_filesystem(path: str, key: str) -> None:
     """Loads tensorflow-io's file systems for the schemes TensorFlow lacks."""
-    if pattern.startswith(_IO_SCHEMES):
+    if path.startswith(_IO_SCHEMES):
         try:
             import tensorflow_io  # noqa: F401  (registers the file systems)
-        except ImportError:
-            raise UserError(f"{pattern}: reading {pattern.split('://')[0]}:// paths needs the "
-                            "optional extra: pip install 'idcg-tf[io]'") from None
+        except Exception:  # absent, or built against another TF (NotFoundError, ImportError)
+            raise _io_unavailable(key, path) from None
 
 
 def list_shards(pattern: str, key: str = "data") -> list[str]:
@@ -34,9 +40,11 @@ def list_shards(pattern: str, key: str = "data") -> list[str]:
     paths = []
     for part in pattern.split(","):
         part = part.strip()
-        _ensure_filesystem(part)
+        _ensure_filesystem(part, key)
         try:
             paths += tf.io.gfile.glob(part)
+        except tf.errors.UnimplementedError:  # tensorflow-io imported but its plugin did not load
+            raise _io_unavailable(key, part) from None
         except tf.errors.OpError as exc:
             raise UserError(f"{key}: cannot list {part}: {exc.message}") from None
     if not paths:
