@@ -7,7 +7,8 @@ import pytest
 from idcg_tf import config
 from idcg_tf.errors import ConfigError
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -19,7 +20,7 @@ def test_shipped_configs_load(path):
 @pytest.mark.parametrize("name", ["celeb_model1", "celeb_model2", "celeb_model3",
                                   "pasc_model1", "pasc_model2", "pasc_model3"])
 def test_paper_settings(name):
-    cfg = config.load(Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
+    cfg = config.load(ROOT / "configs" / f"{name}.yaml")
     assert (cfg.model.resolution, cfg.model.frames) == (64, 32)
     assert cfg.loss.gradient_penalty == 10 and cfg.loss.cycle == 1000
     assert cfg.loss.facenet_identity == 100
@@ -77,6 +78,38 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         config.load(bad)
+
+
+def test_top_level_configs_folder_is_the_shipped_one():
+    # A clone's configs/ (what the README and the configs' headers name) and the package data a
+    # pip install ships are the same files.
+    assert [p.stem for p in CONFIGS] == config.shipped_names()
+    assert {"tiny", "celeb_model1", "demo"} <= set(config.shipped_names())
+    assert (ROOT / "configs").resolve() == config.SHIPPED.resolve()
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny.yaml", "celeb_model1"])
+def test_load_by_name_from_any_folder(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.load(name, ["train.steps=3"]) == config.load(
+        ROOT / "configs" / f"{Path(name).stem}.yaml", ["train.steps=3"])
+
+
+def test_an_existing_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("tiny").write_text("train: {steps: 11}\n")
+    assert config.load("tiny").train.steps == 11
+    assert config.load("tiny.yaml").train.steps != 11  # no such file here: the shipped one
+
+
+@pytest.mark.parametrize("given", ["tinny", "configs/tinny.yaml", "sub/tiny"])
+def test_unknown_name_is_one_line_listing_the_shipped_names(given, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        config.load(given)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{given}: config file not found")
+    assert all(name in message for name in ("tiny", "celeb_model1", "gen_wgan_one_stream"))
 
 
 def test_yaml_round_trip():
