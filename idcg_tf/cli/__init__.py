@@ -1,4 +1,9 @@
-"""What every tool shares: user errors as one line and exit status 2, quiet TensorFlow logs."""
+"""The command-line tools, one module each: argument parsing and main(), over the library.
+
+Each runs as a console script (`idcg-train` = `train.cli`) and, in a clone, as
+`python tools/train.py`. What they share lives here: user errors as one line and exit status 2,
+quiet TensorFlow logs. Modules here import no TensorFlow at the top: the log filter comes first.
+"""
 
 from __future__ import annotations
 
