@@ -17,8 +17,10 @@ def test_shipped_configs_load(path):
     assert cfg.train.steps > 0
 
 
-@pytest.mark.parametrize("name", ["celeb_model1", "celeb_model2", "celeb_model3",
-                                  "pasc_model1", "pasc_model2", "pasc_model3"])
+@pytest.mark.parametrize(
+    "name",
+    ["celeb_model1", "celeb_model2", "celeb_model3", "pasc_model1", "pasc_model2", "pasc_model3"],
+)
 def test_paper_settings(name):
     cfg = config.load(ROOT / "configs" / f"{name}.yaml")
     assert (cfg.model.resolution, cfg.model.frames) == (64, 32)
@@ -31,34 +33,39 @@ def test_paper_settings(name):
 
 
 def test_overrides_are_typed():
-    cfg = config.from_dict({}, ["train.steps=7", "model.variant=model2", "loss.cycle=5",
-                                "optimizer.learning_rate=2e-4"])
+    cfg = config.from_dict(
+        {},
+        ["train.steps=7", "model.variant=model2", "loss.cycle=5", "optimizer.learning_rate=2e-4"],
+    )
     assert cfg.train.steps == 7 and cfg.model.variant == "model2" and cfg.loss.cycle == 5.0
     assert cfg.optimizer.learning_rate == 2e-4  # YAML 1.1 reads "2e-4" as a string
     with pytest.raises(ConfigError, match="optimizer.learning_rate: expected a number"):
         config.from_dict({}, ["optimizer.learning_rate=fast"])
 
 
-@pytest.mark.parametrize("data, overrides, key", [
-    ({"model": {"foo": 1}}, [], "model.foo"),
-    ({"bogus": {}}, [], "bogus"),
-    ({}, ["train.batchsize=3"], "train.batchsize"),
-    ({"train": {"steps": "many"}}, [], "train.steps"),
-    ({"train": {"steps": 1.5}}, [], "train.steps"),
-    ({"train": {"deterministic": "yes"}}, [], "train.deterministic"),
-    ({"model": {"variant": "model4"}}, [], "model.variant"),
-    ({"model": {"resolution": 40}}, [], "model.resolution"),
-    ({"model": {"frames": 7}}, [], "model.frames"),
-    ({"model": {"image_encoder_widths": [8, 16, 32]}}, [], "model.video_encoder_widths"),
-    ({"model": {"video_decoder_widths": [8, 16, 32, 64]}}, [], "model.video_decoder_widths"),
-    ({"loss": {"cycle": -1}}, [], "loss.cycle"),
-    ({"loss": {"pixel_identity_form": "l1"}}, [], "loss.pixel_identity_form"),
-    ({}, ["loss.pixel_identity_form=3"], "loss.pixel_identity_form"),
-    ({"loss": {"pixel_identity": -1}}, [], "loss.pixel_identity"),
-    ({"train": {"batch_size": 0}}, [], "train.batch_size"),
-    ({"optimizer": {"decay_start": 1.5}}, [], "optimizer.decay_start"),
-    ({"model": "big"}, [], "model"),
-])
+@pytest.mark.parametrize(
+    "data, overrides, key",
+    [
+        ({"model": {"foo": 1}}, [], "model.foo"),
+        ({"bogus": {}}, [], "bogus"),
+        ({}, ["train.batchsize=3"], "train.batchsize"),
+        ({"train": {"steps": "many"}}, [], "train.steps"),
+        ({"train": {"steps": 1.5}}, [], "train.steps"),
+        ({"train": {"deterministic": "yes"}}, [], "train.deterministic"),
+        ({"model": {"variant": "model4"}}, [], "model.variant"),
+        ({"model": {"resolution": 40}}, [], "model.resolution"),
+        ({"model": {"frames": 7}}, [], "model.frames"),
+        ({"model": {"image_encoder_widths": [8, 16, 32]}}, [], "model.video_encoder_widths"),
+        ({"model": {"video_decoder_widths": [8, 16, 32, 64]}}, [], "model.video_decoder_widths"),
+        ({"loss": {"cycle": -1}}, [], "loss.cycle"),
+        ({"loss": {"pixel_identity_form": "l1"}}, [], "loss.pixel_identity_form"),
+        ({}, ["loss.pixel_identity_form=3"], "loss.pixel_identity_form"),
+        ({"loss": {"pixel_identity": -1}}, [], "loss.pixel_identity"),
+        ({"train": {"batch_size": 0}}, [], "train.batch_size"),
+        ({"optimizer": {"decay_start": 1.5}}, [], "optimizer.decay_start"),
+        ({"model": "big"}, [], "model"),
+    ],
+)
 def test_errors_name_the_key(data, overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         config.from_dict(data, overrides)
@@ -92,7 +99,8 @@ def test_top_level_configs_folder_is_the_shipped_one():
 def test_load_by_name_from_any_folder(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert config.load(name, ["train.steps=3"]) == config.load(
-        ROOT / "configs" / f"{Path(name).stem}.yaml", ["train.steps=3"])
+        ROOT / "configs" / f"{Path(name).stem}.yaml", ["train.steps=3"]
+    )
 
 
 def test_an_existing_path_wins_over_a_shipped_name(tmp_path, monkeypatch):

@@ -6,8 +6,14 @@ import sys
 from conftest import ROOT
 
 # Start-up lines a CPU-only machine printed before (tests/test_training.py checks a real run).
-STARTUP_NOISE = ("absl::InitializeLog", "cuInit", "Could not find cuda drivers",
-                 "oneDNN custom operations", "cpu_feature_guard", "To enable the following")
+STARTUP_NOISE = (
+    "absl::InitializeLog",
+    "cuInit",
+    "Could not find cuda drivers",
+    "oneDNN custom operations",
+    "cpu_feature_guard",
+    "To enable the following",
+)
 
 SCRIPT = r"""
 import os, sys
@@ -26,8 +32,9 @@ raise RuntimeError("a real traceback")
 
 
 def _run(mode: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SCRIPT, mode], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, mode], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_filter_drops_startup_noise_and_keeps_real_messages():

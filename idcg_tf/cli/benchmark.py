@@ -39,23 +39,45 @@ def _table(title: str, record: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("section", choices=["train", "facenet", "data", "infer"])
-    parser.add_argument("--config", default="tiny",
-                        help="a shipped config's name or a YAML file (default: tiny)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value (repeatable)")
-    parser.add_argument("--batch", type=int, default=None,
-                        help="global batch (default: train.batch_size; facenet: 4)")
+    parser.add_argument(
+        "--config", default="tiny", help="a shipped config's name or a YAML file (default: tiny)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (repeatable)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="global batch (default: train.batch_size; facenet: 4)",
+    )
     parser.add_argument("--iterations", type=int, default=3, help="train: timed iterations")
     parser.add_argument("--warmup", type=int, default=1, help="train: untimed iterations first")
-    parser.add_argument("--compare-impl", action="append", default=[],
-                        choices=list(CONV3D_IMPLS),
-                        help="train: also time this model.conv3d_impl in the same process")
-    parser.add_argument("--torch-peer", metavar="PYTHON", default=None,
-                        help="train: also time tools/torch_reference.py of a clone (the "
-                             "PyTorch build of the same iteration) with this Python, after ours, "
-                             "and report the ratio (see docs/performance.md for its venv)")
-    parser.add_argument("--torch-threads", type=int, default=2,
-                        help="train: torch.set_num_threads of the PyTorch reference")
+    parser.add_argument(
+        "--compare-impl",
+        action="append",
+        default=[],
+        choices=list(CONV3D_IMPLS),
+        help="train: also time this model.conv3d_impl in the same process",
+    )
+    parser.add_argument(
+        "--torch-peer",
+        metavar="PYTHON",
+        default=None,
+        help="train: also time tools/torch_reference.py of a clone (the "
+        "PyTorch build of the same iteration) with this Python, after ours, "
+        "and report the ratio (see docs/performance.md for its venv)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=2,
+        help="train: torch.set_num_threads of the PyTorch reference",
+    )
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
     parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
     args = parser.parse_args(argv)
@@ -65,12 +87,19 @@ def main(argv=None) -> int:
     cfg = config.load(args.config, args.set)
     from idcg_tf import benchmark
 
-    result = benchmark.run_section(args.section, cfg, batch=args.batch,
-                                   iterations=args.iterations, warmup=args.warmup,
-                                   compare_impls=args.compare_impl, batches=args.batches,
-                                   repeats=args.repeats, torch_peer=args.torch_peer,
-                                   torch_threads=args.torch_threads,
-                                   log=_log)
+    result = benchmark.run_section(
+        args.section,
+        cfg,
+        batch=args.batch,
+        iterations=args.iterations,
+        warmup=args.warmup,
+        compare_impls=args.compare_impl,
+        batches=args.batches,
+        repeats=args.repeats,
+        torch_peer=args.torch_peer,
+        torch_threads=args.torch_threads,
+        log=_log,
+    )
     for key, record in result.items():
         for i, item in enumerate(record if isinstance(record, list) else [record]):
             _table(f"{key}[{i}]" if isinstance(record, list) else key, item)

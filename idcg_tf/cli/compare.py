@@ -19,10 +19,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the recipe (e.g. demo, or a YAML file)")
     parser.add_argument("--output", required=True, help="folder for the runs and evaluation")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value for all three runs (repeatable)")
-    parser.add_argument("--samples", type=int, default=1000,
-                        help="test samples per direction (default 1000, as the paper)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value for all three runs (repeatable)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1000,
+        help="test samples per direction (default 1000, as the paper)",
+    )
     parser.add_argument("--results", help="results page to write (default OUTPUT/results.md)")
     args = parser.parse_args(argv)
 
@@ -36,8 +45,7 @@ def main(argv=None) -> int:
     config.load(args.config, args.set)  # a bad key fails before anything trains
     from idcg_tf.evaluation.compare import compare_variants
 
-    compare_variants(args.config, args.output, args.set, samples=args.samples,
-                     results=args.results)
+    compare_variants(args.config, args.output, args.set, samples=args.samples, results=args.results)
     return 0
 
 

@@ -26,10 +26,19 @@ def main(argv=None) -> int:
 
     from idcg_tf.deploy.export import export_run
 
-    record = export_run(args.workdir, args.name, args.output, step=args.step,
-                        onnx=not args.no_onnx, opset=args.opset, log=print)
-    print(f"done: {args.output}/{args.name} version {record['version']} from "
-          f"{record['source']['workdir']} step {record['source']['step']}")
+    record = export_run(
+        args.workdir,
+        args.name,
+        args.output,
+        step=args.step,
+        onnx=not args.no_onnx,
+        opset=args.opset,
+        log=print,
+    )
+    print(
+        f"done: {args.output}/{args.name} version {record['version']} from "
+        f"{record['source']['workdir']} step {record['source']['step']}"
+    )
     return 0
 
 

@@ -35,8 +35,7 @@ def main(argv=None) -> int:
 
     from pathlib import Path
 
-    from idcg_tf.generation import (generate_clips, generation_sheet, load_generator,
-                                    save_clip)
+    from idcg_tf.generation import generate_clips, generation_sheet, load_generator, save_clip
     from idcg_tf.visualize import save_png, to_uint8
 
     cfg, generator, step = load_generator(args.workdir, args.step)
@@ -47,8 +46,10 @@ def main(argv=None) -> int:
         for suffix in suffixes:
             save_clip(out / f"clip_{i:03d}.{suffix}", clip, fps=args.fps)
     save_png(out / "sheet.png", generation_sheet(clips))
-    print(f"{args.num} clips ({', '.join(suffixes)}) and sheet.png in {out} "
-          f"({cfg.generation.model}, step {step}, seed {args.seed})")
+    print(
+        f"{args.num} clips ({', '.join(suffixes)}) and sheet.png in {out} "
+        f"({cfg.generation.model}, step {step}, seed {args.seed})"
+    )
     return 0
 
 

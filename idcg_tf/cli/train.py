@@ -14,14 +14,24 @@ from idcg_tf.cli import run_tool
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True,
-                        help="a shipped config's name (tiny, celeb_model1, ...: see configs/) "
-                             "or a YAML file")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value (repeatable)")
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="a shipped config's name (tiny, celeb_model1, ...: see configs/) or a YAML file",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (repeatable)",
+    )
     parser.add_argument("--workdir", help="run directory (default: runs/<config name>)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the resolved config and the networks, then exit")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved config and the networks, then exit",
+    )
     args = parser.parse_args(argv)
 
     from idcg_tf import config

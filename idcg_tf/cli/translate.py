@@ -19,16 +19,30 @@ from idcg_tf.cli import run_tool
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="exported model folder (export.json)")
-    parser.add_argument("--input", required=True, nargs="+", metavar="PATH",
-                        help="image or video files, or folders of them")
+    parser.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        metavar="PATH",
+        help="image or video files, or folders of them",
+    )
     parser.add_argument("--output", required=True, help="output folder")
-    parser.add_argument("--backend", choices=("onnx", "tf"),
-                        help="default: onnx when the export has .onnx files, else tf")
-    parser.add_argument("--all-clips", action="store_true",
-                        help="translate every clip of a video, not only the first")
+    parser.add_argument(
+        "--backend",
+        choices=("onnx", "tf"),
+        help="default: onnx when the export has .onnx files, else tf",
+    )
+    parser.add_argument(
+        "--all-clips",
+        action="store_true",
+        help="translate every clip of a video, not only the first",
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="samples per model call")
-    parser.add_argument("--frames", action="store_true",
-                        help="input folders are frame folders (one video per folder of images)")
+    parser.add_argument(
+        "--frames",
+        action="store_true",
+        help="input folders are frame folders (one video per folder of images)",
+    )
     parser.add_argument("--fps", type=int, default=8, help="frame rate of the GIFs and MP4s")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -39,11 +53,20 @@ def main(argv=None) -> int:
 
     model = ExportedModel(args.model, args.backend)
     result = translate_paths(
-        model, args.input, args.output, all_clips=args.all_clips, batch_size=args.batch_size,
-        frames_folders=args.frames, fps=args.fps, progress=not args.no_progress,
-        report=lambda failure: tqdm.write(f"failed: {failure.line()}", file=sys.stderr))
-    print(f"translated {len(result.translated)} input(s) with {model.backend} into "
-          f"{args.output}; {len(result.failed)} failed")
+        model,
+        args.input,
+        args.output,
+        all_clips=args.all_clips,
+        batch_size=args.batch_size,
+        frames_folders=args.frames,
+        fps=args.fps,
+        progress=not args.no_progress,
+        report=lambda failure: tqdm.write(f"failed: {failure.line()}", file=sys.stderr),
+    )
+    print(
+        f"translated {len(result.translated)} input(s) with {model.backend} into "
+        f"{args.output}; {len(result.failed)} failed"
+    )
     return 1 if result.failed else 0
 
 
