@@ -7,6 +7,7 @@ quiet TensorFlow logs. Modules here import no TensorFlow at the top: the log fil
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -20,6 +21,17 @@ def quiet_tensorflow() -> None:
     from idcg_tf import console
 
     console.install()
+
+
+def add_overrides(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """The repeatable `--set section.key=value` of the tools that load a config."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=f"override one config value{scope} (repeatable)",
+    )
 
 
 def run_tool(main: Callable[[list[str] | None], int | None]) -> None:

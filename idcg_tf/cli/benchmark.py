@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import add_overrides, run_tool
 from idcg_tf.config import CONV3D_IMPLS
 
 
@@ -42,13 +42,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--config", default="tiny", help="a shipped config's name or a YAML file (default: tiny)"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config value (repeatable)",
-    )
+    add_overrides(parser)
     parser.add_argument(
         "--batch",
         type=int,
@@ -87,18 +81,14 @@ def main(argv=None) -> int:
     cfg = config.load(args.config, args.set)
     from idcg_tf import benchmark
 
+    # The per-section options go through as given; each section reads the ones it uses.
+    options = ("batch", "iterations", "warmup", "batches", "repeats", "torch_peer", "torch_threads")
     result = benchmark.run_section(
         args.section,
         cfg,
-        batch=args.batch,
-        iterations=args.iterations,
-        warmup=args.warmup,
         compare_impls=args.compare_impl,
-        batches=args.batches,
-        repeats=args.repeats,
-        torch_peer=args.torch_peer,
-        torch_threads=args.torch_threads,
         log=_log,
+        **{name: getattr(args, name) for name in options},
     )
     for key, record in result.items():
         for i, item in enumerate(record if isinstance(record, list) else [record]):

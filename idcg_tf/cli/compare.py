@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import argparse
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import add_overrides, run_tool
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="the recipe (e.g. demo, or a YAML file)")
     parser.add_argument("--output", required=True, help="folder for the runs and evaluation")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config value for all three runs (repeatable)",
-    )
+    add_overrides(parser, " for all three runs")
     parser.add_argument(
         "--samples",
         type=int,

@@ -49,22 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_kinds_help() + "\n" + EXAMPLES,
     )
     io = p.add_argument_group("inputs and output")
-    io.add_argument(
-        "--images",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KIND:PATH",
-        help="still-image sources (domain X); repeatable",
-    )
-    io.add_argument(
-        "--videos",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KIND:PATH",
-        help="video sources (domain Y); repeatable",
-    )
+    for kind, what in (
+        ("images", "still-image sources (domain X)"),
+        ("videos", "video sources (domain Y)"),
+    ):
+        io.add_argument(
+            f"--{kind}",
+            nargs="+",
+            action="extend",
+            default=[],
+            metavar="KIND:PATH",
+            help=f"{what}; repeatable",
+        )
     io.add_argument(
         "--demo",
         metavar="DIR",

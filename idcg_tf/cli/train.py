@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import add_overrides, run_tool
 
 
 def main(argv=None) -> int:
@@ -19,13 +19,7 @@ def main(argv=None) -> int:
         required=True,
         help="a shipped config's name (tiny, celeb_model1, ...: see configs/) or a YAML file",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config value (repeatable)",
-    )
+    add_overrides(parser)
     parser.add_argument("--workdir", help="run directory (default: runs/<config name>)")
     parser.add_argument(
         "--dry-run",
