@@ -3,7 +3,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow benchmark compare gpu-check clean install-io test-io
+.PHONY: install demo lint format test test-slow check-install benchmark compare gpu-check clean \
+	install-io test-io
 
 install: $(STAMP)
 
@@ -16,11 +17,25 @@ $(STAMP): setup.cfg pyproject.toml
 demo: install
 	bash tools/demo.sh
 
+# Lint and format check, as .ci/run runs them (rules in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
 test: install
 	$(PY) -m pytest -q
 
 test-slow: install
 	$(PY) -m pytest -q -m slow
+
+# A plain (not editable) `pip install .` into a fresh venv, then the console scripts from
+# another folder; see .ci/check_install.sh.
+check-install:
+	PYTHON=$(PYTHON) bash .ci/check_install.sh
 
 benchmark: install
 	$(PY) tools/benchmark.py train --config configs/celeb_model1.yaml --batch 4 --iterations 2 --warmup 1

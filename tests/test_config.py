@@ -7,7 +7,8 @@ import pytest
 from idcg_tf import config
 from idcg_tf.errors import ConfigError
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
@@ -16,10 +17,12 @@ def test_shipped_configs_load(path):
     assert cfg.train.steps > 0
 
 
-@pytest.mark.parametrize("name", ["celeb_model1", "celeb_model2", "celeb_model3",
-                                  "pasc_model1", "pasc_model2", "pasc_model3"])
+@pytest.mark.parametrize(
+    "name",
+    ["celeb_model1", "celeb_model2", "celeb_model3", "pasc_model1", "pasc_model2", "pasc_model3"],
+)
 def test_paper_settings(name):
-    cfg = config.load(Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml")
+    cfg = config.load(ROOT / "configs" / f"{name}.yaml")
     assert (cfg.model.resolution, cfg.model.frames) == (64, 32)
     assert cfg.loss.gradient_penalty == 10 and cfg.loss.cycle == 1000
     assert cfg.loss.facenet_identity == 100
@@ -30,34 +33,39 @@ def test_paper_settings(name):
 
 
 def test_overrides_are_typed():
-    cfg = config.from_dict({}, ["train.steps=7", "model.variant=model2", "loss.cycle=5",
-                                "optimizer.learning_rate=2e-4"])
+    cfg = config.from_dict(
+        {},
+        ["train.steps=7", "model.variant=model2", "loss.cycle=5", "optimizer.learning_rate=2e-4"],
+    )
     assert cfg.train.steps == 7 and cfg.model.variant == "model2" and cfg.loss.cycle == 5.0
     assert cfg.optimizer.learning_rate == 2e-4  # YAML 1.1 reads "2e-4" as a string
     with pytest.raises(ConfigError, match="optimizer.learning_rate: expected a number"):
         config.from_dict({}, ["optimizer.learning_rate=fast"])
 
 
-@pytest.mark.parametrize("data, overrides, key", [
-    ({"model": {"foo": 1}}, [], "model.foo"),
-    ({"bogus": {}}, [], "bogus"),
-    ({}, ["train.batchsize=3"], "train.batchsize"),
-    ({"train": {"steps": "many"}}, [], "train.steps"),
-    ({"train": {"steps": 1.5}}, [], "train.steps"),
-    ({"train": {"deterministic": "yes"}}, [], "train.deterministic"),
-    ({"model": {"variant": "model4"}}, [], "model.variant"),
-    ({"model": {"resolution": 40}}, [], "model.resolution"),
-    ({"model": {"frames": 7}}, [], "model.frames"),
-    ({"model": {"image_encoder_widths": [8, 16, 32]}}, [], "model.video_encoder_widths"),
-    ({"model": {"video_decoder_widths": [8, 16, 32, 64]}}, [], "model.video_decoder_widths"),
-    ({"loss": {"cycle": -1}}, [], "loss.cycle"),
-    ({"loss": {"pixel_identity_form": "l1"}}, [], "loss.pixel_identity_form"),
-    ({}, ["loss.pixel_identity_form=3"], "loss.pixel_identity_form"),
-    ({"loss": {"pixel_identity": -1}}, [], "loss.pixel_identity"),
-    ({"train": {"batch_size": 0}}, [], "train.batch_size"),
-    ({"optimizer": {"decay_start": 1.5}}, [], "optimizer.decay_start"),
-    ({"model": "big"}, [], "model"),
-])
+@pytest.mark.parametrize(
+    "data, overrides, key",
+    [
+        ({"model": {"foo": 1}}, [], "model.foo"),
+        ({"bogus": {}}, [], "bogus"),
+        ({}, ["train.batchsize=3"], "train.batchsize"),
+        ({"train": {"steps": "many"}}, [], "train.steps"),
+        ({"train": {"steps": 1.5}}, [], "train.steps"),
+        ({"train": {"deterministic": "yes"}}, [], "train.deterministic"),
+        ({"model": {"variant": "model4"}}, [], "model.variant"),
+        ({"model": {"resolution": 40}}, [], "model.resolution"),
+        ({"model": {"frames": 7}}, [], "model.frames"),
+        ({"model": {"image_encoder_widths": [8, 16, 32]}}, [], "model.video_encoder_widths"),
+        ({"model": {"video_decoder_widths": [8, 16, 32, 64]}}, [], "model.video_decoder_widths"),
+        ({"loss": {"cycle": -1}}, [], "loss.cycle"),
+        ({"loss": {"pixel_identity_form": "l1"}}, [], "loss.pixel_identity_form"),
+        ({}, ["loss.pixel_identity_form=3"], "loss.pixel_identity_form"),
+        ({"loss": {"pixel_identity": -1}}, [], "loss.pixel_identity"),
+        ({"train": {"batch_size": 0}}, [], "train.batch_size"),
+        ({"optimizer": {"decay_start": 1.5}}, [], "optimizer.decay_start"),
+        ({"model": "big"}, [], "model"),
+    ],
+)
 def test_errors_name_the_key(data, overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         config.from_dict(data, overrides)
@@ -77,6 +85,39 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         config.load(bad)
+
+
+def test_top_level_configs_folder_is_the_shipped_one():
+    # A clone's configs/ (what the README and the configs' headers name) and the package data a
+    # pip install ships are the same files.
+    assert [p.stem for p in CONFIGS] == config.shipped_names()
+    assert {"tiny", "celeb_model1", "demo"} <= set(config.shipped_names())
+    assert (ROOT / "configs").resolve() == config.SHIPPED.resolve()
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny.yaml", "celeb_model1"])
+def test_load_by_name_from_any_folder(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.load(name, ["train.steps=3"]) == config.load(
+        ROOT / "configs" / f"{Path(name).stem}.yaml", ["train.steps=3"]
+    )
+
+
+def test_an_existing_path_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("tiny").write_text("train: {steps: 11}\n")
+    assert config.load("tiny").train.steps == 11
+    assert config.load("tiny.yaml").train.steps != 11  # no such file here: the shipped one
+
+
+@pytest.mark.parametrize("given", ["tinny", "configs/tinny.yaml", "sub/tiny"])
+def test_unknown_name_is_one_line_listing_the_shipped_names(given, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        config.load(given)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{given}: config file not found")
+    assert all(name in message for name in ("tiny", "celeb_model1", "gen_wgan_one_stream"))
 
 
 def test_yaml_round_trip():

@@ -1,4 +1,5 @@
-"""Quiet consoles: TensorFlow's start-up chatter is dropped, real messages still show."""
+"""Consoles: TensorFlow's start-up chatter is dropped, real messages still show; a tool run from
+another folder finds a shipped config by name, or says in one line which names there are."""
 
 import subprocess
 import sys
@@ -6,8 +7,14 @@ import sys
 from conftest import ROOT
 
 # Start-up lines a CPU-only machine printed before (tests/test_training.py checks a real run).
-STARTUP_NOISE = ("absl::InitializeLog", "cuInit", "Could not find cuda drivers",
-                 "oneDNN custom operations", "cpu_feature_guard", "To enable the following")
+STARTUP_NOISE = (
+    "absl::InitializeLog",
+    "cuInit",
+    "Could not find cuda drivers",
+    "oneDNN custom operations",
+    "cpu_feature_guard",
+    "To enable the following",
+)
 
 SCRIPT = r"""
 import os, sys
@@ -26,8 +33,9 @@ raise RuntimeError("a real traceback")
 
 
 def _run(mode: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SCRIPT, mode], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, mode], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_filter_drops_startup_noise_and_keeps_real_messages():
@@ -44,3 +52,30 @@ def test_filter_keeps_a_fatal_message_written_just_before_a_crash():
     assert proc.returncode != 0
     assert "Check failed: fatal C++ message" in proc.stderr
     assert "cuInit" not in proc.stderr
+
+
+def _train_tool(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "train.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_shipped_config_by_name_from_another_folder(tmp_path):
+    proc = _train_tool("--config", "tiny", "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("# resolved config (") and first.endswith(
+        "idcg_tf/configs/tiny.yaml); workdir runs/tiny"
+    )
+    assert not any(noise in proc.stderr for noise in STARTUP_NOISE)
+
+
+def test_an_unknown_config_name_is_one_line_exit_2(tmp_path):
+    proc = _train_tool("--config", "celeb_modle1", "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: celeb_modle1: config file not found") and "celeb_model1" in line

@@ -1,46 +1,8 @@
 #!/usr/bin/env python
-"""Measure Model1, Model2 and Model3 against each other (paper Table 1, Fig. 6).
+"""The `idcg-compare` tool, run from a clone; its code is idcg_tf/cli/compare.py."""
 
-    python tools/compare.py --config configs/demo.yaml --output runs/compare \
-        [--samples 1000] [--results docs/results.md] [--set train.steps=...]
-
-Trains the three variants with the config's recipe and seed (finished runs are skipped),
-evaluates them as `tools/evaluate.py --compare`, plots their training-time identity score
-curves and writes the results page (default OUTPUT/results.md).
-"""
-
-from __future__ import annotations
-
-import argparse
-
-from idcg_tf.cli import run_tool
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="the recipe (e.g. configs/demo.yaml)")
-    parser.add_argument("--output", required=True, help="folder for the runs and evaluation")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override one config value for all three runs (repeatable)")
-    parser.add_argument("--samples", type=int, default=1000,
-                        help="test samples per direction (default 1000, as the paper)")
-    parser.add_argument("--results", help="results page to write (default OUTPUT/results.md)")
-    args = parser.parse_args(argv)
-
-    from idcg_tf import config
-    from idcg_tf.errors import UserError
-
-    if any(o.split("=", 1)[0].strip() == "model.variant" for o in args.set):
-        raise UserError("--set model.variant: the comparison trains all three variants")
-    if args.samples < 1:
-        raise UserError("--samples: must be >= 1")
-    config.load(args.config, args.set)  # a bad key fails before anything trains
-    from idcg_tf.evaluation.compare import compare_variants
-
-    compare_variants(args.config, args.output, args.set, samples=args.samples,
-                     results=args.results)
-    return 0
-
+# main too: tests load this file and call main(argv) in their own process.
+from idcg_tf.cli.compare import cli, main  # noqa: F401
 
 if __name__ == "__main__":
-    run_tool(main)
+    cli()

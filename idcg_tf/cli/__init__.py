@@ -1,10 +1,16 @@
-"""What every tool shares: user errors as one line and exit status 2, quiet TensorFlow logs."""
+"""The command-line tools, one module each: argument parsing and main(), over the library.
+
+Each runs as a console script (`idcg-train` = `train.cli`) and, in a clone, as
+`python tools/train.py`. What they share lives here: user errors as one line and exit status 2,
+quiet TensorFlow logs. Modules here import no TensorFlow at the top: the log filter comes first.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 def quiet_tensorflow() -> None:
@@ -15,6 +21,17 @@ def quiet_tensorflow() -> None:
     from idcg_tf import console
 
     console.install()
+
+
+def add_overrides(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """The repeatable `--set section.key=value` of the tools that load a config."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=f"override one config value{scope} (repeatable)",
+    )
 
 
 def run_tool(main: Callable[[list[str] | None], int | None]) -> None:

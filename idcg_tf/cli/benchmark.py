@@ -1,0 +1,102 @@
+"""Measure IdCycleGAN's speed: JSON on stdout, a readable table on stderr.
+
+    idcg-benchmark train --config celeb_model1 --batch 4 \\
+        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=fast] [--compare-impl stock] \
+        [--torch-peer /tmp/torchvenv/bin/python]
+    idcg-benchmark facenet [--batch 4]
+    idcg-benchmark data --config tiny --set data.train_clips=... [--batches 50]
+    idcg-benchmark infer --config tiny [--repeats 20]
+
+Sections: train (samples/s, FLOPs, MFU against this process's measured matmul peak, memory),
+facenet (identity loss cost per sample), data (reader clips/s vs what training consumes),
+infer (latency p50/p90 of the generators: eager, tf.function, SavedModel, ONNX Runtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from idcg_tf.cli import add_overrides, run_tool
+from idcg_tf.config import CONV3D_IMPLS
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _table(title: str, record: dict) -> None:
+    _log(f"== {title}")
+    for key, value in record.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, (dict, list)):
+            value = json.dumps(value)
+        _log(f"  {key:28} {value}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("section", choices=["train", "facenet", "data", "infer"])
+    parser.add_argument(
+        "--config", default="tiny", help="a shipped config's name or a YAML file (default: tiny)"
+    )
+    add_overrides(parser)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="global batch (default: train.batch_size; facenet: 4)",
+    )
+    parser.add_argument("--iterations", type=int, default=3, help="train: timed iterations")
+    parser.add_argument("--warmup", type=int, default=1, help="train: untimed iterations first")
+    parser.add_argument(
+        "--compare-impl",
+        action="append",
+        default=[],
+        choices=list(CONV3D_IMPLS),
+        help="train: also time this model.conv3d_impl in the same process",
+    )
+    parser.add_argument(
+        "--torch-peer",
+        metavar="PYTHON",
+        default=None,
+        help="train: also time tools/torch_reference.py of a clone (the "
+        "PyTorch build of the same iteration) with this Python, after ours, "
+        "and report the ratio (see docs/performance.md for its venv)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=2,
+        help="train: torch.set_num_threads of the PyTorch reference",
+    )
+    parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
+    parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
+    args = parser.parse_args(argv)
+
+    from idcg_tf import config
+
+    cfg = config.load(args.config, args.set)
+    from idcg_tf import benchmark
+
+    # The per-section options go through as given; each section reads the ones it uses.
+    options = ("batch", "iterations", "warmup", "batches", "repeats", "torch_peer", "torch_threads")
+    result = benchmark.run_section(
+        args.section,
+        cfg,
+        compare_impls=args.compare_impl,
+        log=_log,
+        **{name: getattr(args, name) for name in options},
+    )
+    for key, record in result.items():
+        for i, item in enumerate(record if isinstance(record, list) else [record]):
+            _table(f"{key}[{i}]" if isinstance(record, list) else key, item)
+    print(json.dumps(result))
+    return 0
+
+
+def cli() -> None:
+    """The `idcg-benchmark` console script."""
+    run_tool(main)
