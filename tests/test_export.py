@@ -2,6 +2,7 @@
 through TF Serving's loader path (saved_model_cli run, a TF1 session), REST payloads as TF
 Serving shapes them, ONNX parity, versions."""
 
+import dataclasses
 import json
 import re
 import shutil
@@ -15,11 +16,12 @@ import tensorflow as tf
 
 from conftest import run_tool
 from idcg_tf.deploy import export as E
-from idcg_tf.deploy import serving
+from idcg_tf.deploy import generator_module, serving
+from idcg_tf.deploy import layout as L
 from idcg_tf.errors import UserError
 from idcg_tf.visualize import to_uint8
 
-SIGNATURES = E.SIGNATURES
+SIGNATURES = L.SIGNATURES
 GENERATORS = {"image_to_video": ("image", "video"), "video_to_image": ("video", "image")}
 
 
@@ -40,8 +42,8 @@ def _load(run, generator, version=1):
 def test_layout_and_export_json(run):
     d = run.model_dir
     assert sorted(p.name for p in d.iterdir()) == [
-        "export.json", "image_to_video", "image_to_video.onnx", "video_to_image",
-        "video_to_image.onnx"]
+        "MODEL_CARD.md", "export.json", "image_to_video", "image_to_video.onnx",
+        "video_to_image", "video_to_image.onnx"]
     for generator in GENERATORS:
         # Only the version: no temporary folder is left where TF Serving looks.
         assert [p.name for p in (d / generator).iterdir()] == ["1"]
@@ -65,6 +67,44 @@ def test_layout_and_export_json(run):
     assert set(meta["sha256"]) == written
     for name, digest in meta["sha256"].items():
         assert E.sha256(d / name) == digest, name
+
+
+def test_model_card_says_what_the_model_is_for_and_carries_the_metrics(run, tmp_path):
+    from idcg_tf.deploy.model_card import model_card
+
+    card = (run.model_dir / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: tiny, version 1")
+    assert "`image_to_video`: one face image [-1, 32, 32, 3] -> a clip of 8 frames" in card
+    assert "`video_to_image`" in card and "arXiv:1712.00971" in card
+    assert "checkpoint step 2, config `tiny`" in card
+    assert "synthetic faces" in card  # the tiny run's data
+    assert "without that person's consent" in card and "did not consent" in card
+    assert E.sha256(run.model_dir / "MODEL_CARD.md") == run.record["sha256"]["MODEL_CARD.md"]
+
+    # The run's metrics: none, then the trainer's identity score, then tools/evaluate.py's.
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    assert "Not evaluated" in model_card(run.cfg, workdir, 2, run.record)
+    (workdir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
+        {"step": 1, "identity_score/image_to_video": 0.9, "identity_score/video_to_image": 0.8},
+        {"step": 2, "identity_score/image_to_video": 0.75, "identity_score/video_to_image": 0.5},
+        {"step": 3, "identity_score/image_to_video": 0.1, "identity_score/video_to_image": 0.1}]))
+    card = model_card(run.cfg, workdir, 2, run.record)
+    assert "Not evaluated" not in card
+    assert "step 2): image_to_video 0.7500, video_to_image 0.5000" in card
+    scores = {d: {"samples": 16, "facenet_score": 0.76, "verification_rate": 1.0,
+                  "cycle_l1": 0.07} for d in GENERATORS}
+    (workdir / "metrics.json").write_text(json.dumps(
+        {"runs": [{"step": 2, "dataset": "demo", "split": "test", **scores}]}))
+    assert "| video_to_image | 16 | 0.7600 | 1.000 | 0.0700 |" in model_card(
+        run.cfg, workdir, 2, run.record)
+
+    # Research-only data sets are named with their licences.
+    data = dataclasses.replace(run.cfg.data, train_images="data/celeb/images-train-*",
+                               train_clips="data/celeb/clips-train-*")
+    celeb = model_card(dataclasses.replace(run.cfg, name="celeb_model1", data=data), workdir,
+                       2, run.record)
+    assert "CelebA" in celeb and "YouTube Faces" in celeb and "non-commercial" in celeb
 
 
 def _signature_blocks(text):
@@ -182,8 +222,8 @@ def test_a_tracked_keras_model_would_not_load_in_tf_serving(tmp_path):
     with pytest.raises(tf.errors.FailedPreconditionError, match="Could not find variable"):
         serving.ServingSession(tmp_path / "held").run("serving_default", {"x": x})
 
-    module = E.GeneratorModule(model, "x", "y", [4])
-    E.write_saved_model(module, tmp_path / "tracked")
+    module = generator_module.GeneratorModule(model, "x", "y", [4])
+    generator_module.write_saved_model(module, tmp_path / "tracked")
     with serving.ServingSession(tmp_path / "tracked") as session:
         np.testing.assert_array_equal(session.run("serving_default", {"x": x})["y"],
                                       model(x).numpy())
@@ -317,15 +357,15 @@ def test_second_export_adds_a_version_and_keeps_the_first(run):
     meta = json.loads((run.model_dir / "export.json").read_text())
     assert meta["version"] == 2
     assert meta["generators"]["image_to_video"]["saved_model"] == "image_to_video/2"
-    assert E.next_version(run.model_dir) == 3
+    assert L.next_version(run.model_dir) == 3
 
 
 def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
-    from idcg_tf.deploy.translate import ExportedModel
+    from idcg_tf.deploy.exported_model import ExportedModel
 
     shutil.copytree(run.model_dir, tmp_path / "tiny")
     assert ExportedModel(tmp_path / "tiny").backend == "onnx"
-    version = E.next_version(tmp_path / "tiny")
+    version = L.next_version(tmp_path / "tiny")
     record = E.export_run(run.workdir, "tiny", tmp_path, onnx=False)
     assert record["version"] == version and record["onnx_opset"] is None
     assert not list((tmp_path / "tiny").glob("*.onnx"))
@@ -360,8 +400,8 @@ def _export_until(run, output, trigger):
 def _whole_versions(model_dir):
     """The versions both generators have; fails when one has a version the other lacks
     (outside a commit record, see export.py) or export.json is not the newest, whole one."""
-    versions = {g: E.existing_versions(model_dir / g) for g in GENERATORS}
-    if not (model_dir / E.PENDING).exists():
+    versions = {g: L.existing_versions(model_dir / g) for g in GENERATORS}
+    if not (model_dir / L.PENDING).exists():
         assert versions["image_to_video"] == versions["video_to_image"], versions
     for g in GENERATORS:
         # Only version folders where TF Serving looks (staged ones live in .staging).
@@ -382,14 +422,14 @@ def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
     for trigger in ("image_to_video: SavedModel staged", "image_to_video: ONNX"):
         lines = _export_until(run, tmp_path, trigger)
         assert _whole_versions(model_dir) == before, lines
-        assert (model_dir / E.STAGING / "image_to_video" / "saved_model.pb").is_file()
+        assert (model_dir / L.STAGING / "image_to_video" / "saved_model.pb").is_file()
     # A kill between two renames of the commit (microseconds apart, too short to hit with a
     # signal from here) leaves this: a whole staged export, the commit record and one
     # generator in place. Staged in-process from the same step-2 networks.
     E._stage(run.cfg, run.nets, 2, str(Path(run.workdir).resolve()), model_dir, "tiny", new,
-             True, E.DEFAULT_OPSET, log=lambda line: None)
-    (model_dir / E.PENDING).write_text(json.dumps({"version": new}))
-    (model_dir / E.STAGING / "image_to_video").rename(model_dir / "image_to_video" / str(new))
+             True, generator_module.DEFAULT_OPSET, log=lambda line: None)
+    (model_dir / L.PENDING).write_text(json.dumps({"version": new}))
+    (model_dir / L.STAGING / "image_to_video").rename(model_dir / "image_to_video" / str(new))
     # The rerun completes that export instead of starting another.
     result = run_tool("tools/export.py", "--workdir", str(run.workdir), "--name", "tiny",
                       "--output", str(tmp_path))

@@ -19,6 +19,8 @@ import pytest
 from idcg_tf.data import faces as F
 from idcg_tf.data import prepare as P
 from idcg_tf.data import sources as S
+from idcg_tf.data.manifest import SPLITS
+from idcg_tf.data.split import assign_splits
 from idcg_tf.data.demo_media import lay_out_demo_media
 
 from conftest import run_tool
@@ -85,7 +87,7 @@ def test_demo_clips_images_and_manifest(demo):
             assert (clip["confidence"] >= 0.9).all()
             assert clip["pixels"].std() > 10  # a picture, not a constant fill
 
-    images = {s: _records(out, "images", s) for s in P.SPLITS}
+    images = {s: _records(out, "images", s) for s in SPLITS}
     # A miniature of PaSC: stills of the video's man (every 2nd frame) split in time as his
     # clips: train from frames 0..81 (41), test from 90..119 (15); two unseen people in test
     # (astronaut, Grace Hopper); the cameraman and 20 LFW faces in train.
@@ -123,7 +125,7 @@ def test_every_clip_frame_holds_the_face(demo):
     """MTCNN, run afresh on the stored 32x32 frames, finds the face centred in every one, at
     the size the margin implies (box side / crop side = 1 / (1 + 2 * 0.2) = 0.71)."""
     out = Path(demo["result"].output)
-    frames = [f for s in P.SPLITS for c in _records(out, "clips", s) for f in c["pixels"]]
+    frames = [f for s in SPLITS for c in _records(out, "clips", s) for f in c["pixels"]]
     found = F.FaceDetector(min_face=8, min_confidence=0.9).detect(frames)
     assert len(found) == 25 * L
     for faces in found:
@@ -159,7 +161,7 @@ def test_rerun_after_interruption_completes_without_duplicates(demo, tmp_path):
     assert not list(out.glob("*.tmp-*"))
     assert sorted(p.name for p in out.glob("images-train-*")) == [
         "images-train-00000-of-00002.tfrecord", "images-train-00001-of-00002.tfrecord"]
-    for split in P.SPLITS:
+    for split in SPLITS:
         keys = [(c["source"], tuple(c["frame_indices"])) for c in _records(out, "clips", split)]
         assert len(keys) == len(set(keys)) == result.manifest["counts"][split]["clips"]
         sources = [r["source"] for r in _records(out, "images", split)]
@@ -345,7 +347,7 @@ def test_celeba_and_pasc_layouts(tmp_path):
         "".join(f"{n} {2 if k == 0 else 0}\n" for k, n in enumerate(names)))
     items, rejected = S.enumerate_source(S.parse_source(f"celeba:{celeba}", "images"))
     assert [i.identity for i in items] == ["celeba:7"] * 3 + ["celeba:9"] * 3 and not rejected
-    splits = P.assign_splits(items, 0.5, 0, False)
+    splits = assign_splits(items, 0.5, 0, False)
     assert [splits[i.path] for i in items] == ["test"] * 3 + ["train"] * 3
 
     pasc = tmp_path / "PaSC"
@@ -364,14 +366,14 @@ def test_split_keeps_each_identity_on_one_side_across_domains():
     items = [_item("images", f"s{k}.jpg", f"pasc:{k % 7:05d}") for k in range(40)]
     items += [_item("videos", f"v{k}.mp4", f"pasc:{k % 5:05d}") for k in range(10)]
     items += [_item("images", f"anon{k}.jpg") for k in range(10)]
-    splits = P.assign_splits(items, test_fraction=0.3, seed=3, time_split=False)
+    splits = assign_splits(items, test_fraction=0.3, seed=3, time_split=False)
     side: dict[str, set] = {}
     for item in items:
         side.setdefault(item.group, set()).add(splits[item.path])
     assert all(len(s) == 1 for s in side.values())
     assert {"train", "test"} <= set(splits.values())
-    assert splits == P.assign_splits(items, 0.3, 3, False)  # deterministic
-    assert splits != P.assign_splits(items, 0.3, 4, False)  # and the seed matters
+    assert splits == assign_splits(items, 0.3, 3, False)  # deterministic
+    assert splits != assign_splits(items, 0.3, 4, False)  # and the seed matters
 
 
 def test_track_runs_break_at_faceless_frames_and_follow_the_main_face():

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import TINY, run_tool
-from idcg_tf.deploy.translate import ExportedModel, translate_paths
+from idcg_tf.deploy.exported_model import ExportedModel
+from idcg_tf.deploy.translate import translate_paths
 from idcg_tf.errors import UserError
 from idcg_tf.visualize import sample_sheet
 

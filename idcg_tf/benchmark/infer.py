@@ -1,5 +1,5 @@
 """`benchmark infer`: latency of both generators at batch 1 and 8 in TF eager, tf.function,
-a reloaded SavedModel and ONNX Runtime (the exports of `idcg_tf.deploy.export`)."""
+a reloaded SavedModel and ONNX Runtime (the graphs `idcg_tf.deploy.export` writes)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
     initialised: latency does not depend on the weights' values."""
     import onnxruntime as ort
 
-    from idcg_tf.deploy import export
+    from idcg_tf.deploy import generator_module as export
     from idcg_tf.models import build_networks
 
     log = log or (lambda line: None)

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
 
     from tqdm import tqdm
 
-    from idcg_tf.deploy.translate import ExportedModel, translate_paths
+    from idcg_tf.deploy.exported_model import ExportedModel
+    from idcg_tf.deploy.translate import translate_paths
 
     model = ExportedModel(args.model, args.backend)
     result = translate_paths(

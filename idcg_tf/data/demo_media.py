@@ -79,7 +79,7 @@ def lay_out_demo_media(folder: str | Path, frames: int = 8, test_fraction: float
     import cv2
     from PIL import Image
 
-    from idcg_tf.data.prepare import time_ranges
+    from idcg_tf.data.split import time_ranges
 
     folder = Path(folder)
     images, videos = folder / "images", folder / "videos"

@@ -1,0 +1,161 @@
+"""Video -> face clips: the one extraction prepare_data and translate both use.
+
+Pass 1 decodes the video and detects faces in every frame (boxes only, so a long video never
+sits in memory), keeps the main face track (`faces.main_face_runs`) and smooths its crop boxes;
+clips of l consecutive track frames are planned within each part of the video; pass 2 decodes
+it again and crops only the frames some clip uses. A video that yields no clip raises
+`SkipInput` with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from idcg_tf.data import faces as F
+from idcg_tf.data import sources as S
+
+Parts = Callable[[int, int], dict[str, tuple[int, int]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipCut:
+    """How clips are cut from a face track and cropped.
+
+    Args:
+        frames: l, frames per clip.
+        resolution: r, crops are r x r.
+        margin: crop side = longer box side * (1 + 2 * margin).
+        smooth: sigma, in frames, of the smoothing of crop boxes along a track.
+        stride: frames between clip starts; None: `frames` (no overlap).
+        max_clips: at most this many clips per part, evenly spaced; 0: all.
+    """
+
+    frames: int
+    resolution: int
+    margin: float
+    smooth: float
+    stride: int | None = None
+    max_clips: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class FaceClip:
+    """One clip: the part it was cut from, its frame indices, uint8 (l, r, r, 3) pixels and
+    MTCNN's confidence per frame."""
+
+    part: str
+    indices: list[int]
+    pixels: np.ndarray
+    confidence: list[float]
+
+
+def _detect_main_face(frames, detector: F.FaceDetector, enough: int,
+                      stats: dict) -> tuple[list, list[int]]:
+    """Pass 1: (frame index, faces) of every decoded frame and the indices of all frames read.
+    With `enough` > 0, reading stops once the main track has a run that long."""
+    detections, batch, seen = [], [], []
+
+    def flush():
+        found = detector.detect([frame for _, frame in batch])
+        detections.extend((index, faces) for (index, _), faces in zip(batch, found))
+        batch.clear()
+
+    for index, frame in frames:
+        seen.append(index)
+        if frame is None:  # an unreadable file in a frame folder breaks the run there
+            continue
+        batch.append((index, frame))
+        if len(batch) == F.DETECT_BATCH:
+            flush()
+            if enough and any(len(r) >= enough for r in F.main_face_runs(detections)):
+                break
+    if batch:
+        flush()
+    stats.update(frames=len(seen), unreadable_frames=len(seen) - len(detections),
+                 face_frames=sum(1 for _, f in detections if f))
+    return detections, seen
+
+
+def _plan(runs: list[F.Run], parts: dict[str, tuple[int, int]],
+          cut: ClipCut) -> list[tuple[str, list[int]]]:
+    """(part, frame indices) of each clip cut from the runs of one video."""
+    plan = []
+    for name, (lo, hi) in parts.items():
+        clips = []
+        for run in runs:
+            a, b = max(lo, run.indices[0]), min(hi, run.indices[-1])
+            clips += [list(range(s, s + cut.frames))
+                      for s in F.clip_starts(a, b, cut.frames, cut.stride or cut.frames)]
+        if cut.max_clips and len(clips) > cut.max_clips:
+            # Evenly spaced rather than the first ones, so the kept clips cover the video.
+            keep = np.linspace(0, len(clips) - 1, cut.max_clips).round()
+            clips = [clips[int(k)] for k in keep]
+        plan += [(name, c) for c in clips]
+    return plan
+
+
+def face_clips(item: S.Item, detector: F.FaceDetector, cut: ClipCut, limit: int = 0,
+               parts: Parts | None = None, first_clip_only: bool = False,
+               stats: dict | None = None) -> list[FaceClip]:
+    """The clips of the main face of a video file or frame folder, in part and time order.
+
+    Args:
+        item: the video.
+        detector: the face detector (its `min_face` and `min_confidence` apply).
+        cut: how clips are cut and cropped.
+        limit: decode at most this many frames; 0: all.
+        parts: (first, last frame index read) -> {part name: inclusive frame range}; clips
+            never cross a part's range. None: one part, "clip", the whole video.
+        first_clip_only: stop reading as soon as one clip's worth of track is found, and
+            keep only the first clip.
+        stats: filled with what was found (frames, face frames, runs), also when the video
+            is skipped.
+
+    Raises:
+        SkipInput: no frame decodes, too few frames, no face, a track too short for a clip.
+    """
+    stats = {} if stats is None else stats
+    length = cut.frames
+    detections, seen = _detect_main_face(S.iter_video_frames(item, limit), detector,
+                                         length if first_clip_only else 0, stats)
+    if not detections:
+        raise S.SkipInput("no frames", "no frame could be decoded")
+    if len(seen) < length:
+        raise S.SkipInput("too few frames", f"{len(seen)} frames, a clip needs {length}")
+    runs = F.main_face_runs(detections)
+    if not runs:
+        raise S.SkipInput("no face", f"no face of at least {detector.min_face} px with "
+                                     f"confidence >= {detector.min_confidence} in "
+                                     f"{len(detections)} frames")
+    stats.update(track_frames=sum(len(r) for r in runs), runs=len(runs),
+                 longest_run=max(len(r) for r in runs))
+    boxes: dict[int, tuple[float, float, float]] = {}
+    confidence: dict[int, float] = {}
+    for run in runs:
+        for index, face, box in zip(run.indices, run.faces,
+                                    F.smooth_boxes(run.faces, cut.margin, cut.smooth)):
+            boxes[index], confidence[index] = box, face.confidence
+    ranges = (parts or (lambda first, last: {"clip": (first, last)}))(min(seen), max(seen))
+    plan = _plan(runs, ranges, dataclasses.replace(cut, max_clips=1) if first_clip_only
+                 else cut)
+    if not plan:
+        raise S.SkipInput("track too short", (
+            f"the longest run of frames with the face is {stats['longest_run']}, a clip needs "
+            f"{length}" + (" in one time-split part" if len(ranges) > 1 else "")))
+    needed = {i for _, clip in plan for i in clip}
+    last, crops = max(needed), {}
+    for index, frame in S.iter_video_frames(item, limit):  # pass 2
+        if index in needed and frame is not None:
+            crops[index] = F.crop_square(frame, *boxes[index], cut.resolution)
+        if index >= last:
+            break
+    clips = [FaceClip(name, clip, np.stack([crops[i] for i in clip]),
+                      [confidence[i] for i in clip])
+             for name, clip in plan if all(i in crops for i in clip)]
+    if not clips:
+        raise S.SkipInput("unreadable", "frames decoded on the first pass failed on the "
+                                        "second")
+    return clips
