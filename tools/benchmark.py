@@ -2,7 +2,7 @@
 """Measure IdCycleGAN's speed: JSON on stdout, a readable table on stderr.
 
     python tools/benchmark.py train --config configs/celeb_model1.yaml --batch 4 \\
-        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=fast] [--compare-impl stock] \
+        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=taps] [--compare-impl stock] \
         [--torch-peer /tmp/torchvenv/bin/python]
     python tools/benchmark.py facenet [--batch 4]
     python tools/benchmark.py data --config configs/tiny.yaml --set data.train_clips=... [--batches 50]
