@@ -239,7 +239,8 @@ def validate(cfg: Config) -> Config:
     """Cross-field checks; raises ConfigError naming the key."""
     m, t, lo = cfg.model, cfg.train, cfg.loss
     if m.variant not in VARIANTS:
-        raise ConfigError(f"model.variant: expected one of {', '.join(VARIANTS)}, got {m.variant!r}")
+        raise ConfigError(f"model.variant: expected one of {', '.join(VARIANTS)}, "
+                          f"got {m.variant!r}")
     if m.conv3d_impl not in CONV3D_IMPLS:
         raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, "
                           f"got {m.conv3d_impl!r}")

@@ -59,7 +59,8 @@ class NoiseGenerator(Chain):
     """Base of `VideoGenerator` and `TwoStreamVideoGenerator`: z (N, noise_dim) -> clip
     (N, l, r, r, channels) in [-1, 1], from a code of the shape the image encoder makes
     (`code_frames`, `code_size`, `code_size`, `code_channels`), decoded by 3D transposed
-    convolutions whose last `code_time_strides` double time.
+    convolutions whose last `code_time_strides` double time. A `Chain` as the one-stream
+    generator is; the two-stream one runs two chains and builds and calls them itself.
 
     Args:
         frames: l, frames of the clip.

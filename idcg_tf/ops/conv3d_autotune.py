@@ -87,7 +87,8 @@ def device_key() -> dict:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        device = f"GPU {details.get('device_name', 'unknown')} cc {details.get('compute_capability')}"
+        device = (f"GPU {details.get('device_name', 'unknown')} "
+                  f"cc {details.get('compute_capability')}")
     else:
         device = f"CPU {_cpu_model()} x{os.cpu_count()}"
     return {"tf": tf.__version__, "device": device, "onednn": onednn_enabled()}
