@@ -30,7 +30,7 @@ class ModelConfig:
     variant: str = "model1"
     resolution: int = 64  # r: frames and images are r x r
     frames: int = 32  # l: frames per clip
-    channels: int = 3
+    channels: int = 3  # RGB only: the reader decodes RGB, FaceNet embeds RGB faces
     image_encoder_widths: tuple[int, ...] = (128, 256, 512, 1024)
     video_decoder_widths: tuple[int, ...] = (256, 128, 64)  # then `channels`
     video_encoder_widths: tuple[int, ...] = (64, 128, 256, 512)
