@@ -14,25 +14,13 @@ from pathlib import Path
 
 import yaml
 
+from idcg_tf.architecture import CONV3D_IMPLS, VIDEO_CRITIC_FORMS, time_strides
 from idcg_tf.errors import ConfigError
 
 VARIANTS = ("model1", "model2", "model3")
 GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
-CONV3D_IMPLS = ("stock", "fast", "taps", "auto")  # see idcg_tf.layers.conv3d
-VIDEO_CRITIC_FORMS = ("paper", "ivgan", "four_conv")  # see idcg_tf.models.critics
 PIXEL_IDENTITY_FORMS = ("l2", "mse")  # see idcg_tf.losses.pixel_identity_loss
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")  # Keras dtype policy names
-
-
-def time_strides(frames: int, num_strided: int) -> int:
-    """How many of `num_strided` stride-2 3D layers also halve (or double) time for a clip of
-    `frames` frames: as many as 2 divides `frames`, at most all (paper: 32 frames -> 4, so the
-    latent code has 2 frames; 8 frames -> 3, latent 1 frame)."""
-    k = 0
-    while k < num_strided and frames % 2 == 0:
-        frames //= 2
-        k += 1
-    return k
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +30,7 @@ class ModelConfig:
     variant: str = "model1"
     resolution: int = 64  # r: frames and images are r x r
     frames: int = 32  # l: frames per clip
-    channels: int = 3
+    channels: int = 3  # RGB only: the reader decodes RGB, FaceNet embeds RGB faces
     image_encoder_widths: tuple[int, ...] = (128, 256, 512, 1024)
     video_decoder_widths: tuple[int, ...] = (256, 128, 64)  # then `channels`
     video_encoder_widths: tuple[int, ...] = (64, 128, 256, 512)
@@ -54,7 +42,7 @@ class ModelConfig:
     # the earlier 4 convs + linear (see docs/fidelity.md)
     video_critic_form: str = "paper"
     kernel_size: int = 4
-    conv3d_impl: str = "auto"  # "stock" | "fast" | "taps" | "auto": see idcg_tf.layers.conv3d
+    conv3d_impl: str = "auto"  # "stock" | "taps" | "auto": see idcg_tf.layers.conv3d
 
     @property
     def num_strided(self) -> int:
@@ -251,7 +239,8 @@ def validate(cfg: Config) -> Config:
     """Cross-field checks; raises ConfigError naming the key."""
     m, t, lo = cfg.model, cfg.train, cfg.loss
     if m.variant not in VARIANTS:
-        raise ConfigError(f"model.variant: expected one of {', '.join(VARIANTS)}, got {m.variant!r}")
+        raise ConfigError(f"model.variant: expected one of {', '.join(VARIANTS)}, "
+                          f"got {m.variant!r}")
     if m.conv3d_impl not in CONV3D_IMPLS:
         raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, "
                           f"got {m.conv3d_impl!r}")
@@ -292,8 +281,9 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("model.residual_blocks: must be >= 0")
     if m.kernel_size < 2:
         raise ConfigError("model.kernel_size: must be >= 2")
-    if m.channels not in (1, 3):
-        raise ConfigError(f"model.channels: expected 1 or 3, got {m.channels}")
+    if m.channels != 3:
+        raise ConfigError(f"model.channels: only 3 (RGB) is supported (the data reader decodes "
+                          f"RGB, FaceNet embeds RGB faces), got {m.channels}")
     for key in ("gradient_penalty", "cycle", "pixel_identity", "facenet_identity"):
         if getattr(lo, key) < 0:
             raise ConfigError(f"loss.{key}: must be >= 0")

@@ -23,7 +23,7 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     train = result["train"]
     tune = train["conv3d_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
-    assert set(tune["choices"].values()) <= {"stock", "taps", "fast"}
+    assert set(tune["choices"].values()) <= {"stock", "taps"}
     for key in TRAIN_KEYS:
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2
@@ -91,4 +91,4 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
     assert second["shapes_timed"] == 0
     assert second["choices"] == first["choices"]
-    assert set(first["choices"].values()) <= {"stock", "taps", "fast"}
+    assert set(first["choices"].values()) <= {"stock", "taps"}

@@ -1,5 +1,7 @@
 """Configs: the paper's settings load, and every mistake names its key."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,27 @@ def test_overrides_are_typed():
 def test_errors_name_the_key(data, overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         config.from_dict(data, overrides)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_only_rgb_channels(channels):
+    # The reader decodes RGB and FaceNet embeds RGB faces: a grey model could not train.
+    with pytest.raises(ConfigError, match=r"model\.channels: only 3 \(RGB\) is supported"):
+        config.from_dict({"model": {"channels": channels}})
+
+
+def test_conv3d_impl_choices():
+    assert config.from_dict({}, ["model.conv3d_impl=taps"]).model.conv3d_impl == "taps"
+    with pytest.raises(ConfigError, match="model.conv3d_impl: expected one of stock, taps, auto"):
+        config.from_dict({}, ["model.conv3d_impl=fast"])
+
+
+def test_config_loads_without_tensorflow():
+    # Config errors are reported before TensorFlow loads; the model constants it checks
+    # against live in the TF-free idcg_tf.architecture.
+    code = ("import sys; from idcg_tf import config; config.from_dict({}); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def test_small_geometry_by_config_alone():

@@ -1,6 +1,6 @@
-"""The custom 3D (transposed) convolutions ("fast": patch matmul, "taps": 2D convolutions over
-temporal taps) equal TF's own: values, all gradients, and the second derivative the WGAN-GP
-penalty takes through the video critic."""
+"""The custom 3D (transposed) convolutions ("taps": 2D convolutions over temporal taps) equal
+TF's own: values, all gradients, and the second derivative the WGAN-GP penalty takes through
+the video critic."""
 
 import json
 import math
@@ -10,9 +10,7 @@ import pytest
 import tensorflow as tf
 
 from idcg_tf.layers import VideoConv, VideoConvTranspose, conv3d
-from idcg_tf.ops import conv3d_same, conv3d_taps, conv3d_transpose_same, conv3d_transpose_taps
-
-OPS = {"fast": (conv3d_same, conv3d_transpose_same), "taps": (conv3d_taps, conv3d_transpose_taps)}
+from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 
 TOL = 1e-4  # relative to the largest reference value
 
@@ -70,44 +68,41 @@ def _first_and_second_order(fn, x, w):
     return y, dx, dw, outer.gradient(penalty, w)
 
 
-@pytest.mark.parametrize("impl", sorted(OPS))
 @pytest.mark.parametrize("shape,kernel,strides", CONVS)
-def test_conv_matches_tf_with_gradients(shape, kernel, strides, impl):
+def test_conv_matches_tf_with_gradients(shape, kernel, strides):
     x, w = _data(shape, kernel, 6, transposed=False)
     want = _first_and_second_order(lambda x, w: _stock_conv(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: OPS[impl][0](x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: conv3d_taps(x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
 
 
-@pytest.mark.parametrize("impl", sorted(OPS))
 @pytest.mark.parametrize("shape,kernel,strides", TRANSPOSED)
-def test_transposed_conv_matches_tf_with_gradients(shape, kernel, strides, impl):
+def test_transposed_conv_matches_tf_with_gradients(shape, kernel, strides):
     x, w = _data(shape, kernel, 6, transposed=True)
     want = _first_and_second_order(lambda x, w: _stock_transpose(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: OPS[impl][1](x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: conv3d_transpose_taps(x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
 
 
-@pytest.mark.parametrize("impl", sorted(OPS))
 @pytest.mark.parametrize("cls,shape,strides", [(VideoConv, (2, 4, 8, 8, 3), (2, 2, 2)),
                                                (VideoConvTranspose, (2, 2, 4, 4, 3), (1, 2, 2))])
-def test_layer_impls_share_weights_and_agree(cls, shape, strides, impl):
+def test_layer_impls_share_weights_and_agree(cls, shape, strides):
     """Same variables under every impl (checkpoints are interchangeable); same outputs and
     gradients, bias included."""
     x = tf.random.stateless_normal(shape, seed=[3, 4])
     stock = cls(4, 4, strides, impl="stock")
-    fast = cls(4, 4, strides, impl=impl)
+    taps = cls(4, 4, strides, impl="taps")
     stock.build(shape)
-    fast.build(shape)
-    assert [v.path for v in stock.weights] == [v.path.replace(fast.name, stock.name)
-                                               for v in fast.weights]
-    for src, dst in zip(stock.weights, fast.weights):
+    taps.build(shape)
+    assert [v.path for v in stock.weights] == [v.path.replace(taps.name, stock.name)
+                                               for v in taps.weights]
+    for src, dst in zip(stock.weights, taps.weights):
         dst.assign(src + 0.1)  # a non-zero bias too
         src.assign(src + 0.1)
     results = []
-    for layer in (stock, fast):
+    for layer in (stock, taps):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x)
@@ -117,8 +112,8 @@ def test_layer_impls_share_weights_and_agree(cls, shape, strides, impl):
         _close(got, want)
 
 
-def test_fast_layer_config_round_trip_and_no_retracing():
-    layer = VideoConv(4, 4, (1, 2, 2), impl="fast", name="c")
+def test_taps_layer_config_round_trip_and_no_retracing():
+    layer = VideoConv(4, 4, (1, 2, 2), impl="taps", name="c")
     again = VideoConv.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
     layer.build((1, 4, 8, 8, 3))  # variables first: creating them inside would retrace
@@ -134,19 +129,19 @@ def test_auto_picks_stock_with_onednn_or_gpu_and_taps_otherwise(monkeypatch):
     monkeypatch.setattr(conv3d, "onednn_enabled", lambda: False)
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
     assert conv3d.resolve_impl("auto") == ("stock" if has_gpu else "taps")
-    assert conv3d.resolve_impl("fast") == "fast"
-    with pytest.raises(ValueError):
-        conv3d.resolve_impl("cudnn")
+    assert conv3d.resolve_impl("taps") == "taps"
+    for unknown in ("cudnn", "fast"):  # "fast" (a patch matmul) was removed: it never won
+        with pytest.raises(ValueError):
+            conv3d.resolve_impl(unknown)
 
 
-# Slow (40-60 s each; make test-slow, which CI runs): the gradient- and second-derivative-
-# equality tests above pin each path cheaply; this trains the whole tiny model on one.
+# Slow (40-60 s; make test-slow, which CI runs): the gradient- and second-derivative-equality
+# tests above pin the path cheaply; this trains the whole tiny model on it.
 @pytest.mark.slow
-@pytest.mark.parametrize("impl", sorted(OPS))
-def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path, impl):
+def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path):
     from idcg_tf.training.trainer import Trainer
 
-    cfg = tiny_cfg(f"model.conv3d_impl={impl}", "train.steps=2", "train.strategy=default")
+    cfg = tiny_cfg("model.conv3d_impl=taps", "train.steps=2", "train.strategy=default")
     metrics = Trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())
 
@@ -163,7 +158,7 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     x, w = _data(shape, 4, 6, transposed=kind == "transpose")
     reference = _stock_conv if kind == "conv" else _stock_transpose
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
-    assert set(conv3d_autotune.CANDIDATES[kind]) == {"stock", "taps", "fast"}
+    assert set(conv3d_autotune.CANDIDATES[kind]) == {"stock", "taps"}
     for impl, op in conv3d_autotune.CANDIDATES[kind].items():
         got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
         for g, ref in zip(got, want):
@@ -201,7 +196,7 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     assert saved["device"] == conv3d_autotune.device_key()
     assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
     for entry in saved["choices"].values():
-        assert set(entry["ms"]) == {"stock", "taps", "fast"}
+        assert set(entry["ms"]) == {"stock", "taps"}
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
 
     # A new process (here: memory forgotten) picks the same without timing anything.

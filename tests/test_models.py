@@ -125,3 +125,28 @@ def test_four_conv_form_keeps_the_earlier_variable_names():
     c.build((None, 8, 32, 32, 3))
     names = sorted({v.path.split("/")[1] for v in c.variables})
     assert names == ["conv0", "conv1", "conv2", "conv3", "linear", "ln1", "ln2", "ln3"]
+
+
+def test_generation_networks_keep_their_variable_paths():
+    # Generation runs checkpoint variables by path (idcg_tf.runs) and the optimizers' slots
+    # by variable order: both must stay as trained runs wrote them.
+    from idcg_tf.models.two_stream_generator import TwoStreamVideoGenerator
+    from idcg_tf.models.video_discriminator import VideoDiscriminator
+    from idcg_tf.models.video_generator import VideoGenerator
+
+    def parts(net, shape):
+        net.build(shape)
+        return list(dict.fromkeys(v.path.split("/")[1] for v in net.variables))
+
+    tiny = dict(frames=8, resolution=32, noise_dim=16, code_channels=64,
+                decoder_widths=(32, 16, 8))
+    assert parts(VideoGenerator(**tiny), (None, 16)) == ["projection", "video_decoder"]
+    assert parts(TwoStreamVideoGenerator(**tiny), (None, 16)) == [
+        "foreground_projection", "foreground", "background_projection", "background"]
+    d = VideoDiscriminator((4, 8, 8, 16), frames=8)
+    assert parts(d, (None, 8, 32, 32, 3)) == [
+        "conv0", "conv1", "conv2", "conv3", "bn1", "bn2", "bn3", "linear"]
+    # Its BatchNorm follows `training` (the critic's LayerNorm ignores it).
+    x = tf.random.uniform([4, 8, 32, 32, 3], -1, 1)
+    assert not np.allclose(d(x, training=True), d(x, training=False))
+    assert "BatchNorm" in d.describe((None, 8, 32, 32, 3))[1]

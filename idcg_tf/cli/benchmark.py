@@ -1,7 +1,7 @@
 """Measure IdCycleGAN's speed: JSON on stdout, a readable table on stderr.
 
     idcg-benchmark train --config celeb_model1 --batch 4 \\
-        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=fast] [--compare-impl stock] \
+        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=taps] [--compare-impl stock] \
         [--torch-peer /tmp/torchvenv/bin/python]
     idcg-benchmark facenet [--batch 4]
     idcg-benchmark data --config tiny --set data.train_clips=... [--batches 50]
@@ -19,7 +19,7 @@ import json
 import sys
 
 from idcg_tf.cli import add_overrides, run_tool
-from idcg_tf.config import CONV3D_IMPLS
+from idcg_tf.architecture import CONV3D_IMPLS
 
 
 def _log(line: str) -> None:

@@ -5,16 +5,14 @@ they compute can change without touching the models. The weights always live in 
 Keras Conv3D / Conv3DTranspose (same variables, same checkpoints for every `impl`):
 
 - "stock": Keras' Conv3D / Conv3DTranspose (TF's Conv3D kernels: cuDNN on GPU, oneDNN on CPU).
-- "fast": `idcg_tf.ops.conv3d_same` / `conv3d_transpose_same`, one matmul over patches; for CPUs
-  where TF's own Conv3D filter gradient takes the slow Eigen path (oneDNN off).
 - "taps": `idcg_tf.ops.conv3d_taps` / `conv3d_transpose_taps`, 2D convolutions over temporal
   taps (one conv2d per conv, one conv2d_transpose per temporal phase per transposed conv).
-- "auto": per shape, the fastest of the three measured on the device in use
+- "auto": per shape, the faster of the two measured on the device in use
   (`idcg_tf.ops.conv3d_autotune`: timed once, cached on disk). With timing off
   (IDCG_CONV3D_AUTOTUNE=0) or unknown shapes, a fixed rule: "stock" when a GPU is visible or
   TF runs its oneDNN CPU kernels (measured fastest there, see docs/performance.md), else
-  "taps" (measured 9-100x faster than TF's Eigen Conv3D on the large layers, and faster than
-  "fast"). Decided when the layer is called (traced).
+  "taps" (measured 9-100x faster than TF's Eigen Conv3D on the large layers). Decided when the
+  layer is called (traced).
 """
 
 from __future__ import annotations
@@ -22,9 +20,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from idcg_tf import ops as idcg_ops
+from idcg_tf.architecture import CONV3D_IMPLS as IMPLS
 from idcg_tf.ops import conv3d_autotune
-from idcg_tf.config import CONV3D_IMPLS as IMPLS
 
 
 def _check_impl(impl: str) -> str:
@@ -56,31 +53,33 @@ def _tf_strides(strides) -> tuple[int, int, int]:
     return (strides,) * 3 if isinstance(strides, int) else tuple(strides)
 
 
-class _VideoConvBase(keras.layers.Layer):
-    """The two layers' shared body: the weights live in the wrapped Keras layer (`_stock`,
-    built with name `_stock_name`); `_ops` maps each custom impl to its op."""
+# Per kind of layer (the keys of conv3d_autotune.CANDIDATES, which also holds the ops of the
+# other impls): the Keras layer that holds the weights, and its name (a checkpoint path part).
+_STOCK = {"conv": (keras.layers.Conv3D, "conv"),
+          "transpose": (keras.layers.Conv3DTranspose, "conv_transpose")}
 
-    _stock: type
-    _stock_name: str
-    _ops: dict
-    _kind: str  # key of conv3d_autotune.CANDIDATES
+
+class _VideoConvBase(keras.layers.Layer):
+    """The two layers' shared body: the weights live in the wrapped Keras layer `conv`."""
+
+    _kind: str  # "conv" or "transpose"
 
     def __init__(self, filters, kernel_size=4, strides=1, use_bias=True, impl="auto", **kwargs):
         super().__init__(**kwargs)
+        self.impl = _check_impl(impl)
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
         self.use_bias = use_bias
-        self.impl = _check_impl(impl)
-        self.conv = self._stock(filters, kernel_size, strides=strides, padding="same",
-                                use_bias=use_bias, dtype=self.dtype_policy,
-                                name=self._stock_name)
+        stock, name = _STOCK[self._kind]
+        self.conv = stock(filters, kernel_size, strides=strides, padding="same",
+                          use_bias=use_bias, dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape):
         self.conv.build(input_shape)
 
     def implementation(self, input_shape, dtype="float32") -> str:
-        """The implementation a call on inputs of `input_shape` runs ("stock", "fast", "taps")."""
+        """The implementation a call on inputs of `input_shape` runs ("stock" or "taps")."""
         if self.impl != "auto" or not conv3d_autotune.enabled():
             return resolve_impl(self.impl)
         shape = tuple(input_shape)
@@ -96,7 +95,8 @@ class _VideoConvBase(keras.layers.Layer):
         if impl == "stock":
             return self.conv(inputs)
         kernel = tf.cast(self.conv.kernel, inputs.dtype)
-        y = self._ops[impl](inputs, kernel, _tf_strides(self.strides))
+        op = conv3d_autotune.CANDIDATES[self._kind][impl]
+        y = op(inputs, kernel, _tf_strides(self.strides))
         if self.use_bias:
             y = y + tf.cast(self.conv.bias, y.dtype)
         return y
@@ -120,17 +120,14 @@ class VideoConv(_VideoConvBase):
         kernel_size: int or (t, h, w) kernel size.
         strides: int or (t, h, w) strides.
         use_bias: add a bias.
-        impl: "stock", "fast", "taps" or "auto" (see the module docstring).
+        impl: "stock", "taps" or "auto" (see the module docstring).
 
     Example:
         >>> VideoConv(64, 4, (2, 2, 2))(tf.zeros([1, 8, 32, 32, 3])).shape
         TensorShape([1, 4, 16, 16, 64])
     """
 
-    _stock = keras.layers.Conv3D
-    _stock_name = "conv"
     _kind = "conv"
-    _ops = {"fast": idcg_ops.conv3d_same, "taps": idcg_ops.conv3d_taps}
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
@@ -144,7 +141,4 @@ class VideoConvTranspose(_VideoConvBase):
         TensorShape([1, 4, 8, 8, 32])
     """
 
-    _stock = keras.layers.Conv3DTranspose
-    _stock_name = "conv_transpose"
     _kind = "transpose"
-    _ops = {"fast": idcg_ops.conv3d_transpose_same, "taps": idcg_ops.conv3d_transpose_taps}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-from idcg_tf.config import ModelConfig
 from idcg_tf.models.critics import ImageCritic, VideoCritic
 from idcg_tf.models.image_to_video import ImageToVideo
 from idcg_tf.models.video_to_image import VideoToImage
+
+if TYPE_CHECKING:
+    from idcg_tf.config import ModelConfig
 
 __all__ = ["ImageToVideo", "VideoToImage", "ImageCritic", "VideoCritic", "Networks",
            "build_networks"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from idcg_tf.config import VIDEO_CRITIC_FORMS, time_strides
+from idcg_tf.architecture import VIDEO_CRITIC_FORMS, time_strides
 from idcg_tf.layers import VideoConv
 
 
@@ -26,26 +26,28 @@ class _Critic(keras.Model):
     BatchNorm: LayerNorm keeps each sample's gradient its own."""
 
     rank = 2
+    norm_name = "LayerNorm"  # what `describe` calls the norm `_norm` makes
 
     def __init__(self, widths, kernel_size=4, **kwargs):
         super().__init__(**kwargs)
         self.widths = tuple(widths)
         self.kernel_size = kernel_size
         self.convs = [self._conv(w, i) for i, w in enumerate(self._conv_widths())]
-        # Normalise over every feature of a sample (all axes but the batch).
-        axes = list(range(1, self.rank + 2))
-        self.norms = {i: keras.layers.LayerNormalization(axis=axes, dtype=self.dtype_policy,
-                                                         name=f"ln{i}")
-                      for i in self._normalized()}
+        self.norms = {i: self._norm(i) for i in self._normalized()}
         self.flatten = keras.layers.Flatten(dtype=self.dtype_policy)
         self.linear = keras.layers.Dense(1, dtype=self.dtype_policy, name="linear")
 
     # What the forms differ in; the image critic is WGAN-GP's DCGAN critic [8].
+    def _norm(self, i):
+        # Over every feature of a sample (all axes but the batch).
+        return keras.layers.LayerNormalization(axis=list(range(1, self.rank + 2)),
+                                               dtype=self.dtype_policy, name=f"ln{i}")
+
     def _conv_widths(self) -> tuple:
         return self.widths
 
     def _normalized(self) -> tuple:
-        """Indices of the convolutions followed by LayerNorm."""
+        """Indices of the convolutions followed by a norm."""
         return tuple(range(1, len(self.widths)))
 
     def _activated(self) -> tuple:
@@ -61,13 +63,13 @@ class _Critic(keras.Model):
                 self.norms[i].build(shape)
         self.linear.build(self.flatten.compute_output_shape(shape))
 
-    def call(self, inputs):
+    def call(self, inputs, training=False):
         x = inputs
         activated = self._activated()
         for i, conv in enumerate(self.convs):
             x = conv(x)
             if i in self.norms:
-                x = self.norms[i](x)
+                x = self.norms[i](x, training=training)
             if i in activated:
                 x = keras.activations.leaky_relu(x, negative_slope=0.2)
         return self.linear(self.flatten(x))
@@ -77,14 +79,14 @@ class _Critic(keras.Model):
 
     def describe(self, input_shape) -> list[str]:
         """One line per layer (what --dry-run prints): kernel, width, strides, output shape,
-        LayerNorm and activation."""
+        norm and activation."""
         lines, shape = [], tuple(input_shape)
         activated = self._activated()
         for i, conv in enumerate(self.convs):
             shape = conv.compute_output_shape(shape)
             strides = "x".join(str(s) for s in self._strides(i))
             kernel = "x".join([str(self.kernel_size)] * self.rank)
-            extras = (["LayerNorm"] if i in self.norms else []) + (
+            extras = ([self.norm_name] if i in self.norms else []) + (
                 ["LeakyReLU(0.2)"] if i in activated else [])
             width = f"{shape[-1]} channel" + ("s" if shape[-1] > 1 else "")
             lines.append(f"conv{i + 1} {self.rank}D {kernel}, {width}, stride {strides} -> "

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import keras
-from keras import ops
+
+from idcg_tf.models.strided_decoder import StridedDecoder
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class ImageDecoder(keras.layers.Layer):
+class ImageDecoder(StridedDecoder):
     """Latent code -> image by fractionally strided 2D convolutions, BatchNorm + ReLU between
     layers, tanh out. (N, s, s, C) -> (N, s * 2^n, s * 2^n, channels).
 
@@ -18,10 +19,7 @@ class ImageDecoder(keras.layers.Layer):
     """
 
     def __init__(self, widths=(512, 256, 128), channels=3, kernel_size=4, **kwargs):
-        super().__init__(**kwargs)
-        self.widths = tuple(widths)
-        self.channels = channels
-        self.kernel_size = kernel_size
+        super().__init__(widths, channels, kernel_size, **kwargs)
         outs = self.widths + (channels,)
         self.convs = [keras.layers.Conv2DTranspose(w, kernel_size, strides=2, padding="same",
                                                    dtype=self.dtype_policy, name=f"deconv{i}")
@@ -30,29 +28,7 @@ class ImageDecoder(keras.layers.Layer):
                                                       name=f"bn{i}")
                       for i in range(len(outs) - 1)]
 
-    def build(self, input_shape):
-        shape = tuple(input_shape)
-        for i, conv in enumerate(self.convs):
-            conv.build(shape)
-            shape = conv.compute_output_shape(shape)
-            if i < len(self.norms):
-                self.norms[i].build(shape)
-
-    def call(self, inputs, training=False):
-        x = inputs
-        for i, conv in enumerate(self.convs):
-            x = conv(x)
-            if i < len(self.norms):
-                x = keras.activations.relu(self.norms[i](x, training=training))
-        return ops.tanh(x)
-
     def compute_output_shape(self, input_shape):
         n, s = input_shape[0], input_shape[1]
         up = 2 ** len(self.convs)
         return (n, s * up, s * up, self.channels)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(widths=list(self.widths), channels=self.channels,
-                      kernel_size=self.kernel_size)
-        return config

@@ -21,11 +21,8 @@ class ImageEncoder(StridedEncoder):
     """
 
     def __init__(self, widths=(128, 256, 512, 1024), residual_blocks=3, kernel_size=4, **kwargs):
-        super().__init__(**kwargs)
-        self.widths = tuple(widths)
-        self.residual_blocks = residual_blocks
-        self.kernel_size = kernel_size
-        self._make_stages(self.widths, residual_blocks, 2, lambda i, width: keras.layers.Conv2D(
+        super().__init__(widths, residual_blocks, kernel_size, **kwargs)
+        self._make_stages(2, lambda i, width: keras.layers.Conv2D(
             width, kernel_size, strides=2, padding="same", dtype=self.dtype_policy,
             name=f"conv{i}"))
 
@@ -36,9 +33,3 @@ class ImageEncoder(StridedEncoder):
         n, r = input_shape[0], input_shape[1]
         s = None if r is None else r // 2 ** len(self.widths)
         return (n, s, s, self.widths[-1])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(widths=list(self.widths), residual_blocks=self.residual_blocks,
-                      kernel_size=self.kernel_size)
-        return config

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import keras
 
-from idcg_tf.config import time_strides
 from idcg_tf.models.image_encoder import ImageEncoder
 from idcg_tf.models.translator import Translator
 from idcg_tf.models.video_decoder import VideoDecoder
@@ -12,16 +11,10 @@ from idcg_tf.models.video_decoder import VideoDecoder
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
 class ImageToVideo(Translator):
-    """Image encoder into video decoder (paper Fig. 2a): (N, r, r, 3) -> (N, l, r, r, 3).
+    """Image encoder (strided Conv2D) into video decoder (Conv3DTranspose), paper Fig. 2a:
+    (N, r, r, 3) -> (N, l, r, r, 3).
 
-    Args:
-        frames: l, frames of the generated clip.
-        encoder_widths: widths of the strided Conv2D layers.
-        decoder_widths: widths of all but the last Conv3DTranspose layer.
-        channels: image channels.
-        residual_blocks: residual blocks before each of the last two encoder convolutions.
-        kernel_size: kernel of all strided (transposed) convolutions.
-        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+    Args: as `Translator`.
 
     Example:
         >>> g = ImageToVideo(frames=8, encoder_widths=(8, 16, 32, 64), decoder_widths=(32, 16, 8))
@@ -37,8 +30,8 @@ class ImageToVideo(Translator):
                  impl="auto", **kwargs):
         super().__init__(frames, encoder_widths, decoder_widths, channels, residual_blocks,
                          kernel_size, impl, **kwargs)
-        k = time_strides(frames, len(self.encoder_widths))
         self.encoder = ImageEncoder(self.encoder_widths, residual_blocks, kernel_size,
                                     dtype=self.dtype_policy, name="image_encoder")
-        self.decoder = VideoDecoder(self.decoder_widths, channels, frames // 2**k, k, kernel_size,
-                                    impl=impl, dtype=self.dtype_policy, name="video_decoder")
+        self.decoder = VideoDecoder(self.decoder_widths, channels, frames // 2**self.time_strides,
+                                    self.time_strides, kernel_size, impl=impl,
+                                    dtype=self.dtype_policy, name="video_decoder")

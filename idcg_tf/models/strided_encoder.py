@@ -12,14 +12,20 @@ class StridedEncoder(keras.layers.Layer):
     """Base of `ImageEncoder` and `VideoEncoder`: `_make_stages` builds the stages from a
     convolution factory, `_encode` runs them."""
 
-    def _make_stages(self, widths, residual_blocks, rank, make_conv, impl="auto"):
-        n = len(widths)
+    def __init__(self, widths, residual_blocks=3, kernel_size=4, **kwargs):
+        super().__init__(**kwargs)
+        self.widths = tuple(widths)
+        self.residual_blocks = residual_blocks
+        self.kernel_size = kernel_size
+
+    def _make_stages(self, rank, make_conv, impl="auto"):
+        n = len(self.widths)
         self.stages = []
-        for i, width in enumerate(widths):
+        for i, width in enumerate(self.widths):
             stage = []
             if i >= n - 2:  # paper Sec. 3.1: residual blocks before the 3rd and 4th conv
                 stage += [ResidualBlock(rank=rank, impl=impl, dtype=self.dtype_policy,
-                                        name=f"res{i}_{j}") for j in range(residual_blocks)]
+                                        name=f"res{i}_{j}") for j in range(self.residual_blocks)]
             stage += [
                 make_conv(i, width),
                 keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
@@ -42,3 +48,9 @@ class StridedEncoder(keras.layers.Layer):
             conv, bn = stage[-2:]
             x = keras.activations.relu(bn(conv(x), training=training))
         return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(widths=list(self.widths), residual_blocks=self.residual_blocks,
+                      kernel_size=self.kernel_size)
+        return config

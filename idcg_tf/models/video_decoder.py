@@ -6,10 +6,11 @@ import keras
 from keras import ops
 
 from idcg_tf.layers import VideoConvTranspose
+from idcg_tf.models.strided_decoder import StridedDecoder
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class VideoDecoder(keras.layers.Layer):
+class VideoDecoder(StridedDecoder):
     """Latent code -> clip by fractionally strided 3D convolutions (paper Sec. 3.1, after
     VideoGAN): BatchNorm + ReLU between layers, tanh out.
 
@@ -27,12 +28,9 @@ class VideoDecoder(keras.layers.Layer):
 
     def __init__(self, widths=(256, 128, 64), channels=3, latent_frames=2, time_strides=4,
                  kernel_size=4, impl="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.widths = tuple(widths)
-        self.channels = channels
+        super().__init__(widths, channels, kernel_size, **kwargs)
         self.latent_frames = latent_frames
         self.time_strides = time_strides
-        self.kernel_size = kernel_size
         self.impl = impl
         outs = self.widths + (channels,)
         n = len(outs)
@@ -51,22 +49,9 @@ class VideoDecoder(keras.layers.Layer):
         x = ops.reshape(x, (-1, s, s, t0, c // t0))
         return ops.transpose(x, (0, 3, 1, 2, 4))
 
-    def build(self, input_shape):
-        _, s, _, c = input_shape
-        shape = (input_shape[0], self.latent_frames, s, s, c // self.latent_frames)
-        for i, conv in enumerate(self.convs):
-            conv.build(shape)
-            shape = conv.compute_output_shape(shape)
-            if i < len(self.norms):
-                self.norms[i].build(shape)
-
-    def call(self, inputs, training=False):
-        x = self._unfold(inputs)
-        for i, conv in enumerate(self.convs):
-            x = conv(x)
-            if i < len(self.norms):
-                x = keras.activations.relu(self.norms[i](x, training=training))
-        return ops.tanh(x)
+    def _unfold_shape(self, input_shape):
+        n, s, _, c = input_shape
+        return (n, self.latent_frames, s, s, c // self.latent_frames)
 
     def compute_output_shape(self, input_shape):
         n, s = input_shape[0], input_shape[1]
@@ -75,7 +60,6 @@ class VideoDecoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(widths=list(self.widths), channels=self.channels,
-                      latent_frames=self.latent_frames, time_strides=self.time_strides,
-                      kernel_size=self.kernel_size, impl=self.impl)
+        config.update(latent_frames=self.latent_frames, time_strides=self.time_strides,
+                      impl=self.impl)
         return config

@@ -27,13 +27,10 @@ class VideoEncoder(StridedEncoder):
 
     def __init__(self, widths=(64, 128, 256, 512), time_strides=4, residual_blocks=3,
                  kernel_size=4, impl="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.widths = tuple(widths)
+        super().__init__(widths, residual_blocks, kernel_size, **kwargs)
         self.time_strides = time_strides
-        self.residual_blocks = residual_blocks
-        self.kernel_size = kernel_size
         self.impl = impl
-        self._make_stages(self.widths, residual_blocks, 3, lambda i, width: VideoConv(
+        self._make_stages(3, lambda i, width: VideoConv(
             width, kernel_size, (2 if i < time_strides else 1, 2, 2), impl=impl,
             dtype=self.dtype_policy, name=f"conv{i}"), impl=impl)
 
@@ -51,7 +48,5 @@ class VideoEncoder(StridedEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(widths=list(self.widths), time_strides=self.time_strides,
-                      residual_blocks=self.residual_blocks, kernel_size=self.kernel_size,
-                      impl=self.impl)
+        config.update(time_strides=self.time_strides, impl=self.impl)
         return config

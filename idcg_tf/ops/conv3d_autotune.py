@@ -25,13 +25,12 @@ import time
 import tensorflow as tf
 
 from idcg_tf.fileio import write_atomically
-from idcg_tf.ops.conv3d_matmul import conv3d_same, conv3d_transpose_same
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
 _log = logging.getLogger(__name__)
 
 ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: without the "fast" candidate (removed: it never won, docs/performance.md)
 
 
 def _stock_conv(x, w, strides):
@@ -46,9 +45,8 @@ def _stock_transpose(x, w, strides):
 
 # The candidates, per kind of layer; "stock" is what Keras' Conv3D / Conv3DTranspose run.
 CANDIDATES = {
-    "conv": {"stock": _stock_conv, "taps": conv3d_taps, "fast": conv3d_same},
-    "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps,
-                  "fast": conv3d_transpose_same},
+    "conv": {"stock": _stock_conv, "taps": conv3d_taps},
+    "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps},
 }
 
 _lock = threading.Lock()
@@ -89,7 +87,8 @@ def device_key() -> dict:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        device = f"GPU {details.get('device_name', 'unknown')} cc {details.get('compute_capability')}"
+        device = (f"GPU {details.get('device_name', 'unknown')} "
+                  f"cc {details.get('compute_capability')}")
     else:
         device = f"CPU {_cpu_model()} x{os.cpu_count()}"
     return {"tf": tf.__version__, "device": device, "onednn": onednn_enabled()}

@@ -18,7 +18,21 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from idcg_tf.ops.conv3d_matmul import _triple, same_padding
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
+    """(output size, pad before, pad after) of TF's "same" padding; the odd pixel goes after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def _triple(value) -> tuple[int, int, int]:
+    if isinstance(value, int):
+        return (value,) * 3
+    value = tuple(int(v) for v in value)
+    if len(value) != 3:
+        raise ValueError(f"expected an int or 3 ints, got {value}")
+    return value
 
 
 def _frames(x: tf.Tensor) -> tf.Tensor:
