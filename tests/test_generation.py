@@ -73,10 +73,31 @@ def embedder():
     ("generation.noise_dim=0", "generation.noise_dim"),
     ("generation.mask_sparsity=-0.1", "generation.mask_sparsity"),
     ("generation.mask=0.1", "generation.mask"),
+    ("generation.code_channels=0", "generation.code_channels"),
+    ("task=videos", "task"),
 ])
 def test_bad_generation_config_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
         config.from_dict({}, [override])
+
+
+def test_the_task_is_explicit():
+    with pytest.raises(ConfigError, match="generation.model: .* for task: generation"):
+        config.from_dict({"task": "generation"})
+    with pytest.raises(ConfigError, match="generation.model: 'wgan_one_stream' needs task"):
+        config.from_dict({"task": "translation", "generation": {"model": "wgan_one_stream"}})
+
+
+def test_a_config_from_before_the_task_key_keeps_its_meaning():
+    # What runs saved: generation.model chose the task, the code came from the image encoder's
+    # last width over the latent frames (tiny: 64 / 1 frame).
+    tiny = yaml.safe_load(TINY.read_text())
+    old = {"model": tiny["model"], "generation": {"model": "videogan_one_stream",
+                                                  "noise_dim": 100, "mask_sparsity": 0.1}}
+    cfg = config.from_dict(old)
+    assert cfg.task == "generation" and cfg.generation.code_channels == 64
+    translation = config.from_dict({"generation": {"model": "", "noise_dim": 100}})
+    assert translation.task == "translation" and translation.generation.model == ""
 
 
 @pytest.mark.parametrize("model", MODELS)

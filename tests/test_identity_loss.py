@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from idcg_tf.identity import FaceNetEmbedder, facenet_identity_loss
-from idcg_tf.models import ImageToVideo, VideoToImage
 from idcg_tf.experiment import make_trainer
+from idcg_tf.identity import FaceNetEmbedder
+from idcg_tf.losses import facenet_identity_loss
+from idcg_tf.models import ImageToVideo, VideoToImage
 
 TINY = dict(encoder_widths=(4, 8, 8, 16), decoder_widths=(8, 8, 4), residual_blocks=1)
 
