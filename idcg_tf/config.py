@@ -17,6 +17,7 @@ import yaml
 from idcg_tf.architecture import CONV3D_IMPLS, VIDEO_CRITIC_FORMS, time_strides
 from idcg_tf.errors import ConfigError
 
+TASKS = ("translation", "generation")  # see idcg_tf.experiment
 VARIANTS = ("model1", "model2", "model3")
 GENERATION_MODELS = ("wgan_one_stream", "videogan_one_stream", "videogan_two_stream")
 PIXEL_IDENTITY_FORMS = ("l2", "mse")  # see idcg_tf.losses.pixel_identity_loss
@@ -127,16 +128,20 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GenerationConfig:
-    """Unconditional video generation (paper Sec. 4.2, Fig. 3): noise in, clip out, trained on
-    data.train_clips only. An empty `model` means image-video translation (the default)."""
+    """Unconditional video generation (`task: generation`; paper Sec. 4.2, Fig. 3): noise in, a
+    clip out, trained on data.train_clips only. The clip geometry, decoder and critic widths
+    come from `model`; its translator keys (variant, encoders, image decoder) are unused."""
 
-    model: str = ""  # "" | wgan_one_stream | videogan_one_stream | videogan_two_stream
+    model: str = ""  # one of GENERATION_MODELS; empty for task translation
     noise_dim: int = 100  # z ~ N(0, I)
+    # The code z is projected to: (latent frames, s, s, code_channels), paper (2, 4, 4, 512).
+    code_channels: int = 512
     mask_sparsity: float = 0.1  # two-stream: weight of the L1 penalty on the mask (VideoGAN)
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    task: str = "translation"  # "translation" (Model1/2/3) | "generation" (Sec. 4.2)
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()
     optimizer: OptimizerConfig = OptimizerConfig()
@@ -321,17 +326,20 @@ def validate(cfg: Config) -> Config:
     if cfg.data.shuffle_buffer < 1 or cfg.data.cycle_length < 1:
         raise ConfigError("data.shuffle_buffer and data.cycle_length: must be >= 1")
     g = cfg.generation
-    if g.model and g.model not in GENERATION_MODELS:
+    if cfg.task not in TASKS:
+        raise ConfigError(f"task: expected one of {', '.join(TASKS)}, got {cfg.task!r}")
+    if cfg.task == "generation" and g.model not in GENERATION_MODELS:
         raise ConfigError(f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
-                          f"(or empty for translation), got {g.model!r}")
-    if g.model and (t.mixed_precision != "none" or t.jit_compile):
-        # The generation trainer's steps neither scale losses nor compile with XLA yet.
+                          f"for task: generation, got {g.model!r}")
+    if cfg.task == "translation" and g.model:
+        raise ConfigError(f"generation.model: {g.model!r} needs task: generation")
+    if cfg.task == "generation" and (t.mixed_precision != "none" or t.jit_compile):
+        # The generation task neither casts its networks' outputs nor is tested under XLA.
         raise ConfigError("train.mixed_precision / train.jit_compile: not supported with "
-                          f"generation.model ({g.model}) yet; use none / false")
-    if g.noise_dim < 1:
-        raise ConfigError(f"generation.noise_dim: must be >= 1, got {g.noise_dim}")
-    if g.mask_sparsity < 0:
-        raise ConfigError(f"generation.mask_sparsity: must be >= 0, got {g.mask_sparsity}")
+                          f"task: generation ({g.model}) yet; use none / false")
+    for key, least in (("noise_dim", 1), ("code_channels", 1), ("mask_sparsity", 0)):
+        if getattr(g, key) < least:
+            raise ConfigError(f"generation.{key}: must be >= {least}, got {getattr(g, key)}")
     return cfg
 
 
@@ -340,7 +348,18 @@ def from_dict(data: dict, overrides: typing.Sequence[str] = ()) -> Config:
     for text in overrides:
         path, value = _parse_override(text)
         _apply_override(tree, path, value)
-    return validate(_build(Config, tree, ""))
+    # A config from before the `task` key: generation.model chose the task, and the code took
+    # its channels from the translator's (model.image_encoder_widths[-1] / latent frames).
+    gen = tree.get("generation")
+    legacy = "task" not in tree and isinstance(gen, dict) and bool(gen.get("model"))
+    if legacy:
+        tree["task"] = "generation"
+    cfg = _build(Config, tree, "")
+    if legacy and "code_channels" not in gen and cfg.model.image_encoder_widths:
+        m = cfg.model
+        cfg = dataclasses.replace(cfg, generation=dataclasses.replace(
+            cfg.generation, code_channels=m.image_encoder_widths[-1] // max(1, m.latent_frames)))
+    return validate(cfg)
 
 
 SHIPPED = Path(__file__).parent / "configs"  # package data: installed with the library

@@ -1,8 +1,12 @@
-"""IdCycleGAN losses as pure functions of tensors (paper Eq. 1, 5, 7).
+"""Every loss term of both tasks as a pure function of tensors: the WGAN-GP, cycle, pixel and
+FaceNet identity terms of IdCycleGAN (paper Eq. 1, 5, 7, 8) and the GAN and mask terms of the
+VideoGAN baselines (Sec. 4.2). Each task combines its own terms (idcg_tf.translation.task,
+idcg_tf.generation.task).
 
 Each returns one value per sample, shape (N,), so that the training step can average them over
 the global batch with `tf.nn.compute_average_loss` (correct under any number of replicas).
-Naming: `<kind>_critic_loss` / `<kind>_generator_loss` for the adversarial terms.
+Naming: `<kind>_critic_loss` / `<kind>_generator_loss` for the adversarial terms; "critic" is
+the discriminator of the GAN baselines.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from idcg_tf.config import PIXEL_IDENTITY_FORMS
+from idcg_tf.identity import facenet_distance
 
 
 def _per_sample_mean(x: tf.Tensor) -> tf.Tensor:
@@ -24,6 +29,24 @@ def wasserstein_critic_loss(real_scores: tf.Tensor, fake_scores: tf.Tensor) -> t
 def wasserstein_generator_loss(fake_scores: tf.Tensor) -> tf.Tensor:
     """-C(G(x)) per sample: the generator raises the critic's score of its outputs."""
     return -tf.reshape(fake_scores, [-1])
+
+
+def gan_critic_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+    """Cross-entropy of a real/fake classifier: -log D(real) - log(1 - D(fake)) with
+    D = sigmoid(logit), computed as softplus(-real) + softplus(fake) (stable for any logit).
+
+    Reference: Goodfellow et al., "Generative Adversarial Nets", NIPS 2014, Eq. 1.
+    """
+    real = tf.reshape(real_logits, [-1])
+    fake = tf.reshape(fake_logits, [-1])
+    return tf.nn.softplus(-real) + tf.nn.softplus(fake)
+
+
+def gan_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Non-saturating generator loss -log D(G(z)) = softplus(-logit): the generator still gets
+    a gradient when the discriminator rejects its samples confidently (Goodfellow 2014, Sec. 3),
+    as VideoGAN (and DCGAN) train it."""
+    return tf.nn.softplus(-tf.reshape(fake_logits, [-1]))
 
 
 def interpolate(real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
@@ -82,3 +105,46 @@ def pixel_identity_loss(images: tf.Tensor, videos: tf.Tensor, form: str = "l2") 
     # derivative of sqrt at 0 is infinite); 1e-12 moves a 1e-3 RMS by under 1e-6 relative.
     rms = tf.sqrt(tf.reduce_mean(per_frame, axis=2) + 1e-12)
     return tf.reduce_mean(rms, axis=1)
+
+
+def mask_sparsity_loss(mask: tf.Tensor) -> tf.Tensor:
+    """L1 norm of the two-stream mask, averaged over its elements: mean |m| per sample.
+
+    VideoGAN adds lambda * ||m||_1 (lambda = 0.1) so that the static background explains
+    whatever does not move. Averaging instead of summing keeps lambda's meaning independent of
+    the clip size.
+    """
+    return _per_sample_mean(tf.abs(mask))
+
+
+def facenet_identity_loss(embedder, images, fake_clips, fake_images, clips,
+                          frame_step: int = 1) -> tf.Tensor:
+    """Per-sample identity loss: mean over frames i of ||F(G_Y(x)_i) - F(x)||_2 plus mean over
+    frames of ||F(G_X(y)) - F(y_i)||_2, on L2-normalised FaceNet embeddings.
+
+    As the paper (after FaceNet's video-to-video verification) every (image, frame) pair of a
+    clip counts; `frame_step` > 1 embeds every k-th frame only, to save compute. All faces go
+    through FaceNet in one batch; the real inputs' embeddings carry no gradient.
+    """
+    n = tf.shape(images)[0]
+    fake_frames = fake_clips[:, ::frame_step]
+    real_frames = clips[:, ::frame_step]
+    frames = tf.shape(fake_frames)[1]
+    size = images.shape[1:]
+
+    def flat(v):
+        return tf.reshape(v, tf.concat([[-1], tf.shape(v)[2:]], axis=0))
+
+    batch = tf.concat([tf.stop_gradient(images), fake_images, flat(fake_frames),
+                       tf.stop_gradient(flat(real_frames))], axis=0)
+    batch = tf.ensure_shape(batch, [None, *size])
+    emb = embedder(batch)
+    emb_x, emb_fake_x = emb[:n], emb[n:2 * n]
+    emb_fake_frames = tf.reshape(emb[2 * n:2 * n + n * frames], [n, frames, -1])
+    emb_real_frames = tf.reshape(emb[2 * n + n * frames:], [n, frames, -1])
+    emb_x, emb_real_frames = tf.stop_gradient(emb_x), tf.stop_gradient(emb_real_frames)
+    image_to_video = tf.reduce_mean(
+        facenet_distance(emb_fake_frames, emb_x[:, tf.newaxis]), axis=1)
+    video_to_image = tf.reduce_mean(
+        facenet_distance(emb_fake_x[:, tf.newaxis], emb_real_frames), axis=1)
+    return image_to_video + video_to_image

@@ -143,3 +143,32 @@ def save_mp4(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
+
+
+SHEET_FRAMES = (1, 8, 16, 32)  # the paper's Fig. 3 columns (1-based), clamped for short clips
+
+
+def generation_sheet(clips, frames=SHEET_FRAMES) -> np.ndarray:
+    """One row per clip, frames 1, 8, 16, 32 (clamped to the clip length) as the paper's
+    Fig. 3. `clips` are floats in [-1, 1]; returns a uint8 sheet."""
+    clips = to_uint8(clips)
+    idx = pick_frames(clips.shape[1], frames)
+    return sample_sheet([[clip[k] for k in idx] for clip in clips])
+
+
+def comparison_sheet(named_clips: dict, frames=SHEET_FRAMES, gap: int = 4) -> np.ndarray:
+    """Fig. 3 for several runs: per run a text label over its `generation_sheet`, stacked."""
+    from PIL import Image, ImageDraw
+
+    blocks = [(name, generation_sheet(clips, frames)) for name, clips in named_clips.items()]
+    width = max(sheet.shape[1] for _, sheet in blocks)
+    white = np.full((gap, width, 3), 255, np.uint8)
+    parts = []
+    for name, sheet in blocks:
+        label = Image.new("RGB", (width, 14), (255, 255, 255))
+        ImageDraw.Draw(label).text((2, 1), name, fill=(0, 0, 0))
+        parts += [np.asarray(label),
+                  np.pad(sheet, ((0, 0), (0, width - sheet.shape[1]), (0, 0)),
+                         constant_values=255),
+                  white]
+    return np.concatenate(parts[:-1], axis=0)

@@ -52,13 +52,13 @@ def tiny_run(synthetic_data, tmp_path_factory):
     and its first export (version 1, with ONNX). Tests that change either work on a copy."""
     from idcg_tf import config
     from idcg_tf.deploy.export import export_run
-    from idcg_tf.training import Trainer
+    from idcg_tf.experiment import make_trainer
 
     data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     cfg = config.load(TINY, data + ["train.steps=2", "train.checkpoint_every=1",
                                     "train.n_critic=1"])
     workdir = tmp_path_factory.mktemp("run")
-    trainer = Trainer(cfg, workdir, log=lambda line: None)
+    trainer = make_trainer(cfg, workdir, log=lambda line: None)
     trainer.train()
     output = tmp_path_factory.mktemp("exported")
     record = export_run(workdir, "tiny", output)

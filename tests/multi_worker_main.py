@@ -12,10 +12,10 @@ import math
 import sys
 
 from idcg_tf import config
-from idcg_tf.training import Trainer
+from idcg_tf.experiment import make_trainer
 
 cfg = config.from_dict(json.loads(sys.argv[1]))
-trainer = Trainer(cfg, sys.argv[2], log=lambda line: print(line, file=sys.stderr, flush=True))
+trainer = make_trainer(cfg, sys.argv[2], log=lambda line: print(line, file=sys.stderr, flush=True))
 metrics = trainer.train(samples=())
 print(json.dumps({"chief": trainer.chief, "replicas": trainer.strategy.num_replicas_in_sync,
                   "step": trainer.current_step,

@@ -139,10 +139,10 @@ def test_auto_picks_stock_with_onednn_or_gpu_and_taps_otherwise(monkeypatch):
 # tests above pin the path cheaply; this trains the whole tiny model on it.
 @pytest.mark.slow
 def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path):
-    from idcg_tf.training.trainer import Trainer
+    from idcg_tf.experiment import make_trainer
 
     cfg = tiny_cfg("model.conv3d_impl=taps", "train.steps=2", "train.strategy=default")
-    metrics = Trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
+    metrics = make_trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())
 
 

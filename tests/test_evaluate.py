@@ -162,13 +162,13 @@ def test_missing_test_split_falls_back_to_train_with_a_warning(tiny_cfg):
 def evaluated(synthetic_data, tmp_path_factory):
     """A 4-step run with checkpoints at 2 and 4, a second run to compare with, and one
     `tools/evaluate.py --curve --compare` over both."""
-    from idcg_tf.training import Trainer
+    from idcg_tf.experiment import make_trainer
 
     root = tmp_path_factory.mktemp("eval_runs")
     data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     cfg = config.load(TINY, data + ["train.steps=4", "train.checkpoint_every=2"])
     model1 = root / "run_model1"
-    Trainer(cfg, model1, log=lambda line: None).train()
+    make_trainer(cfg, model1, log=lambda line: None).train()
     # The comparison needs a second run, not a second training: a copy relabelled Model2.
     model2 = root / "run_model2"
     shutil.copytree(model1, model2)

@@ -23,8 +23,8 @@ from idcg_tf import config
 from idcg_tf.errors import ConfigError, UserError
 from idcg_tf.generation import (build_generation_networks, generation_sheet, metrics,
                                 sample_noise)
-from idcg_tf.generation import losses as gen_losses
-from idcg_tf.generation.trainer import GenerationTrainer
+from idcg_tf import losses as gen_losses
+from idcg_tf.experiment import make_trainer
 from idcg_tf.models.two_stream_generator import TwoStreamVideoGenerator
 from idcg_tf.models.video_discriminator import VideoDiscriminator
 from idcg_tf.models.video_generator import VideoGenerator
@@ -37,7 +37,7 @@ def _gen_config(model, synthetic_data, *overrides):
     """configs/gen_<model>.yaml made tiny: tiny.yaml's geometry and batch, the synthetic data."""
     tiny = yaml.safe_load(TINY.read_text())
     shrink = [f"model.{k}={json.dumps(v)}" for k, v in tiny["model"].items() if k != "variant"]
-    shrink += [f"train.batch_size={tiny['train']['batch_size']}",
+    shrink += ["generation.code_channels=64", f"train.batch_size={tiny['train']['batch_size']}",
                f"data.shuffle_buffer={tiny['data']['shuffle_buffer']}"]
     data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     return config.load(ROOT / "configs" / f"gen_{model}.yaml", shrink + data + list(overrides))
@@ -51,7 +51,7 @@ def trained(synthetic_data, tmp_path_factory):
         cfg = _gen_config(model, synthetic_data, "train.steps=2", "train.checkpoint_every=2",
                           "train.log_every=1", "train.sample_every=2")
         workdir = tmp_path_factory.mktemp(model)
-        trainer = GenerationTrainer(cfg, workdir, log=lambda line: None)
+        trainer = make_trainer(cfg, workdir, log=lambda line: None)
         before = [w.numpy().copy() for w in trainer.generator_variables]
         metrics_ = trainer.train()
         changed = any(np.abs(w.numpy() - b).max() > 0
@@ -73,15 +73,36 @@ def embedder():
     ("generation.noise_dim=0", "generation.noise_dim"),
     ("generation.mask_sparsity=-0.1", "generation.mask_sparsity"),
     ("generation.mask=0.1", "generation.mask"),
+    ("generation.code_channels=0", "generation.code_channels"),
+    ("task=videos", "task"),
 ])
 def test_bad_generation_config_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
         config.from_dict({}, [override])
 
 
+def test_the_task_is_explicit():
+    with pytest.raises(ConfigError, match="generation.model: .* for task: generation"):
+        config.from_dict({"task": "generation"})
+    with pytest.raises(ConfigError, match="generation.model: 'wgan_one_stream' needs task"):
+        config.from_dict({"task": "translation", "generation": {"model": "wgan_one_stream"}})
+
+
+def test_a_config_from_before_the_task_key_keeps_its_meaning():
+    # What runs saved: generation.model chose the task, the code came from the image encoder's
+    # last width over the latent frames (tiny: 64 / 1 frame).
+    tiny = yaml.safe_load(TINY.read_text())
+    old = {"model": tiny["model"], "generation": {"model": "videogan_one_stream",
+                                                  "noise_dim": 100, "mask_sparsity": 0.1}}
+    cfg = config.from_dict(old)
+    assert cfg.task == "generation" and cfg.generation.code_channels == 64
+    translation = config.from_dict({"generation": {"model": "", "noise_dim": 100}})
+    assert translation.task == "translation" and translation.generation.model == ""
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_paper_configs_describe_paper_geometry(model):
-    from idcg_tf.training.run import describe_networks
+    from idcg_tf.experiment import describe_networks
 
     cfg = config.load(ROOT / "configs" / f"gen_{model}.yaml")
     assert cfg.generation.model == model
@@ -180,7 +201,7 @@ def test_checkpoint_restores_every_variable(trained):
     workdir, trainer, _, _ = trained["videogan_two_stream"]
     _, generator, step = load_generator(workdir)
     assert step == 2
-    resumed = GenerationTrainer(trainer.cfg, workdir, log=lambda line: None)
+    resumed = make_trainer(trainer.cfg, workdir, log=lambda line: None)
     resumed.setup()
     assert resumed.current_step == 2
     for ours, theirs in ((trainer.nets.generator, generator),
@@ -195,7 +216,7 @@ def test_changing_the_generation_model_on_resume_is_refused(trained):
     workdir, trainer, _, _ = trained["wgan_one_stream"]
     cfg = config.replace(trainer.cfg, generation={"model": "videogan_one_stream"})
     with pytest.raises(UserError, match="generation.model differs"):
-        GenerationTrainer(cfg, workdir)
+        make_trainer(cfg, workdir)
 
 
 # ---------------------------------------------------------------------- metrics
@@ -319,7 +340,7 @@ def test_generate_tool_writes_clips_and_fig3_sheet(trained, tmp_path, capsys):
     # The same clips as the trained generator makes from the same seed.
     sheet = np.asarray(Image.open(out / "sheet.png"))
     trainer = trained["videogan_two_stream"][1]
-    expected = generation_sheet(trainer.generate(
+    expected = generation_sheet(trainer.task.generate(
         sample_noise(3, trainer.cfg.generation.noise_dim, seed=5)))
     assert sheet.shape == expected.shape
     np.testing.assert_allclose(sheet, expected, atol=1)
@@ -355,7 +376,8 @@ def test_sheet_shows_fig3_frames_clamped_for_short_clips(frames, shown):
 
 
 def test_built_networks_follow_the_config(tiny_cfg):
-    nets = build_generation_networks(tiny_cfg("generation.model=videogan_two_stream",
+    nets = build_generation_networks(tiny_cfg("task=generation", "generation.code_channels=16",
+                                              "generation.model=videogan_two_stream",
                                               "generation.noise_dim=7"))
     assert isinstance(nets.generator, TwoStreamVideoGenerator) and nets.two_stream
     assert isinstance(nets.critic, VideoDiscriminator)

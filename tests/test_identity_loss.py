@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from idcg_tf.identity import FaceNetEmbedder, facenet_identity_loss
+from idcg_tf.experiment import make_trainer
+from idcg_tf.identity import FaceNetEmbedder
+from idcg_tf.losses import facenet_identity_loss
 from idcg_tf.models import ImageToVideo, VideoToImage
-from idcg_tf.training import Trainer
 
 TINY = dict(encoder_widths=(4, 8, 8, 16), decoder_widths=(8, 8, 4), residual_blocks=1)
 
@@ -54,6 +55,6 @@ def test_loss_averages_all_pairs(embedder):
 
 def test_model3_trains(tiny_cfg, tmp_path):
     cfg = tiny_cfg("model.variant=model3", "train.steps=2", "loss.facenet_frame_step=4")
-    metrics = Trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
+    metrics = make_trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert np.isfinite(metrics["generator/facenet_identity"])
     assert metrics["generator/facenet_identity"] > 0

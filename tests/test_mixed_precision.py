@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from idcg_tf import losses
 from idcg_tf.models import VideoCritic
-from idcg_tf.training.trainer import Trainer, dtype_policy
+from idcg_tf.experiment import make_trainer
+from idcg_tf.training.task import dtype_policy
 
 # Relative error ||mixed - float32|| / ||float32|| of the penalty and of its gradient w.r.t.
 # each critic weight, on the critic below. The bound is one rule for both policies, in units of
@@ -82,7 +83,7 @@ def test_tiny_model_trains_mixed_or_with_xla(tiny_cfg, tmp_path, policy, jit):
     cfg = tiny_cfg(f"train.mixed_precision={policy}", f"train.jit_compile={jit}",
                    "train.steps=2", "train.n_critic=1", "train.batch_size=1",
                    "model.residual_blocks=0", "train.strategy=default")
-    trainer = Trainer(cfg, tmp_path, log=lambda line: None)
+    trainer = make_trainer(cfg, tmp_path, log=lambda line: None)
     metrics = trainer.train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())
     assert all(v.dtype == "float32" for v in trainer.nets.video_critic.weights)
@@ -103,5 +104,5 @@ def test_generation_refuses_the_switches_it_does_not_apply(tiny_cfg):
     from idcg_tf.errors import ConfigError
 
     for switch in ("train.mixed_precision=mixed_float16", "train.jit_compile=true"):
-        with pytest.raises(ConfigError, match="generation.model"):
-            tiny_cfg("generation.model=wgan_one_stream", switch)
+        with pytest.raises(ConfigError, match="task: generation"):
+            tiny_cfg("task=generation", "generation.model=wgan_one_stream", switch)

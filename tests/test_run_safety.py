@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, run_tool
 from idcg_tf import config
 from idcg_tf.errors import UserError
-from idcg_tf.training import Trainer
+from idcg_tf.experiment import make_trainer
 from idcg_tf.runs import checkpoint_path
 
 DATA = "ckpt-{}.data-00000-of-00001"
@@ -54,7 +54,7 @@ def test_resume_skips_a_damaged_newest_checkpoint(tiny_run, tmp_path, damage):
         (ckpts / "ckpt-2.index").unlink()
         at_fault = "ckpt-2.index"
     lines = []
-    trainer = Trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append)
+    trainer = make_trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append)
     trainer.setup(dataset=[])
     assert trainer.current_step == 1
     warnings = [line for line in lines if line.startswith("warning: ")]
@@ -115,7 +115,7 @@ def test_second_trainer_on_a_locked_workdir_stops_at_once(tiny_run, tmp_path):
 
     workdir = _copy(tiny_run, tmp_path)
     # The first run: a trainer of this process holds the workdir.
-    first = Trainer(config.load(workdir / "config.yaml"), workdir, log=lambda line: None)
+    first = make_trainer(config.load(workdir / "config.yaml"), workdir, log=lambda line: None)
     before = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
     result = run_tool("tools/train.py", "--config", str(workdir / "config.yaml"),
                       "--set", "train.steps=4", "--workdir", str(workdir))
@@ -137,7 +137,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tiny_run, tmp_path):
     (workdir / ".train.lock").write_text(
         json.dumps({"host": socket.gethostname(), "pid": gone.pid}))
     lines = []
-    trainer = Trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append)
+    trainer = make_trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append)
     assert [line for line in lines if line.startswith("warning: ")] == [
         f"warning: {workdir / '.train.lock'}: taking over the lock of process {gone.pid} on "
         f"{socket.gethostname()}, which is gone"]

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from conftest import ROOT, run_tool
 from test_console import STARTUP_NOISE
-from idcg_tf.training import Trainer, TrainingDiverged
+from idcg_tf.experiment import make_trainer
+from idcg_tf.training import TrainingDiverged
 
 
 @pytest.mark.parametrize("variant", ["model1", "model2"])
@@ -21,7 +22,7 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
                    "train.facenet_score_every=3", "train.facenet_score_samples=3",
                    f"train.facenet_score={str(variant == 'model1').lower()}")
     lines = []
-    trainer = Trainer(cfg, tmp_path, log=lines.append)
+    trainer = make_trainer(cfg, tmp_path, log=lines.append)
     before = [w.numpy().copy() for w in trainer.generator_variables]
     metrics = trainer.train()
     assert all(np.isfinite(v) for v in metrics.values())
@@ -69,7 +70,7 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
 def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_path):
     from idcg_tf.runs import load_networks
 
-    trainer = Trainer(tiny_cfg("train.steps=2"), tmp_path, log=lambda line: None)
+    trainer = make_trainer(tiny_cfg("train.steps=2"), tmp_path, log=lambda line: None)
     trainer.train(samples=())
     variables = {n.name: n.variables for n in trainer.nets.generators + trainer.nets.critics}
     moving = [v for vs in variables.values() for v in vs if "moving_mean" in v.path]
@@ -84,12 +85,12 @@ def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_cfg, tmp_path):
-    trainer = Trainer(tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path,
+    trainer = make_trainer(tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path,
                       log=lambda line: None)
     trainer.train(samples=())
     # A cycle weight beyond float32 range makes that term infinite at the next step.
     diverging = tiny_cfg("train.steps=4", "train.checkpoint_every=1", "loss.cycle=1e39")
-    trainer = Trainer(diverging, tmp_path, log=lambda line: None)
+    trainer = make_trainer(diverging, tmp_path, log=lambda line: None)
     with pytest.raises(TrainingDiverged, match=r"step 3: loss term generator/\w+ is (inf|nan)"):
         trainer.train(samples=())
     assert trainer.manager.latest_checkpoint.endswith("ckpt-2")
@@ -101,7 +102,7 @@ def test_model_change_on_resume_is_refused(tiny_cfg, tmp_path):
     (tmp_path / "config.yaml").write_text(tiny_cfg().to_yaml())  # what a run leaves behind
 
     with pytest.raises(UserError, match="model.residual_blocks differs"):
-        Trainer(tiny_cfg("model.residual_blocks=2"), tmp_path)
+        make_trainer(tiny_cfg("model.residual_blocks=2"), tmp_path)
 
 
 def _train_args(synthetic_data, workdir):
@@ -195,7 +196,7 @@ def test_corrupt_record_names_the_shard(tmp_path, tiny_cfg):
     cfg = tiny_cfg(f"data.train_images={patterns['images']}",
                    f"data.train_clips={patterns['clips']}", "train.steps=2")
     with pytest.raises(UserError, match=f"data.train_clips: corrupt record in {bad}"):
-        Trainer(cfg, tmp_path / "run", log=lambda line: None).train(samples=())
+        make_trainer(cfg, tmp_path / "run", log=lambda line: None).train(samples=())
 
 
 def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path):
@@ -206,7 +207,7 @@ def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path)
     got = [float(schedule(k)) for k in (0, 4, 5, 6, 8, 9)]
     np.testing.assert_allclose(got, [1e-3, 1e-3, 7.5e-4, 5e-4, 0.0, 0.0], rtol=1e-6)
     # The trainer counts the critic's schedule in critic updates (n_critic per iteration).
-    trainer = Trainer(tiny_cfg("train.steps=8", "train.n_critic=2", "optimizer.decay_start=0.5",
+    trainer = make_trainer(tiny_cfg("train.steps=8", "train.n_critic=2", "optimizer.decay_start=0.5",
                                "optimizer.learning_rate=1e-3"), tmp_path, log=lambda line: None)
     trainer.generator_optimizer.iterations.assign(6)
     trainer.critic_optimizer.iterations.assign(12)
@@ -214,7 +215,7 @@ def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path)
     assert float(trainer.critic_optimizer.learning_rate) == pytest.approx(5e-4)
     trainer.lock.release()
     # The default keeps the rate constant, as the paper.
-    constant = Trainer(tiny_cfg("train.steps=8"), tmp_path / "b", log=lambda line: None)
+    constant = make_trainer(tiny_cfg("train.steps=8"), tmp_path / "b", log=lambda line: None)
     constant.generator_optimizer.iterations.assign(8)
     assert float(constant.generator_optimizer.learning_rate.numpy()) == pytest.approx(
         constant.cfg.optimizer.learning_rate)

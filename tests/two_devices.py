@@ -27,14 +27,14 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 keras.config.set_floatx("float64")  # before any network is built
 
 from idcg_tf import config  # noqa: E402
-from idcg_tf.training import Trainer  # noqa: E402
+from idcg_tf.experiment import make_trainer  # noqa: E402
 
 cfg = config.from_dict(json.loads(sys.argv[1]))
 workdir = sys.argv[2]
 runs = {}
 for name, devices in (("one", ["/cpu:0"]), ("two", ["/cpu:0", "/cpu:1"])):
     strategy = tf.distribute.MirroredStrategy(devices)
-    trainer = Trainer(cfg, f"{workdir}/{name}", strategy=strategy, log=lambda line: None)
+    trainer = make_trainer(cfg, f"{workdir}/{name}", strategy=strategy, log=lambda line: None)
     with strategy.scope():
         trainer.generator_optimizer = keras.optimizers.SGD(1e-4)
         trainer.critic_optimizer = keras.optimizers.SGD(1e-4)

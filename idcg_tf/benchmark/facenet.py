@@ -14,7 +14,8 @@ from idcg_tf.config import Config
 def benchmark_facenet(cfg: Config, batch: int = 4, repeats: int = 10, log=None) -> dict:
     """Forward and forward+backward (to the generated images and clips) of
     `facenet_identity_loss` with the frozen FaceNet, at the config's sizes."""
-    from idcg_tf.identity import FaceNetEmbedder, facenet_identity_loss
+    from idcg_tf.identity import FaceNetEmbedder
+    from idcg_tf.losses import facenet_identity_loss
 
     log = log or (lambda line: None)
     m, step = cfg.model, cfg.loss.facenet_frame_step

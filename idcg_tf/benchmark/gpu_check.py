@@ -59,7 +59,7 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
     from idcg_tf.data.synthetic import write_synthetic
     from idcg_tf.deploy.export import export_run
     from idcg_tf.runs import load_networks
-    from idcg_tf.training.trainer import Trainer
+    from idcg_tf.experiment import make_trainer
 
     base = config_lib.load(cfg_path)
     m = base.model
@@ -71,7 +71,7 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
         f"train.steps={steps}", f"train.batch_size={batch}", "train.strategy=mirrored",
         f"train.checkpoint_every={steps}", "train.facenet_score=false"])
     start = time.perf_counter()
-    trainer = Trainer(cfg, work / "run", log=log)
+    trainer = make_trainer(cfg, work / "run", log=log)
     metrics = trainer.train(samples=())
     train_seconds = time.perf_counter() - start
     replicas = trainer.strategy.num_replicas_in_sync

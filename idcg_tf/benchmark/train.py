@@ -37,7 +37,7 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
     `batch` on synthetic data; returns the JSON record of the `train` section. With `peer`
     (a `torch_peer.TorchPeer`), one peer iteration follows each of ours, and the record gets
     a `torch_peer` entry with the per-pair time ratios."""
-    from idcg_tf.training.trainer import Trainer
+    from idcg_tf.experiment import make_trainer
 
     if iterations < 1 or warmup < 0:
         raise UserError("--iterations must be >= 1 and --warmup >= 0")
@@ -52,7 +52,7 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         "GFLOP per iteration")
 
     with tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir:
-        trainer = Trainer(cfg, workdir, log=log)
+        trainer = make_trainer(cfg, workdir, log=log)
         trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
         start = time.perf_counter()
         timed_before = conv3d_autotune.timings_run

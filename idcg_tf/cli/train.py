@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     from idcg_tf import config
 
     cfg = config.load(args.config, args.set)  # before TensorFlow loads: config errors are quick
-    from idcg_tf.training import run
+    from idcg_tf import experiment as run
 
     workdir = args.workdir or run.default_workdir(args.config)
     if args.dry_run:

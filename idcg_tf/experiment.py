@@ -1,0 +1,59 @@
+"""The composition root of a training run: the task a config names, the loop, its hooks.
+
+`tools/train.py` calls `describe_networks` (--dry-run) or `train`; tests and benchmarks build a
+trainer with `make_trainer`. This is the one module that knows every task and hook.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from idcg_tf.config import Config
+from idcg_tf.training.loop import Trainer
+from idcg_tf.training.task import Task
+
+
+def make_task(cfg: Config) -> Task:
+    """The task of `cfg.task`."""
+    if cfg.task == "generation":  # paper Sec. 4.2: noise -> clip
+        from idcg_tf.generation.task import GenerationTask
+
+        return GenerationTask(cfg)
+    from idcg_tf.translation.task import TranslationTask
+
+    return TranslationTask(cfg)
+
+
+def hooks(cfg: Config) -> list:
+    """Periodic work beyond the loop's own: the identity score curve (Fig. 6) of translation
+    runs with train.facenet_score on."""
+    if cfg.task != "translation" or not cfg.train.facenet_score:
+        return []
+    from idcg_tf.evaluation.score_hook import IdentityScoreHook
+
+    return [IdentityScoreHook(cfg.train.facenet_score_every)]
+
+
+def make_trainer(cfg: Config, workdir: str | Path, strategy=None, log=None) -> Trainer:
+    """The training loop over the config's task, with its hooks attached."""
+    return Trainer(make_task(cfg), workdir, strategy=strategy, log=log, hooks=hooks(cfg))
+
+
+def describe_networks(cfg: Config) -> str:
+    """The dry-run report of the config's task: networks, shapes, losses (built on the CPU)."""
+    return make_task(cfg).describe()
+
+
+def default_workdir(config_path: str | Path) -> Path:
+    return Path("runs") / Path(config_path).stem
+
+
+def train(cfg: Config, workdir: str | Path) -> dict:
+    """Trains (or resumes) a run and returns its last metrics."""
+    trainer = make_trainer(cfg, workdir)
+    metrics = trainer.train()
+    if trainer.chief:
+        print(f"done: step {trainer.current_step}; checkpoints in {Path(workdir) / 'checkpoints'}, "
+              f"TensorBoard: tensorboard --logdir {Path(workdir) / 'tensorboard'}, "
+              f"samples in {Path(workdir) / 'samples'}", flush=True)
+    return metrics

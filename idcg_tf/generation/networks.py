@@ -1,0 +1,59 @@
+"""The networks of a generation run: the generator G (noise -> clip) and its adversary."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from idcg_tf.config import Config
+from idcg_tf.errors import UserError
+
+
+@dataclasses.dataclass
+class GenerationNetworks:
+    """The generator G (noise -> clip) and its adversary (WGAN critic or GAN discriminator)."""
+
+    generator: keras.Model
+    critic: keras.Model
+
+    @property
+    def two_stream(self) -> bool:
+        return hasattr(self.generator, "streams")
+
+
+def code_shape(cfg: Config) -> tuple[int, int, int, int]:
+    """The code the noise is projected to: (latent frames, s, s, generation.code_channels),
+    paper (2, 4, 4, 512); its frames and size follow the decoder's strided layers."""
+    m = cfg.model
+    return (m.latent_frames, m.latent_size, m.latent_size, cfg.generation.code_channels)
+
+
+def build_generation_networks(cfg: Config) -> GenerationNetworks:
+    """Creates and builds the networks of `cfg.generation.model` (inside `strategy.scope()`
+    when distributed)."""
+    from idcg_tf.models.critics import VideoCritic
+    from idcg_tf.models.two_stream_generator import TwoStreamVideoGenerator
+    from idcg_tf.models.video_discriminator import VideoDiscriminator
+    from idcg_tf.models.video_generator import VideoGenerator
+
+    m, kind = cfg.model, cfg.generation.model
+    if not kind:
+        raise UserError("generation.model: empty; set it to build a video generator")
+    common = dict(frames=m.frames, resolution=m.resolution, noise_dim=cfg.generation.noise_dim,
+                  code_channels=cfg.generation.code_channels,
+                  decoder_widths=m.video_decoder_widths, channels=m.channels,
+                  kernel_size=m.kernel_size, impl=m.conv3d_impl)
+    if kind == "videogan_two_stream":
+        generator = TwoStreamVideoGenerator(name="generator", **common)
+    else:
+        generator = VideoGenerator(name="generator", **common)
+    if kind == "wgan_one_stream":
+        critic = VideoCritic(m.video_critic_widths, m.frames, m.kernel_size,
+                             impl=m.conv3d_impl, form=m.video_critic_form, name="critic")
+    else:
+        critic = VideoDiscriminator(m.video_critic_widths, m.frames, m.kernel_size,
+                                    impl=m.conv3d_impl, name="critic")
+    generator.build((None, cfg.generation.noise_dim))
+    critic.build((None, m.frames, m.resolution, m.resolution, m.channels))
+    return GenerationNetworks(generator, critic)

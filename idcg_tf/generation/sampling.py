@@ -1,0 +1,78 @@
+"""A trained generator in use: load it from its run, sample clips from noise, write them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from idcg_tf.errors import UserError
+from idcg_tf.generation.networks import build_generation_networks
+from idcg_tf.runs import checkpoint_variables
+
+
+def load_generator(workdir: str | Path, step: int | None = None):
+    """Restores a generation run's generator; returns (cfg, generator, step)."""
+    import tensorflow as tf
+
+    from idcg_tf.runs import checkpoint_path, load_config
+
+    cfg = load_config(workdir)
+    if cfg.task != "generation":
+        raise UserError(f"{workdir}: a translation run (task: {cfg.task} in its config.yaml); "
+                        "this needs a run trained with a gen_*.yaml config")
+    path = checkpoint_path(workdir, step)
+    nets = build_generation_networks(cfg)
+    step_var = tf.Variable(0, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(step=step_var,
+                                     generator=checkpoint_variables(nets.generator))
+    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+    return cfg, nets.generator, int(step_var.numpy())
+
+
+def sample_noise(num: int, noise_dim: int, seed: int = 0) -> np.ndarray:
+    """(num, noise_dim) standard normal, float32. Row i depends on the seed only, not on
+    `num`, so asking for more clips keeps the first ones."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((num, noise_dim)).astype(np.float32)
+
+
+def generate_clips(generator, num: int, seed: int = 0, batch_size: int = 16,
+                   streams: bool = False):
+    """`num` clips (num, l, r, r, C) in [-1, 1] from noise of `seed`, inference mode.
+
+    With `streams=True` (two-stream generators only) returns the dict of `streams()` parts as
+    numpy arrays instead."""
+    z = sample_noise(num, generator.noise_dim, seed)
+    parts = []
+    for start in range(0, num, batch_size):
+        batch = z[start:start + batch_size]
+        if streams:
+            parts.append({k: np.asarray(v)
+                          for k, v in generator.streams(batch, training=False).items()})
+        else:
+            parts.append(np.asarray(generator(batch, training=False)))
+    if streams:
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return np.concatenate(parts)
+
+
+def save_clip(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
+    """Writes an (l, h, w, 3) uint8 clip as .gif (Pillow) or .mp4 (imageio-ffmpeg when
+    installed, else OpenCV's 'mp4v' writer)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        from idcg_tf.visualize import save_gif
+
+        save_gif(path, clip_uint8, fps=fps)
+        return
+    if suffix != ".mp4":
+        raise UserError(f"{path}: clips are written as .gif or .mp4")
+    from idcg_tf.visualize import save_mp4
+
+    try:
+        save_mp4(path, clip_uint8, fps=fps)
+    except RuntimeError:
+        raise UserError(f"{path}: OpenCV cannot write mp4 here; use --format gif") from None

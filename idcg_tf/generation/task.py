@@ -1,0 +1,181 @@
+"""The video generation task (paper Sec. 4.2): noise -> clip against a video adversary.
+
+`wgan_one_stream` (ours): WGAN-GP with `VideoCritic`, as the translation models.
+`videogan_one_stream` / `videogan_two_stream`: the original GAN loss (non-saturating) with
+VideoGAN's BatchNorm discriminator; two-stream adds the mask's L1 penalty.
+
+One iteration = `train.n_critic` adversary updates, each on a fresh batch of real clips, then
+one generator update, which reads no data; VideoGAN's configs set n_critic to 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from idcg_tf import losses
+from idcg_tf.data import reader
+from idcg_tf.generation.networks import build_generation_networks, code_shape
+from idcg_tf.generation.sampling import sample_noise
+from idcg_tf.runs import checkpoint_variables
+from idcg_tf.training.task import Task, Update
+from idcg_tf.visualize import generation_sheet
+
+# Independent random streams under one (seed, update count) key.
+_CRITIC_NOISE, _GENERATOR_NOISE, _PENALTY_EPS = 0, 1, 2
+
+
+def clip_datasets(strategy: tf.distribute.Strategy, data_cfg, model_cfg, global_batch: int,
+                  seed: int, start_step: int = 0, batches_per_step: int = 1):
+    """The distributed dataset of training clips, positioned after `start_step` steps of
+    `batches_per_step` global batches (exact resume, as `reader.training_datasets`)."""
+
+    def dataset_fn(ctx: tf.distribute.InputContext):
+        per_replica = ctx.get_per_replica_batch_size(global_batch)
+        per_pipeline_step = per_replica * ctx.num_replicas_in_sync // ctx.num_input_pipelines
+        return reader.make_dataset(
+            data_cfg.train_clips, "clips", resolution=model_cfg.resolution,
+            frames=model_cfg.frames, batch_size=per_replica,
+            shuffle_buffer=data_cfg.shuffle_buffer, seed=seed, flip=data_cfg.flip,
+            cycle_length=data_cfg.cycle_length, on_corrupt=data_cfg.on_corrupt,
+            start=start_step * batches_per_step * per_pipeline_step, input_context=ctx,
+            key="data.train_clips")
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+class GenerationTask(Task):
+    """Trains `generation.model`; samples/ holds Fig. 3 sheets of clips from fixed noise.
+
+    The adversarial terms are chosen once from the config: WGAN-GP for wgan_one_stream, the
+    GAN cross-entropy for the VideoGAN baselines (whose "critic" is the discriminator).
+    """
+
+    generator_reads_data = False
+    fixed_keys = ("model", "generation.model", "generation.noise_dim",
+                  "generation.code_channels")
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.wgan = cfg.generation.model == "wgan_one_stream"
+        self.critic_metrics = (
+            ("critic/loss", "critic/wasserstein_video", "critic/gradient_penalty_video")
+            if self.wgan else ("critic/loss", "critic/real_probability",
+                               "critic/fake_probability"))
+
+    def build_networks(self):
+        self.nets = build_generation_networks(self.cfg)
+
+    @property
+    def generator_variables(self):
+        return self.nets.generator.trainable_variables
+
+    @property
+    def critic_variables(self):
+        return self.nets.critic.trainable_variables
+
+    def checkpoint_items(self):
+        return {"generator": checkpoint_variables(self.nets.generator),
+                "critic": checkpoint_variables(self.nets.critic)}
+
+    def datasets(self, strategy, global_batch, start_step):
+        t = self.cfg.train
+        # The generator step reads no data: n_critic batches per iteration.
+        return clip_datasets(strategy, self.cfg.data, self.cfg.model, global_batch, t.seed,
+                             start_step=start_step, batches_per_step=t.n_critic)
+
+    @property
+    def input_patterns(self):
+        return (("data.train_clips", self.cfg.data.train_clips, "clips"),)
+
+    # ------------------------------------------------------------------ the steps
+    def _noise(self, update: Update, stream: int) -> tf.Tensor:
+        dim = self.cfg.generation.noise_dim
+        return tf.transpose(update.draw(
+            lambda key: tf.random.stateless_normal([dim, update.global_batch], seed=key),
+            stream))
+
+    def critic_step(self, update: Update, batch) -> dict:
+        """One update of the adversary on one replica's batch of real clips."""
+        g, c, clips = self.nets.generator, self.nets.critic, batch
+        fake = tf.stop_gradient(g(self._noise(update, _CRITIC_NOISE), training=True))
+        with tf.GradientTape() as tape:
+            real_scores, fake_scores = c(clips, training=True), c(fake, training=True)
+            if self.wgan:
+                eps = update.draw(
+                    lambda key: tf.random.stateless_uniform([update.global_batch], seed=key),
+                    _PENALTY_EPS)
+                penalty = losses.gradient_penalty(c, clips, fake, eps)
+                per_sample = (losses.wasserstein_critic_loss(real_scores, fake_scores)
+                              + self.cfg.loss.gradient_penalty * penalty)
+            else:
+                per_sample = losses.gan_critic_loss(real_scores, fake_scores)
+            loss = update.mean(per_sample)
+            update.minimize(tape, loss)
+        if self.wgan:
+            return {"critic/loss": loss,
+                    "critic/wasserstein_video": update.mean(real_scores - fake_scores),
+                    "critic/gradient_penalty_video": update.mean(penalty)}
+        return {"critic/loss": loss,
+                "critic/real_probability": update.mean(tf.sigmoid(real_scores)),
+                "critic/fake_probability": update.mean(tf.sigmoid(fake_scores))}
+
+    def generator_step(self, update: Update, batch=None) -> dict:
+        """One generator update on one replica's share of the global batch of noise."""
+        g, c = self.nets.generator, self.nets.critic
+        z = self._noise(update, _GENERATOR_NOISE)
+        with tf.GradientTape() as tape:
+            if self.nets.two_stream:
+                parts = g.streams(z, training=True)
+                fake = parts["video"]
+            else:
+                fake = g(z, training=True)
+            scores = c(fake, training=True)
+            adversarial = (losses.wasserstein_generator_loss if self.wgan
+                           else losses.gan_generator_loss)
+            terms = {"adversarial_video": adversarial(scores)}
+            if self.nets.two_stream:
+                terms["mask_sparsity"] = (self.cfg.generation.mask_sparsity
+                                          * losses.mask_sparsity_loss(parts["mask"]))
+            averaged = {k: update.mean(v) for k, v in terms.items()}
+            loss = tf.add_n(list(averaged.values()))
+            update.minimize(tape, loss)
+        return {**{f"generator/{k}": v for k, v in averaged.items()}, "generator/loss": loss}
+
+    # ------------------------------------------------------------------ samples and report
+    def sample_inputs(self, count: int = 4):
+        """Fixed noise for the sample sheets."""
+        return sample_noise(count, self.cfg.generation.noise_dim, self.cfg.train.seed)
+
+    def generate(self, z) -> np.ndarray:
+        """Inference-mode clips for noise `z` (numpy in, numpy out)."""
+        return np.asarray(self.nets.generator(z, training=False))
+
+    def sample_sheet(self, inputs):
+        return "samples/generated", generation_sheet(self.generate(inputs))
+
+    def describe(self) -> str:
+        """The dry-run report of a generation config: networks, shapes, losses."""
+        g, m, t = self.cfg.generation, self.cfg.model, self.cfg.train
+        nets = build_generation_networks(self.cfg)
+        video = (None, m.frames, m.resolution, m.resolution, m.channels)
+        rows = [(f"G {type(nets.generator).__name__}", nets.generator, (None, g.noise_dim)),
+                (f"C {type(nets.critic).__name__}", nets.critic, video)]
+        lines = [f"{'network':32} {'parameters':>12}  input -> output"]
+        for name, net, shape in rows:
+            out = net.compute_output_shape(shape)
+            lines.append(f"{name:32} {net.count_params():>12,}  {shape} -> {tuple(out)}")
+        lines.append(f"generation {g.model}: z ~ N(0, I) of {g.noise_dim} -> code "
+                     f"{code_shape(self.cfg)}")
+        if self.wgan:
+            lines.append(f"loss: WGAN-GP (lambda {self.cfg.loss.gradient_penalty}); critic "
+                         f"updates per generator update: {t.n_critic}")
+        else:
+            sparsity = (f" + {g.mask_sparsity} * mask L1" if g.model == "videogan_two_stream"
+                        else "")
+            lines.append(f"loss: GAN cross-entropy (non-saturating generator){sparsity}; "
+                         f"discriminator updates per generator update: {t.n_critic}")
+        lines.append("unused by task generation: model.variant, the encoders' and image "
+                     "decoder's widths (but their count: one per strided layer), loss.cycle, "
+                     "loss.*identity, data.*_images")
+        return "\n".join(lines)

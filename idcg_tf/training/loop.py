@@ -1,0 +1,327 @@
+"""The one training loop: WGAN-style alternation of critic and generator updates for any task.
+
+One iteration (paper Sec. 3, after WGAN-GP) = `n_critic` critic updates, each on a fresh batch,
+then one generator update; all of it is a single `tf.function`, each step a single-replica
+computation of the task run by `strategy.run`. The loop owns the strategy, optimizers,
+checkpoints and resume, the workdir lock, the divergence stop, progress, metrics.jsonl and
+TensorBoard; periodic work (sample sheets, the identity score curve) runs through hooks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from idcg_tf import config as config_lib
+from idcg_tf.data import reader
+from idcg_tf.errors import UserError
+from idcg_tf.runs import newest_intact_checkpoint
+from idcg_tf.training.schedule import learning_rate
+from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
+from idcg_tf.training.task import Task, Update, dtype_policy
+from idcg_tf.training.workdir_lock import WorkdirLock
+from idcg_tf.visualize import save_png
+
+
+class TrainingDiverged(UserError):
+    """A loss term became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Hook(Protocol):
+    """Periodic work of the chief: called every `every` steps and at the last step."""
+
+    every: int
+
+    def __call__(self, trainer: Trainer, step: int) -> None: ...
+
+
+class SampleSheets:
+    """samples/step_*.png and a TensorBoard image of the task's sheet for fixed inputs."""
+
+    def __init__(self, inputs, every: int):
+        self.inputs = inputs
+        self.every = every
+
+    def __call__(self, trainer: Trainer, step: int) -> None:
+        tag, sheet = trainer.task.sample_sheet(self.inputs)
+        save_png(trainer.workdir / "samples" / f"step_{step:07d}.png", sheet)
+        with trainer.writer.as_default(step=step):
+            tf.summary.image(tag, sheet[np.newaxis])
+
+
+def _fmt_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Trainer:
+    """Trains a task's networks in a run directory.
+
+    Args:
+        task: what to train (`idcg_tf.experiment.make_task` picks it from a config).
+        workdir: run directory (config.yaml, checkpoints/, tensorboard/, samples/,
+            metrics.jsonl). A workdir holding a checkpoint is resumed from it.
+        strategy: a tf.distribute strategy; default from `cfg.train.strategy`.
+        log: where progress lines go.
+        hooks: periodic work of the chief after each iteration (see `Hook`).
+    """
+
+    def __init__(self, task: Task, workdir: str | os.PathLike, strategy=None, log=None,
+                 hooks=()):
+        self.task = task
+        self.cfg = cfg = task.cfg
+        self.workdir = Path(workdir)
+        self.log = log or (lambda line: print(line, flush=True))
+        self.hooks = list(hooks)
+        t = cfg.train
+        if t.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(t.seed)
+        self.strategy = strategy or make_strategy(t.strategy)
+        self.chief = is_chief(self.strategy)
+        self.lock = None
+        if self.chief:  # workers write nothing of their own into the workdir
+            self.lock = WorkdirLock(self.workdir, warn=lambda line: self.log(f"warning: {line}"))
+            self.lock.acquire()
+        replicas = self.strategy.num_replicas_in_sync
+        if t.batch_size % replicas:
+            raise UserError(f"train.batch_size: {t.batch_size} is not divisible by the "
+                            f"{replicas} replicas")
+        self.global_batch = t.batch_size
+        self._check_workdir()
+        with self.strategy.scope():
+            with dtype_policy(t.mixed_precision):
+                task.build_networks()
+            self.generator_optimizer = self._optimizer("generator_adam")
+            self.critic_optimizer = self._optimizer("critic_adam", t.n_critic)
+            # Built here, inside the scope: building lazily in the replica context fails.
+            self.generator_optimizer.build(self.generator_variables)
+            self.critic_optimizer.build(self.critic_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
+                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            task.build_losses()
+        self.writer = tf.summary.create_noop_writer()
+        self._iteration_fn = None
+        self.iterator = None
+        self.checkpoint = None
+        self.manager = None
+
+    def _optimizer(self, name: str, updates_per_step: int = 1):
+        """Adam (with the config's decay schedule, stepped `updates_per_step` times per
+        generator iteration), loss-scaled under mixed_float16."""
+        opt = self.cfg.optimizer
+        adam = keras.optimizers.Adam(
+            learning_rate(opt, self.cfg.train.steps, updates_per_step), beta_1=opt.beta_1,
+            beta_2=opt.beta_2, name=name)
+        if self.cfg.train.mixed_precision == "mixed_float16":
+            # float16's 5 exponent bits underflow small gradients: dynamic loss scaling (steps
+            # with non-finite gradients are skipped and the scale halved).
+            return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_scaled")
+        return adam
+
+    @property
+    def nets(self):
+        return self.task.nets
+
+    @property
+    def current_step(self) -> int:
+        """Generator iterations done so far."""
+        return int(self.step.numpy())
+
+    @property
+    def generator_variables(self):
+        return self.task.generator_variables
+
+    @property
+    def critic_variables(self):
+        return self.task.critic_variables
+
+    # ------------------------------------------------------------------ the iteration
+    def _run(self, step_fn, args) -> dict:
+        per_replica = self.strategy.run(step_fn, args)
+        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()}
+
+    def make_iteration_fn(self):
+        """A tf.function running one full iteration on a distributed iterator."""
+        n_critic, seed = self.cfg.train.n_critic, self.cfg.train.seed
+        task = self.task
+        critic_step = functools.partial(task.critic_step, Update(
+            self.critic_optimizer, self.critic_variables, self.global_batch, seed))
+        generator_step = functools.partial(task.generator_step, Update(
+            self.generator_optimizer, self.generator_variables, self.global_batch, seed))
+        if self.cfg.train.jit_compile:
+            # XLA compiles each replica's step; the input pipeline and the loop stay outside
+            # (iterator ops cannot be compiled).
+            critic_step = tf.function(critic_step, jit_compile=True)
+            generator_step = tf.function(generator_step, jit_compile=True)
+        dtype = self.generator_variables[0].dtype  # float64 when floatx is (a replica test)
+
+        @tf.function
+        def iteration(iterator):
+            critic = {k: tf.constant(0.0, dtype) for k in task.critic_metrics}
+            for _ in tf.range(n_critic):
+                step_metrics = self._run(critic_step, (next(iterator),))
+                critic = {k: critic[k] + step_metrics[k] / n_critic for k in critic}
+            gen = self._run(generator_step,
+                            (next(iterator),) if task.generator_reads_data else ())
+            self.step.assign_add(1)
+            return {**critic, **gen}
+
+        return iteration
+
+    # ------------------------------------------------------------------ the run
+    def _check_workdir(self):
+        saved = self.workdir / "config.yaml"
+        if not saved.is_file():
+            return
+        old = json.loads(json.dumps(config_lib.load(saved).to_dict()))
+        new = json.loads(json.dumps(self.cfg.to_dict()))
+        keys = ["task"]
+        for key in self.task.fixed_keys:
+            keys += [f"{key}.{k}" for k in new[key]] if isinstance(new.get(key), dict) else [key]
+        for key in keys:
+            section, _, field = key.partition(".")
+            was, now = (old[section], new[section]) if not field else (
+                old[section][field], new[section][field])
+            if was != now:
+                raise UserError(f"{self.workdir}: {key} differs from the run's saved "
+                                f"config.yaml ({was!r} vs {now!r}); use a new --workdir")
+
+    def _checkpoint_dir(self) -> Path:
+        if self.chief:
+            return self.workdir / "checkpoints"
+        # Non-chief workers must take part in saving but their copy is thrown away.
+        return self.workdir / f"tmp-{worker_id(self.strategy)}"
+
+    def setup(self, dataset=None):
+        """Restores the latest checkpoint (if any), then positions the input pipeline there."""
+        self.checkpoint = tf.train.Checkpoint(
+            step=self.step, generator_optimizer=self.generator_optimizer,
+            critic_optimizer=self.critic_optimizer, **self.task.checkpoint_items())
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(self._checkpoint_dir()),
+            max_to_keep=self.cfg.train.keep_checkpoints)
+        latest = newest_intact_checkpoint(self._checkpoint_dir(),
+                                          warn=lambda line: self.log(f"warning: {line}"))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.log(f"resumed from {latest} (step {self.current_step})")
+        if dataset is None:
+            # The data order is a function of the step (see reader.make_dataset), so the
+            # position needs no checkpoint of its own: distributed iterators cannot have one.
+            dataset = self.task.datasets(self.strategy, self.global_batch, self.current_step)
+        self.iterator = iter(dataset)
+        self._iteration_fn = self.make_iteration_fn()
+
+    def save(self) -> str | None:
+        path = self.manager.save(checkpoint_number=self.current_step)
+        if not self.chief:
+            shutil.rmtree(self._checkpoint_dir(), ignore_errors=True)
+            return None
+        return path
+
+    def run_iteration(self) -> dict:
+        """Runs one iteration and returns its metrics as floats."""
+        try:
+            metrics = self._iteration_fn(self.iterator)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
+            raise self._data_error(exc) from None
+        return {k: float(v) for k, v in metrics.items()}
+
+    def _data_error(self, exc: Exception) -> Exception:
+        m = self.cfg.model
+        for key, pattern, kind in self.task.input_patterns:
+            if pattern:
+                bad = reader.find_corrupt_shard(pattern, kind, m.resolution, m.frames)
+                if bad:
+                    return UserError(f"{key}: corrupt record in {bad} (set data.on_corrupt=skip "
+                                     "to skip bad records)")
+        return exc
+
+    def append_record(self, record: dict) -> None:
+        """One line of metrics.jsonl (chief only)."""
+        with open(self.workdir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def train(self, steps: int | None = None, dataset=None, samples=None) -> dict:
+        """Trains up to `steps` generator iterations (default cfg.train.steps) and returns the
+        last metrics. Saves checkpoints every `checkpoint_every` steps and at the end.
+        `samples`: inputs for the sample sheets (default: the task's; empty: no sheets)."""
+        t = self.cfg.train
+        total = t.steps if steps is None else steps
+        if self.iterator is None:
+            self.setup(dataset)
+        if self.chief:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            (self.workdir / "config.yaml").write_text(self.cfg.to_yaml())
+            self.writer = tf.summary.create_file_writer(str(self.workdir / "tensorboard"))
+        hooks = self.hooks if self.chief else []
+        if self.chief and samples is None:
+            samples = self.task.sample_inputs()
+        if self.chief and samples is not None and len(samples):
+            hooks = [SampleSheets(samples, t.sample_every), *hooks]
+        metrics: dict = {}
+        start_step = self.current_step
+        window_start, window_step = time.perf_counter(), start_step
+        steps_per_sec = float("nan")
+        first = True
+        while self.current_step < total:
+            metrics = self.run_iteration()
+            step = self.current_step
+            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainingDiverged(
+                    f"step {step}: loss term {bad[0]} is {metrics[bad[0]]}; training stopped, "
+                    f"the last good checkpoint is {self.manager.latest_checkpoint or 'none'}")
+            if first:  # the first iteration includes tracing: time from its end
+                window_start, window_step, first = time.perf_counter(), step, False
+            if step % t.log_every == 0 or step == total:
+                now = time.perf_counter()
+                if step > window_step:
+                    steps_per_sec = (step - window_step) / (now - window_start)
+                    window_start, window_step = now, step
+                self._log_metrics(step, total, metrics, steps_per_sec)
+            for hook in hooks:
+                if step % hook.every == 0 or step == total:
+                    hook(self, step)
+            if step % t.checkpoint_every == 0 or step == total:
+                self.save()
+        self.writer.flush()
+        if self.lock:
+            self.lock.release()
+        if self.current_step == start_step and self.chief:
+            self.log(f"nothing to do: the run is already at step {start_step} of {total}")
+        return metrics
+
+    def _log_metrics(self, step, total, metrics, steps_per_sec):
+        eta = (total - step) / steps_per_sec if steps_per_sec > 0 else float("nan")
+        if not self.chief:
+            return
+        with self.writer.as_default(step=step):
+            for k, v in metrics.items():
+                tf.summary.scalar(k, v)
+            if math.isfinite(steps_per_sec):
+                tf.summary.scalar("speed/steps_per_second", steps_per_sec)
+        self.append_record({"step": step, **metrics, "steps_per_second": steps_per_sec})
+        short = {"critic/loss": "critic", "generator/loss": "gen", "generator/cycle": "cycle",
+                 "critic/wasserstein_image": "W_img", "critic/wasserstein_video": "W_vid"}
+        parts = [f"{name} {metrics[k]:.4g}" for k, name in short.items() if k in metrics]
+        for k in ("generator/pixel_identity", "generator/facenet_identity"):
+            if k in metrics:
+                parts.append(f"{k.split('/')[1]} {metrics[k]:.4g}")
+        speed = f"{steps_per_sec:.3g} it/s" if math.isfinite(steps_per_sec) else "- it/s"
+        self.log(f"step {step}/{total} | " + " | ".join(parts)
+                 + f" | {speed} | ETA {_fmt_duration(eta)}")

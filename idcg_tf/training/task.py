@@ -1,0 +1,153 @@
+"""What the training loop trains: a task declares its networks, inputs, steps and samples.
+
+The loop (`idcg_tf.training.loop.Trainer`) owns everything else: strategy, optimizers,
+checkpoints, resume, logging and hooks. A task's steps are written for one replica; they average
+their per-sample losses over the global batch with `Update.mean` and update through
+`Update.minimize`, which handles loss scaling under mixed precision.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+
+import keras
+import tensorflow as tf
+
+from idcg_tf.config import Config
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Layers created inside compute under Keras policy `name` ("none": float32); their
+    variables stay float32. Restores the global policy after, so nothing else changes."""
+    if name == "none":
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+class Update:
+    """One side of the game (critic or generator) as a step sees it.
+
+    Args:
+        optimizer: its optimizer; `optimizer.iterations` keys its random draws.
+        variables: what it trains.
+        global_batch: the batch every loss is averaged over, whatever the replica count.
+        seed: the run's seed (train.seed).
+    """
+
+    def __init__(self, optimizer, variables, global_batch: int, seed: int):
+        self.optimizer = optimizer
+        self.variables = variables
+        self.global_batch = global_batch
+        self.seed = seed
+
+    def mean(self, per_sample: tf.Tensor) -> tf.Tensor:
+        """This replica's share of the global-batch mean (the replicas' shares are summed)."""
+        return tf.nn.compute_average_loss(tf.reshape(per_sample, [-1]),
+                                          global_batch_size=self.global_batch)
+
+    def draw(self, sample, stream: int | None = None) -> tf.Tensor:
+        """This replica's slice of `sample(key)`, a stateless draw with the global batch as its
+        last axis, keyed by (seed, update count[, stream]): the same on resume and for any
+        replica count."""
+        key = tf.stack([tf.constant(self.seed, tf.int64),
+                        tf.cast(self.optimizer.iterations.value, tf.int64)])
+        if stream is not None:
+            key = tf.random.experimental.stateless_fold_in(key, stream)
+        values = sample(key)
+        ctx = tf.distribute.get_replica_context()
+        batch = self.global_batch // ctx.num_replicas_in_sync
+        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * batch
+        return values[..., start:start + batch]
+
+    @property
+    def loss_scale(self):
+        """The dynamic loss scale under mixed_float16 (no gradient), else 1."""
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            return tf.stop_gradient(tf.cast(self.optimizer.dynamic_scale, tf.float32))
+        return 1.0
+
+    def minimize(self, tape: tf.GradientTape, loss: tf.Tensor) -> None:
+        """One optimizer step on `loss` (this replica's share, recorded by `tape`: call it
+        inside the tape's block)."""
+        scaled = loss
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            scaled = self.optimizer.scale_loss(loss)  # recorded, so before the stop
+        with tape.stop_recording():
+            grads = tape.gradient(scaled, self.variables)
+            self.optimizer.apply_gradients(zip(grads, self.variables))
+
+
+class Task(abc.ABC):
+    """A kind of run: its networks, inputs, critic and generator steps, samples, checkpoint.
+
+    Subclasses set `critic_metrics` (the critic step's metric names, averaged over the
+    `train.n_critic` critic steps of an iteration) and `generator_reads_data` (whether the
+    generator step takes a batch of the input pipeline), and implement the methods below.
+    """
+
+    critic_metrics: tuple[str, ...] = ()
+    generator_reads_data: bool = True
+    # Config sections (or dotted keys) a resumed run must keep: they shape the checkpoint.
+    fixed_keys: tuple[str, ...] = ("model",)
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.nets = None
+
+    @abc.abstractmethod
+    def build_networks(self):
+        """Creates `self.nets` (called inside the strategy scope and the dtype policy)."""
+
+    def build_losses(self) -> None:
+        """Creates frozen networks of the losses (inside the strategy scope, float32)."""
+
+    @property
+    @abc.abstractmethod
+    def generator_variables(self) -> list:
+        """What the generator step trains."""
+
+    @property
+    @abc.abstractmethod
+    def critic_variables(self) -> list:
+        """What the critic step trains."""
+
+    @abc.abstractmethod
+    def checkpoint_items(self) -> dict:
+        """The task's part of the checkpoint (the loop adds step and optimizers)."""
+
+    @abc.abstractmethod
+    def datasets(self, strategy, global_batch: int, start_step: int):
+        """The distributed input pipeline, positioned after `start_step` iterations."""
+
+    @property
+    @abc.abstractmethod
+    def input_patterns(self) -> tuple[tuple[str, str, str], ...]:
+        """(config key, file pattern, record kind) of each training input, for error messages."""
+
+    @abc.abstractmethod
+    def critic_step(self, update: Update, batch) -> dict:
+        """One critic update on one replica's batch; returns `critic_metrics`."""
+
+    @abc.abstractmethod
+    def generator_step(self, update: Update, batch=None) -> dict:
+        """One generator update (on one replica's batch when `generator_reads_data`)."""
+
+    @abc.abstractmethod
+    def sample_inputs(self, count: int = 4):
+        """Fixed inputs for the sample sheets, or None when there are none."""
+
+    @abc.abstractmethod
+    def sample_sheet(self, inputs) -> tuple[str, object]:
+        """(TensorBoard tag, uint8 sheet) of what the networks make of `inputs` now."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """The dry-run report: networks, shapes and losses, built on the CPU."""
