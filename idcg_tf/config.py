@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from idcg_tf import configs
 from idcg_tf.architecture import CONV3D_IMPLS, VIDEO_CRITIC_FORMS, time_strides
 from idcg_tf.errors import ConfigError
 
@@ -362,31 +363,10 @@ def from_dict(data: dict, overrides: typing.Sequence[str] = ()) -> Config:
     return validate(cfg)
 
 
-SHIPPED = Path(__file__).parent / "configs"  # package data: installed with the library
-
-
-def shipped_names() -> list[str]:
-    """Names of the configs shipped with the package (`tiny`, `celeb_model1`, ...)."""
-    return sorted(p.stem for p in SHIPPED.glob("*.yaml"))
-
-
-def locate(name_or_path: str | Path) -> Path:
-    """The YAML file meant by `--config`: a path when one exists (it wins over a shipped config
-    of the same name), else a shipped config by name (`tiny` or `tiny.yaml`)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    shipped = SHIPPED / f"{path.stem}.yaml"
-    if path.parent == Path(".") and path.suffix in ("", ".yaml") and shipped.is_file():
-        return shipped
-    raise ConfigError(f"{name_or_path}: config file not found (shipped configs, by name: "
-                      f"{', '.join(shipped_names())})")
-
-
 def load(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
     """Loads a YAML config (path or shipped name), applies `section.key=value` overrides and
     validates everything."""
-    path = locate(path)
+    path = configs.locate(path)
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

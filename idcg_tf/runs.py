@@ -3,6 +3,7 @@ and generation load from it): its config, its checkpoints and which are intact, 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import keras
@@ -12,6 +13,18 @@ from idcg_tf import config as config_lib
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
+
+
+def local_workdir(workdir: str | os.PathLike) -> Path:
+    """The workdir as a local path. A URL (gs://, s3://, ...) is refused: the lock, metrics.jsonl
+    and samples are written with local file calls, and Path() would turn the URL into a local
+    ./gs:/ folder (measured with s3://). A shared file system mounted on every worker works."""
+    text = os.fspath(workdir)
+    if "://" in text:
+        raise UserError(f"--workdir {text}: a URL is not supported as a run directory; use a "
+                        "local path or a shared file system mounted on every worker (NFS, "
+                        "gcsfuse); data paths (data.*) may be gs:// URLs")
+    return Path(text)
 
 
 def _warn(line: str) -> None:
@@ -81,7 +94,7 @@ def newest_intact_checkpoint(ckpt_dir: str | Path, warn=_warn) -> str | None:
 def checkpoint_path(workdir: str | Path, step: int | None = None, warn=_warn) -> str:
     """The newest intact checkpoint of a run (see `newest_intact_checkpoint`), or the one of
     `step`, which must be intact."""
-    ckpt_dir = Path(workdir) / "checkpoints"
+    ckpt_dir = local_workdir(workdir) / "checkpoints"
     if not ckpt_dir.is_dir():
         raise UserError(f"{workdir}: no checkpoints/ folder (is this a training workdir?)")
     if step is None:
@@ -101,13 +114,13 @@ def checkpoint_path(workdir: str | Path, step: int | None = None, warn=_warn) ->
 
 def list_checkpoints(workdir: str | Path) -> list[tuple[int, str]]:
     """(step, path) of every checkpoint kept in a run, oldest first."""
-    ckpt_dir = Path(workdir) / "checkpoints"
+    ckpt_dir = local_workdir(workdir) / "checkpoints"
     found = [(int(p.name[5:-6]), str(p)[:-6]) for p in ckpt_dir.glob("ckpt-*.index")]
     return sorted(found)
 
 
 def load_config(workdir: str | Path) -> Config:
-    path = Path(workdir) / "config.yaml"
+    path = local_workdir(workdir) / "config.yaml"
     if not path.is_file():
         raise UserError(f"{workdir}: no config.yaml (is this a training workdir?)")
     return config_lib.load(path)

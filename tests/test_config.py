@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from idcg_tf import config
+from idcg_tf import config, configs
 from idcg_tf.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,9 +113,9 @@ def test_missing_file_and_bad_yaml(tmp_path):
 def test_top_level_configs_folder_is_the_shipped_one():
     # A clone's configs/ (what the README and the configs' headers name) and the package data a
     # pip install ships are the same files.
-    assert [p.stem for p in CONFIGS] == config.shipped_names()
-    assert {"tiny", "celeb_model1", "demo"} <= set(config.shipped_names())
-    assert (ROOT / "configs").resolve() == config.SHIPPED.resolve()
+    assert [p.stem for p in CONFIGS] == configs.names()
+    assert {"tiny", "celeb_model1", "demo"} <= set(configs.names())
+    assert (ROOT / "configs").resolve() == configs.FOLDER.resolve()
 
 
 @pytest.mark.parametrize("name", ["tiny", "tiny.yaml", "celeb_model1"])

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from conftest import ROOT
-from idcg_tf import config
+from idcg_tf import configs
 
 SCRIPTS = {
     "idcg-train": "train",
@@ -70,7 +70,7 @@ def test_wheel_ships_every_config(wheel):
         for n in names
         if n.startswith("idcg_tf/configs/") and n.endswith(".yaml")
     )
-    assert shipped == config.shipped_names() and "tiny" in shipped
+    assert shipped == configs.names() and "tiny" in shipped
 
 
 def test_wheel_declares_the_console_scripts(wheel):

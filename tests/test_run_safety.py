@@ -143,3 +143,16 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tiny_run, tmp_path):
         f"{socket.gethostname()}, which is gone"]
     assert json.loads((workdir / ".train.lock").read_text())["pid"] == os.getpid()
     trainer.lock.release()
+
+
+def test_url_workdir_is_refused_in_one_line(tmp_path):
+    """A gs:// or s3:// workdir would have been written to a local ./gs:/ folder: refused."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "train.py"), "--config", "tiny",
+         "--workdir", "s3://bucket/runs/tiny", "--set", "train.steps=1"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: --workdir s3://bucket/runs/tiny: a URL is not supported")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "s3:").exists()

@@ -19,9 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from idcg_tf import config as config_lib
+from idcg_tf import configs
 
-PAPER = config_lib.SHIPPED / "celeb_model1.yaml"  # shipped configs: also in a pip install
-TINY = config_lib.SHIPPED / "tiny.yaml"
+PAPER = configs.FOLDER / "celeb_model1.yaml"  # shipped configs: also in a pip install
+TINY = configs.FOLDER / "tiny.yaml"
 # Parity bounds (max |difference|, outputs in [-1, 1]): on a GPU TF may run convolutions in
 # TF32 (10-bit mantissa) while ONNX Runtime runs float32 on the CPU.
 PARITY_TOLERANCE = {"CPU": 1e-4, "GPU": 5e-3}

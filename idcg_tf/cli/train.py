@@ -28,14 +28,14 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from idcg_tf import config
+    from idcg_tf import config, configs
 
     cfg = config.load(args.config, args.set)  # before TensorFlow loads: config errors are quick
     from idcg_tf import experiment as run
 
     workdir = args.workdir or run.default_workdir(args.config)
     if args.dry_run:
-        print(f"# resolved config ({config.locate(args.config)}); workdir {workdir}")
+        print(f"# resolved config ({configs.locate(args.config)}); workdir {workdir}")
         print(cfg.to_yaml())
         print(run.describe_networks(cfg))
         return 0

@@ -25,7 +25,7 @@ import tensorflow as tf
 from idcg_tf import config as config_lib
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
-from idcg_tf.runs import newest_intact_checkpoint
+from idcg_tf.runs import local_workdir, newest_intact_checkpoint
 from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.training.task import Task, Update, dtype_policy
@@ -82,7 +82,7 @@ class Trainer:
                  hooks=()):
         self.task = task
         self.cfg = cfg = task.cfg
-        self.workdir = Path(workdir)
+        self.workdir = local_workdir(workdir)
         self.log = log or (lambda line: print(line, flush=True))
         self.hooks = list(hooks)
         t = cfg.train
