@@ -245,57 +245,78 @@ def validate(cfg: Config) -> Config:
     """Cross-field checks; raises ConfigError naming the key."""
     m, t, lo = cfg.model, cfg.train, cfg.loss
     if m.variant not in VARIANTS:
-        raise ConfigError(f"model.variant: expected one of {', '.join(VARIANTS)}, "
-                          f"got {m.variant!r}")
+        raise ConfigError(
+            f"model.variant: expected one of {', '.join(VARIANTS)}, got {m.variant!r}"
+        )
     if m.conv3d_impl not in CONV3D_IMPLS:
-        raise ConfigError(f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, "
-                          f"got {m.conv3d_impl!r}")
+        raise ConfigError(
+            f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, got {m.conv3d_impl!r}"
+        )
     if m.video_critic_form not in VIDEO_CRITIC_FORMS:
-        raise ConfigError(f"model.video_critic_form: expected one of "
-                          f"{', '.join(VIDEO_CRITIC_FORMS)}, got {m.video_critic_form!r}")
+        raise ConfigError(
+            f"model.video_critic_form: expected one of "
+            f"{', '.join(VIDEO_CRITIC_FORMS)}, got {m.video_critic_form!r}"
+        )
     n = m.num_strided
-    for key in ("image_encoder_widths", "video_encoder_widths", "image_critic_widths",
-                "video_critic_widths"):
+    for key in (
+        "image_encoder_widths",
+        "video_encoder_widths",
+        "image_critic_widths",
+        "video_critic_widths",
+    ):
         widths = getattr(m, key)
         if len(widths) != n:
-            raise ConfigError(f"model.{key}: expected {n} widths (one per strided layer, as "
-                              f"model.image_encoder_widths), got {len(widths)}")
+            raise ConfigError(
+                f"model.{key}: expected {n} widths (one per strided layer, as "
+                f"model.image_encoder_widths), got {len(widths)}"
+            )
         if any(w <= 0 for w in widths):
             raise ConfigError(f"model.{key}: widths must be positive, got {list(widths)}")
     for key in ("video_decoder_widths", "image_decoder_widths"):
         widths = getattr(m, key)
         if len(widths) != n - 1:
-            raise ConfigError(f"model.{key}: expected {n - 1} widths (the last layer outputs "
-                              f"model.channels), got {len(widths)}")
+            raise ConfigError(
+                f"model.{key}: expected {n - 1} widths (the last layer outputs "
+                f"model.channels), got {len(widths)}"
+            )
         if any(w <= 0 for w in widths):
             raise ConfigError(f"model.{key}: widths must be positive, got {list(widths)}")
     if n < 2:
         raise ConfigError("model.image_encoder_widths: at least 2 strided layers are needed")
     if m.resolution <= 0 or m.resolution % 2**n:
-        raise ConfigError(f"model.resolution: {m.resolution} is not divisible by 2^{n} = {2**n} "
-                          f"(the {n} stride-2 layers); try {max(1, m.resolution // 2**n) * 2**n}")
+        raise ConfigError(
+            f"model.resolution: {m.resolution} is not divisible by 2^{n} = {2**n} "
+            f"(the {n} stride-2 layers); try {max(1, m.resolution // 2**n) * 2**n}"
+        )
     if m.frames <= 0:
         raise ConfigError(f"model.frames: must be positive, got {m.frames}")
     if m.frames % 2 and m.frames != 1:
-        raise ConfigError(f"model.frames: {m.frames} frames cannot be reached by stride-2 3D "
-                          "convolutions; use an even number (paper: 32)")
+        raise ConfigError(
+            f"model.frames: {m.frames} frames cannot be reached by stride-2 3D "
+            "convolutions; use an even number (paper: 32)"
+        )
     if m.image_encoder_widths[-1] % m.latent_frames:
         raise ConfigError(
             f"model.image_encoder_widths: the last width ({m.image_encoder_widths[-1]}) must be "
-            f"divisible by the {m.latent_frames} latent frames the video decoder starts from")
+            f"divisible by the {m.latent_frames} latent frames the video decoder starts from"
+        )
     if m.residual_blocks < 0:
         raise ConfigError("model.residual_blocks: must be >= 0")
     if m.kernel_size < 2:
         raise ConfigError("model.kernel_size: must be >= 2")
     if m.channels != 3:
-        raise ConfigError(f"model.channels: only 3 (RGB) is supported (the data reader decodes "
-                          f"RGB, FaceNet embeds RGB faces), got {m.channels}")
+        raise ConfigError(
+            f"model.channels: only 3 (RGB) is supported (the data reader decodes "
+            f"RGB, FaceNet embeds RGB faces), got {m.channels}"
+        )
     for key in ("gradient_penalty", "cycle", "pixel_identity", "facenet_identity"):
         if getattr(lo, key) < 0:
             raise ConfigError(f"loss.{key}: must be >= 0")
     if lo.pixel_identity_form not in PIXEL_IDENTITY_FORMS:
-        raise ConfigError(f"loss.pixel_identity_form: expected one of "
-                          f"{', '.join(PIXEL_IDENTITY_FORMS)}, got {lo.pixel_identity_form!r}")
+        raise ConfigError(
+            f"loss.pixel_identity_form: expected one of "
+            f"{', '.join(PIXEL_IDENTITY_FORMS)}, got {lo.pixel_identity_form!r}"
+        )
     if lo.facenet_frame_step < 1:
         raise ConfigError("loss.facenet_frame_step: must be >= 1")
     if cfg.optimizer.learning_rate <= 0:
@@ -304,24 +325,35 @@ def validate(cfg: Config) -> Config:
         if not 0 <= getattr(cfg.optimizer, key) < 1:
             raise ConfigError(f"optimizer.{key}: must be in [0, 1)")
     if not 0 <= cfg.optimizer.decay_start <= 1:
-        raise ConfigError(f"optimizer.decay_start: must be in [0, 1] (a fraction of "
-                          f"train.steps; 1 = no decay), got {cfg.optimizer.decay_start}")
+        raise ConfigError(
+            f"optimizer.decay_start: must be in [0, 1] (a fraction of "
+            f"train.steps; 1 = no decay), got {cfg.optimizer.decay_start}"
+        )
     if t.steps < 0:
         raise ConfigError("train.steps: must be >= 0")
     if t.batch_size < 1:
         raise ConfigError("train.batch_size: must be >= 1")
     if t.n_critic < 1:
         raise ConfigError("train.n_critic: must be >= 1")
-    for key in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
-                "facenet_score_samples", "facenet_score_every"):
+    for key in (
+        "log_every",
+        "sample_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "facenet_score_samples",
+        "facenet_score_every",
+    ):
         if getattr(t, key) < 1:
             raise ConfigError(f"train.{key}: must be >= 1")
     if t.mixed_precision not in MIXED_PRECISION:
-        raise ConfigError(f"train.mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, "
-                          f"got {t.mixed_precision!r}")
+        raise ConfigError(
+            f"train.mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, "
+            f"got {t.mixed_precision!r}"
+        )
     if t.strategy not in ("mirrored", "multi_worker", "default"):
-        raise ConfigError(f"train.strategy: expected mirrored, multi_worker or default, "
-                          f"got {t.strategy!r}")
+        raise ConfigError(
+            f"train.strategy: expected mirrored, multi_worker or default, got {t.strategy!r}"
+        )
     if cfg.data.on_corrupt not in ("error", "skip"):
         raise ConfigError(f"data.on_corrupt: expected error or skip, got {cfg.data.on_corrupt!r}")
     if cfg.data.shuffle_buffer < 1 or cfg.data.cycle_length < 1:
@@ -330,14 +362,18 @@ def validate(cfg: Config) -> Config:
     if cfg.task not in TASKS:
         raise ConfigError(f"task: expected one of {', '.join(TASKS)}, got {cfg.task!r}")
     if cfg.task == "generation" and g.model not in GENERATION_MODELS:
-        raise ConfigError(f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
-                          f"for task: generation, got {g.model!r}")
+        raise ConfigError(
+            f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
+            f"for task: generation, got {g.model!r}"
+        )
     if cfg.task == "translation" and g.model:
         raise ConfigError(f"generation.model: {g.model!r} needs task: generation")
     if cfg.task == "generation" and (t.mixed_precision != "none" or t.jit_compile):
         # The generation task neither casts its networks' outputs nor is tested under XLA.
-        raise ConfigError("train.mixed_precision / train.jit_compile: not supported with "
-                          f"task: generation ({g.model}) yet; use none / false")
+        raise ConfigError(
+            "train.mixed_precision / train.jit_compile: not supported with "
+            f"task: generation ({g.model}) yet; use none / false"
+        )
     for key, least in (("noise_dim", 1), ("code_channels", 1), ("mask_sparsity", 0)):
         if getattr(g, key) < least:
             raise ConfigError(f"generation.{key}: must be >= {least}, got {getattr(g, key)}")
@@ -358,8 +394,12 @@ def from_dict(data: dict, overrides: typing.Sequence[str] = ()) -> Config:
     cfg = _build(Config, tree, "")
     if legacy and "code_channels" not in gen and cfg.model.image_encoder_widths:
         m = cfg.model
-        cfg = dataclasses.replace(cfg, generation=dataclasses.replace(
-            cfg.generation, code_channels=m.image_encoder_widths[-1] // max(1, m.latent_frames)))
+        cfg = dataclasses.replace(
+            cfg,
+            generation=dataclasses.replace(
+                cfg.generation, code_channels=m.image_encoder_widths[-1] // max(1, m.latent_frames)
+            ),
+        )
     return validate(cfg)
 
 

@@ -68,9 +68,13 @@ def install() -> None:
         return
     read_end, write_end = os.pipe()
     try:
-        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _FILTER, *NOISE],
-                                stdin=read_end, stdout=real, stderr=subprocess.DEVNULL,
-                                close_fds=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _FILTER, *NOISE],
+            stdin=read_end,
+            stdout=real,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
     except OSError:
         os.close(read_end)
         os.close(write_end)
@@ -80,8 +84,14 @@ def install() -> None:
     os.dup2(write_end, 2)
     os.close(write_end)
     # Python's own messages go to the real stderr directly (same ordering, same terminal).
-    sys.stderr = open(real, "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None),
-                      errors="backslashreplace", closefd=False)
+    sys.stderr = open(
+        real,
+        "w",
+        buffering=1,
+        encoding=getattr(sys.stderr, "encoding", None),
+        errors="backslashreplace",
+        closefd=False,
+    )
     _state.update(proc=proc, real=real)
     atexit.register(_uninstall)
 

@@ -53,7 +53,10 @@ def train(cfg: Config, workdir: str | Path) -> dict:
     trainer = make_trainer(cfg, workdir)
     metrics = trainer.train()
     if trainer.chief:
-        print(f"done: step {trainer.current_step}; checkpoints in {Path(workdir) / 'checkpoints'}, "
-              f"TensorBoard: tensorboard --logdir {Path(workdir) / 'tensorboard'}, "
-              f"samples in {Path(workdir) / 'samples'}", flush=True)
+        print(
+            f"done: step {trainer.current_step}; checkpoints in {Path(workdir) / 'checkpoints'}, "
+            f"TensorBoard: tensorboard --logdir {Path(workdir) / 'tensorboard'}, "
+            f"samples in {Path(workdir) / 'samples'}",
+            flush=True,
+        )
     return metrics

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 
-def write_atomically(path: str | os.PathLike, data: bytes | str,
-                     temporary: str | os.PathLike | None = None) -> None:
+def write_atomically(
+    path: str | os.PathLike, data: bytes | str, temporary: str | os.PathLike | None = None
+) -> None:
     """Writes `data` to `temporary` (default `<name>.tmp-<pid>` beside `path`), syncs it to
     disk and renames it over `path`: the file is either the old one or the whole new one."""
     path = Path(path)

@@ -56,8 +56,9 @@ def interpolate(real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
     return eps * real + (1.0 - eps) * fake
 
 
-def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor,
-                     scale=1.0) -> tf.Tensor:
+def gradient_penalty(
+    critic, real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor, scale=1.0
+) -> tf.Tensor:
     """(||grad_x C(x_hat)||_2 - 1)^2 per sample (Gulrajani et al. 2017; paper Eq. 1).
 
     The inner tape is nested inside the caller's tape, so the penalty's own gradient with
@@ -72,8 +73,9 @@ def gradient_penalty(critic, real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor,
         tape.watch(x_hat)
         scores = tf.cast(critic(x_hat), dtype) * scale
     grads = tf.cast(tape.gradient(scores, x_hat), dtype) / scale
-    norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])),
-                                  axis=1) + 1e-12)
+    norms = tf.sqrt(
+        tf.reduce_sum(tf.square(tf.reshape(grads, [tf.shape(grads)[0], -1])), axis=1) + 1e-12
+    )
     return tf.square(norms - 1.0)
 
 
@@ -97,8 +99,9 @@ def pixel_identity_loss(images: tf.Tensor, videos: tf.Tensor, form: str = "l2") 
     if form == "mse":
         return _per_sample_mean(tf.square(diff))
     if form != "l2":
-        raise ValueError(f"pixel identity form: expected one of {PIXEL_IDENTITY_FORMS}, "
-                         f"got {form!r}")
+        raise ValueError(
+            f"pixel identity form: expected one of {PIXEL_IDENTITY_FORMS}, got {form!r}"
+        )
     shape = tf.shape(diff)
     per_frame = tf.reshape(tf.square(diff), [shape[0], shape[1], -1])
     # The epsilon keeps the gradient finite where a frame equals the image exactly (the
@@ -117,8 +120,9 @@ def mask_sparsity_loss(mask: tf.Tensor) -> tf.Tensor:
     return _per_sample_mean(tf.abs(mask))
 
 
-def facenet_identity_loss(embedder, images, fake_clips, fake_images, clips,
-                          frame_step: int = 1) -> tf.Tensor:
+def facenet_identity_loss(
+    embedder, images, fake_clips, fake_images, clips, frame_step: int = 1
+) -> tf.Tensor:
     """Per-sample identity loss: mean over frames i of ||F(G_Y(x)_i) - F(x)||_2 plus mean over
     frames of ||F(G_X(y)) - F(y_i)||_2, on L2-normalised FaceNet embeddings.
 
@@ -135,16 +139,23 @@ def facenet_identity_loss(embedder, images, fake_clips, fake_images, clips,
     def flat(v):
         return tf.reshape(v, tf.concat([[-1], tf.shape(v)[2:]], axis=0))
 
-    batch = tf.concat([tf.stop_gradient(images), fake_images, flat(fake_frames),
-                       tf.stop_gradient(flat(real_frames))], axis=0)
+    batch = tf.concat(
+        [
+            tf.stop_gradient(images),
+            fake_images,
+            flat(fake_frames),
+            tf.stop_gradient(flat(real_frames)),
+        ],
+        axis=0,
+    )
     batch = tf.ensure_shape(batch, [None, *size])
     emb = embedder(batch)
-    emb_x, emb_fake_x = emb[:n], emb[n:2 * n]
-    emb_fake_frames = tf.reshape(emb[2 * n:2 * n + n * frames], [n, frames, -1])
-    emb_real_frames = tf.reshape(emb[2 * n + n * frames:], [n, frames, -1])
+    emb_x, emb_fake_x = emb[:n], emb[n : 2 * n]
+    emb_fake_frames = tf.reshape(emb[2 * n : 2 * n + n * frames], [n, frames, -1])
+    emb_real_frames = tf.reshape(emb[2 * n + n * frames :], [n, frames, -1])
     emb_x, emb_real_frames = tf.stop_gradient(emb_x), tf.stop_gradient(emb_real_frames)
-    image_to_video = tf.reduce_mean(
-        facenet_distance(emb_fake_frames, emb_x[:, tf.newaxis]), axis=1)
+    image_to_video = tf.reduce_mean(facenet_distance(emb_fake_frames, emb_x[:, tf.newaxis]), axis=1)
     video_to_image = tf.reduce_mean(
-        facenet_distance(emb_fake_x[:, tf.newaxis], emb_real_frames), axis=1)
+        facenet_distance(emb_fake_x[:, tf.newaxis], emb_real_frames), axis=1
+    )
     return image_to_video + video_to_image

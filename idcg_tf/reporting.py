@@ -4,8 +4,8 @@ progress lines."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 
 def run_names(workdirs: Sequence[str | Path]) -> list[str]:

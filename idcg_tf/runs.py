@@ -21,9 +21,11 @@ def local_workdir(workdir: str | os.PathLike) -> Path:
     ./gs:/ folder (measured with s3://). A shared file system mounted on every worker works."""
     text = os.fspath(workdir)
     if "://" in text:
-        raise UserError(f"--workdir {text}: a URL is not supported as a run directory; use a "
-                        "local path or a shared file system mounted on every worker (NFS, "
-                        "gcsfuse); data paths (data.*) may be gs:// URLs")
+        raise UserError(
+            f"--workdir {text}: a URL is not supported as a run directory; use a "
+            "local path or a shared file system mounted on every worker (NFS, "
+            "gcsfuse); data paths (data.*) may be gs:// URLs"
+        )
     return Path(text)
 
 
@@ -49,8 +51,9 @@ def checkpoint_damage(path: str) -> str | None:
         for key in reader.get_variable_to_shape_map():
             reader.get_tensor(key)
     except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as error:
-        reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else \
-            type(error).__name__
+        reason = (
+            str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
+        )
         at_fault = ", ".join(p.name for p in data) or f"{name}.data-*"
         if "index" in reason.lower() or not data:
             at_fault = f"{name}.index" if data else f"{name}.data-* (missing)"
@@ -82,8 +85,10 @@ def newest_intact_checkpoint(ckpt_dir: str | Path, warn=_warn) -> str | None:
         problem = checkpoint_damage(path)
         if problem is None:
             if damaged:
-                warn(f"{ckpt_dir}: {'; '.join(damaged)}; using ckpt-{step} (step {step}), "
-                     "the newest intact checkpoint")
+                warn(
+                    f"{ckpt_dir}: {'; '.join(damaged)}; using ckpt-{step} (step {step}), "
+                    "the newest intact checkpoint"
+                )
             return path
         damaged.append(problem)
     if damaged:
@@ -147,13 +152,17 @@ def checkpoint_variables(model: keras.Model) -> dict:
 
 def weights_checkpoint(nets: Networks) -> tf.train.Checkpoint:
     """Every variable of the four networks, keyed by network and variable path."""
-    return tf.train.Checkpoint(**{
-        name: checkpoint_variables(getattr(nets, name))
-        for name in ("image_to_video", "video_to_image", "image_critic", "video_critic")})
+    return tf.train.Checkpoint(
+        **{
+            name: checkpoint_variables(getattr(nets, name))
+            for name in ("image_to_video", "video_to_image", "image_critic", "video_critic")
+        }
+    )
 
 
-def load_networks(workdir: str | Path, step: int | None = None,
-                  cfg: Config | None = None) -> tuple[Config, Networks, int]:
+def load_networks(
+    workdir: str | Path, step: int | None = None, cfg: Config | None = None
+) -> tuple[Config, Networks, int]:
     """Builds the run's four networks and restores their weights; returns (cfg, nets, step)."""
     cfg = cfg or load_config(workdir)
     path = checkpoint_path(workdir, step)

@@ -37,8 +37,10 @@ def sample_sheet(rows: list[list[np.ndarray]], gap: int = 2, min_cell: int = 64)
     h, _, c = rows[0][0].shape
     lines = [_interleave(r, np.full((h, gap, c), 255, np.uint8), axis=1) for r in rows]
     width = max(line.shape[1] for line in lines)
-    lines = [np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255)
-             for line in lines]
+    lines = [
+        np.pad(line, ((0, 0), (0, width - line.shape[1]), (0, 0)), constant_values=255)
+        for line in lines
+    ]
     return _interleave(lines, np.full((gap, width, 3), 255, np.uint8), axis=0)
 
 
@@ -90,8 +92,9 @@ def video_to_image_sheet(clips, translations, frames=(1, 8, 32)) -> np.ndarray:
     return sample_sheet(_video_to_image_rows(clips, translations, idx))
 
 
-def translation_sheet(images, fake_clips, rec_images, clips, fake_images, rec_clips,
-                      frames=(1, 8, 32)) -> np.ndarray:
+def translation_sheet(
+    images, fake_clips, rec_images, clips, fake_images, rec_clips, frames=(1, 8, 32)
+) -> np.ndarray:
     """One row per sample, image->video then video->image (the paper's Fig. 4 and 5):
     input image | translated frames | reconstructed image || input frames | translated image |
     reconstructed frames. Inputs are float arrays in [-1, 1]."""
@@ -115,8 +118,7 @@ def save_gif(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     frames = [Image.fromarray(f) for f in clip_uint8]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps),
-                   loop=0)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0)
 
 
 def save_mp4(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
@@ -125,8 +127,8 @@ def save_mp4(path: str | Path, clip_uint8: np.ndarray, fps: int = 8) -> None:
     desktop players read it, browsers want H.264)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        import imageio_ffmpeg  # noqa: F401  (only probes that imageio can write mp4)
         import imageio.v3 as iio
+        import imageio_ffmpeg  # noqa: F401  (only probes that imageio can write mp4)
 
         iio.imwrite(path, clip_uint8, fps=fps, codec="libx264")
         return
@@ -167,8 +169,9 @@ def comparison_sheet(named_clips: dict, frames=SHEET_FRAMES, gap: int = 4) -> np
     for name, sheet in blocks:
         label = Image.new("RGB", (width, 14), (255, 255, 255))
         ImageDraw.Draw(label).text((2, 1), name, fill=(0, 0, 0))
-        parts += [np.asarray(label),
-                  np.pad(sheet, ((0, 0), (0, width - sheet.shape[1]), (0, 0)),
-                         constant_values=255),
-                  white]
+        parts += [
+            np.asarray(label),
+            np.pad(sheet, ((0, 0), (0, width - sheet.shape[1]), (0, 0)), constant_values=255),
+            white,
+        ]
     return np.concatenate(parts[:-1], axis=0)

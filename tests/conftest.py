@@ -26,12 +26,19 @@ def synthetic_data(tmp_path_factory):
     from idcg_tf.data.synthetic import write_synthetic
 
     out = tmp_path_factory.mktemp("synthetic")
-    train = write_synthetic(out, resolution=32, frames=8, num_images=24, num_clips=12,
-                            split="train", seed=0)
-    test = write_synthetic(out, resolution=32, frames=8, num_images=8, num_clips=4,
-                           split="test", seed=1, shards=1)
-    return {"train_images": train["images"], "train_clips": train["clips"],
-            "test_images": test["images"], "test_clips": test["clips"], "dir": out}
+    train = write_synthetic(
+        out, resolution=32, frames=8, num_images=24, num_clips=12, split="train", seed=0
+    )
+    test = write_synthetic(
+        out, resolution=32, frames=8, num_images=8, num_clips=4, split="test", seed=1, shards=1
+    )
+    return {
+        "train_images": train["images"],
+        "train_clips": train["clips"],
+        "test_images": test["images"],
+        "test_clips": test["clips"],
+        "dir": out,
+    }
 
 
 @pytest.fixture
@@ -55,19 +62,32 @@ def tiny_run(synthetic_data, tmp_path_factory):
     from idcg_tf.experiment import make_trainer
 
     data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
-    cfg = config.load(TINY, data + ["train.steps=2", "train.checkpoint_every=1",
-                                    "train.n_critic=1"])
+    cfg = config.load(
+        TINY, data + ["train.steps=2", "train.checkpoint_every=1", "train.n_critic=1"]
+    )
     workdir = tmp_path_factory.mktemp("run")
     trainer = make_trainer(cfg, workdir, log=lambda line: None)
     trainer.train()
     output = tmp_path_factory.mktemp("exported")
     record = export_run(workdir, "tiny", output)
-    return types.SimpleNamespace(cfg=cfg, nets=trainer.nets, workdir=workdir, output=output,
-                                 model_dir=output / "tiny", record=record)
+    return types.SimpleNamespace(
+        cfg=cfg,
+        nets=trainer.nets,
+        workdir=workdir,
+        output=output,
+        model_dir=output / "tiny",
+        record=record,
+    )
 
 
 def run_tool(*args: str, timeout: int = 600, env=None) -> subprocess.CompletedProcess:
     """Runs a tool of tools/ as a user would, in a subprocess."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )

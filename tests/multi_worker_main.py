@@ -17,7 +17,14 @@ from idcg_tf.experiment import make_trainer
 cfg = config.from_dict(json.loads(sys.argv[1]))
 trainer = make_trainer(cfg, sys.argv[2], log=lambda line: print(line, file=sys.stderr, flush=True))
 metrics = trainer.train(samples=())
-print(json.dumps({"chief": trainer.chief, "replicas": trainer.strategy.num_replicas_in_sync,
-                  "step": trainer.current_step,
-                  "finite": bool(metrics) and all(math.isfinite(v) for v in metrics.values())}),
-      flush=True)
+print(
+    json.dumps(
+        {
+            "chief": trainer.chief,
+            "replicas": trainer.strategy.num_replicas_in_sync,
+            "step": trainer.current_step,
+            "finite": bool(metrics) and all(math.isfinite(v) for v in metrics.values()),
+        }
+    ),
+    flush=True,
+)

@@ -6,8 +6,15 @@ import pytest
 
 from conftest import ROOT, TINY, run_tool
 
-TRAIN_KEYS = ("iteration_seconds", "samples_per_second", "flops_per_iteration",
-              "achieved_flops", "peak_flops", "mfu", "peak_rss_bytes")
+TRAIN_KEYS = (
+    "iteration_seconds",
+    "samples_per_second",
+    "flops_per_iteration",
+    "achieved_flops",
+    "peak_flops",
+    "mfu",
+    "peak_rss_bytes",
+)
 
 
 def _json(proc):
@@ -16,10 +23,23 @@ def _json(proc):
 
 
 def test_train_section_prints_speed_flops_and_mfu(tmp_path):
-    result = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "train", "--config", str(TINY),
-                            "--batch", "2", "--iterations", "1", "--warmup", "0",
-                            "--set", "train.n_critic=1",
-                            env={"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}))
+    result = _json(
+        run_tool(
+            str(ROOT / "tools" / "benchmark.py"),
+            "train",
+            "--config",
+            str(TINY),
+            "--batch",
+            "2",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--set",
+            "train.n_critic=1",
+            env={"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)},
+        )
+    )
     train = result["train"]
     tune = train["conv3d_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
@@ -28,7 +48,8 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2
     assert train["achieved_flops"] == pytest.approx(
-        train["flops_per_iteration"] / train["iteration_seconds"])
+        train["flops_per_iteration"] / train["iteration_seconds"]
+    )
     assert train["mfu"] == pytest.approx(train["achieved_flops"] / train["peak_flops"])
 
 
@@ -60,12 +81,26 @@ def test_unknown_section_is_a_usage_error():
 
 @pytest.mark.slow
 def test_data_and_infer_sections(synthetic_data):
-    data = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "data", "--config", str(TINY),
-                          "--set", f"data.train_clips={synthetic_data['train_clips']}",
-                          "--batches", "5", "--batch", "2"))["data"]
+    data = _json(
+        run_tool(
+            str(ROOT / "tools" / "benchmark.py"),
+            "data",
+            "--config",
+            str(TINY),
+            "--set",
+            f"data.train_clips={synthetic_data['train_clips']}",
+            "--batches",
+            "5",
+            "--batch",
+            "2",
+        )
+    )["data"]
     assert data["reader_clips_per_second"] > 0 and data["train_clips_per_second"] > 0
-    infer = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "infer", "--config", str(TINY),
-                           "--repeats", "2"))["infer"]
+    infer = _json(
+        run_tool(
+            str(ROOT / "tools" / "benchmark.py"), "infer", "--config", str(TINY), "--repeats", "2"
+        )
+    )["infer"]
     runtimes = {(r["generator"], r["runtime"], r["batch"]) for r in infer["latency"]}
     assert len(runtimes) == 2 * 4 * 2
     assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in infer["latency"])
@@ -73,8 +108,18 @@ def test_data_and_infer_sections(synthetic_data):
 
 @pytest.mark.slow
 def test_facenet_section():
-    result = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), "facenet", "--config",
-                            str(TINY), "--batch", "1", "--repeats", "1"))["facenet"]
+    result = _json(
+        run_tool(
+            str(ROOT / "tools" / "benchmark.py"),
+            "facenet",
+            "--config",
+            str(TINY),
+            "--batch",
+            "1",
+            "--repeats",
+            "1",
+        )
+    )["facenet"]
     assert result["forward_backward_seconds"] >= result["forward_seconds"] * 0.5 > 0
 
 
@@ -83,9 +128,22 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     """conv3d_impl "auto" times each layer shape in the first process only; a second process on
     the same machine reads the cache and picks the same."""
     env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
-    args = (str(ROOT / "tools" / "benchmark.py"), "train", "--config", str(TINY), "--batch", "1",
-            "--iterations", "1", "--warmup", "0", "--set", "train.n_critic=1",
-            "--set", "model.residual_blocks=0")
+    args = (
+        str(ROOT / "tools" / "benchmark.py"),
+        "train",
+        "--config",
+        str(TINY),
+        "--batch",
+        "1",
+        "--iterations",
+        "1",
+        "--warmup",
+        "0",
+        "--set",
+        "train.n_critic=1",
+        "--set",
+        "model.residual_blocks=0",
+    )
     first = _json(run_tool(*args, env=env))["train"]["conv3d_autotune"]
     second = _json(run_tool(*args, env=env))["train"]["conv3d_autotune"]
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0

@@ -89,8 +89,10 @@ def test_conv3d_impl_choices():
 def test_config_loads_without_tensorflow():
     # Config errors are reported before TensorFlow loads; the model constants it checks
     # against live in the TF-free idcg_tf.architecture.
-    code = ("import sys; from idcg_tf import config; config.from_dict({}); "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    code = (
+        "import sys; from idcg_tf import config; config.from_dict({}); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 

@@ -41,8 +41,10 @@ def _data(shape, kernel, out_channels, transposed, seed=0):
     rng = np.random.default_rng(seed)
     ksize = (kernel,) * 3 if isinstance(kernel, int) else kernel
     kshape = (*ksize, out_channels, shape[-1]) if transposed else (*ksize, shape[-1], out_channels)
-    return (tf.constant(rng.normal(size=shape), tf.float32),
-            tf.constant(rng.normal(size=kshape), tf.float32))
+    return (
+        tf.constant(rng.normal(size=shape), tf.float32),
+        tf.constant(rng.normal(size=kshape), tf.float32),
+    )
 
 
 def _stock_conv(x, w, strides):
@@ -86,8 +88,10 @@ def test_transposed_conv_matches_tf_with_gradients(shape, kernel, strides):
         _close(g, ref)
 
 
-@pytest.mark.parametrize("cls,shape,strides", [(VideoConv, (2, 4, 8, 8, 3), (2, 2, 2)),
-                                               (VideoConvTranspose, (2, 2, 4, 4, 3), (1, 2, 2))])
+@pytest.mark.parametrize(
+    "cls,shape,strides",
+    [(VideoConv, (2, 4, 8, 8, 3), (2, 2, 2)), (VideoConvTranspose, (2, 2, 4, 4, 3), (1, 2, 2))],
+)
 def test_layer_impls_share_weights_and_agree(cls, shape, strides):
     """Same variables under every impl (checkpoints are interchangeable); same outputs and
     gradients, bias included."""
@@ -96,8 +100,9 @@ def test_layer_impls_share_weights_and_agree(cls, shape, strides):
     taps = cls(4, 4, strides, impl="taps")
     stock.build(shape)
     taps.build(shape)
-    assert [v.path for v in stock.weights] == [v.path.replace(taps.name, stock.name)
-                                               for v in taps.weights]
+    assert [v.path for v in stock.weights] == [
+        v.path.replace(taps.name, stock.name) for v in taps.weights
+    ]
     for src, dst in zip(stock.weights, taps.weights):
         dst.assign(src + 0.1)  # a non-zero bias too
         src.assign(src + 0.1)
@@ -150,8 +155,10 @@ def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path):
 from idcg_tf.ops import conv3d_autotune  # noqa: E402
 
 
-@pytest.mark.parametrize("kind,shape,strides", [("conv", (2, 4, 8, 8, 3), (2, 2, 2)),
-                                                ("transpose", (2, 2, 4, 4, 5), (2, 2, 2))])
+@pytest.mark.parametrize(
+    "kind,shape,strides",
+    [("conv", (2, 4, 8, 8, 3), (2, 2, 2)), ("transpose", (2, 2, 4, 4, 5), (2, 2, 2))],
+)
 def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     """Whatever "auto" picks, values, both gradients and the penalty's second derivative are
     the same."""
@@ -182,8 +189,10 @@ def _traced_impls(shape=(1, 4, 8, 8, 3)):
     conv.build(shape)
     up.build((shape[0], shape[1] // 2, shape[2] // 2, shape[3] // 2, 4))
     tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec(shape))
-    return (conv.implementation(shape),
-            up.implementation((shape[0], shape[1] // 2, shape[2] // 2, shape[3] // 2, 4)))
+    return (
+        conv.implementation(shape),
+        up.implementation((shape[0], shape[1] // 2, shape[2] // 2, shape[3] // 2, 4)),
+    )
 
 
 def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypatch):

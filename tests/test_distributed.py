@@ -16,10 +16,16 @@ BOUND = 1e-9
 def test_two_devices_match_one(tiny_cfg, tmp_path):
     # taps: float64 3D convolutions have no oneDNN kernels; TF's Eigen Conv3D gradients are
     # slow, and the replica logic under test does not depend on how a convolution computes.
-    cfg = tiny_cfg("train.steps=2", "train.batch_size=4", "train.deterministic=true",
-                   "data.flip=true", "model.conv3d_impl=taps")
-    proc = run_tool(str(ROOT / "tests" / "two_devices.py"), json.dumps(cfg.to_dict()),
-                    str(tmp_path))
+    cfg = tiny_cfg(
+        "train.steps=2",
+        "train.batch_size=4",
+        "train.deterministic=true",
+        "data.flip=true",
+        "model.conv3d_impl=taps",
+    )
+    proc = run_tool(
+        str(ROOT / "tests" / "two_devices.py"), json.dumps(cfg.to_dict()), str(tmp_path)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["replicas"] == [1, 2]

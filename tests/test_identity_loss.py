@@ -24,8 +24,9 @@ def test_gradients_reach_generators_and_are_finite(embedder):
     g_y(images), g_x(clips)
     variables = g_y.trainable_variables + g_x.trainable_variables
     with tf.GradientTape() as tape:
-        per_sample = facenet_identity_loss(embedder, images, g_y(images, training=True),
-                                           g_x(clips, training=True), clips)
+        per_sample = facenet_identity_loss(
+            embedder, images, g_y(images, training=True), g_x(clips, training=True), clips
+        )
         loss = tf.reduce_mean(per_sample)
     grads = tape.gradient(loss, variables)
     assert per_sample.shape == (2,)
@@ -33,8 +34,8 @@ def test_gradients_reach_generators_and_are_finite(embedder):
     assert all(g is not None for g in grads)
     assert all(np.all(np.isfinite(g.numpy())) for g in grads)
     # Both translators get a signal (image->video through G_Y, video->image through G_X).
-    norm_y = sum(float(tf.norm(g)) for g in grads[:len(g_y.trainable_variables)])
-    norm_x = sum(float(tf.norm(g)) for g in grads[len(g_y.trainable_variables):])
+    norm_y = sum(float(tf.norm(g)) for g in grads[: len(g_y.trainable_variables)])
+    norm_x = sum(float(tf.norm(g)) for g in grads[len(g_y.trainable_variables) :])
     assert norm_y > 0 and norm_x > 0
     assert not embedder.trainable_weights  # FaceNet stays frozen
 

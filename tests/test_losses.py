@@ -68,8 +68,7 @@ def test_pixel_identity_l2_is_eq7_norm_per_frame_as_rms():
     # sqrt(4 values) = RMS 0, 1, 3; mean over the 3 frames = 4 / 3.
     image, video = _image_and_clip()
     np.testing.assert_allclose(losses.pixel_identity_loss(image, video), [4 / 3], rtol=1e-6)
-    np.testing.assert_allclose(losses.pixel_identity_loss(image, video, "l2"), [4 / 3],
-                               rtol=1e-6)
+    np.testing.assert_allclose(losses.pixel_identity_loss(image, video, "l2"), [4 / 3], rtol=1e-6)
 
 
 def test_pixel_identity_l2_against_numpy_per_sample():
@@ -85,8 +84,7 @@ def test_pixel_identity_l2_against_numpy_per_sample():
 def test_pixel_identity_mse_form():
     # squared frame errors 0, 1, 9: mean over frames and values = 10 / 3
     image, video = _image_and_clip()
-    np.testing.assert_allclose(losses.pixel_identity_loss(image, video, "mse"), [10 / 3],
-                               rtol=1e-6)
+    np.testing.assert_allclose(losses.pixel_identity_loss(image, video, "mse"), [10 / 3], rtol=1e-6)
 
 
 def test_pixel_identity_l2_gradient_finite_at_zero():
@@ -102,8 +100,9 @@ def test_pixel_identity_weight_and_form_reach_the_generator_loss(tiny_cfg, tmp_p
     with the paper's omega = 100 by default, in the form the config names."""
     from idcg_tf.experiment import make_trainer
 
-    cfg = tiny_cfg("model.variant=model2", f"loss.pixel_identity_form={form}",
-                   "train.strategy=default")
+    cfg = tiny_cfg(
+        "model.variant=model2", f"loss.pixel_identity_form={form}", "train.strategy=default"
+    )
     assert cfg.loss.pixel_identity == 100.0
     trainer = make_trainer(cfg, tmp_path, log=lambda line: None)
     rng = np.random.default_rng(1)
@@ -116,8 +115,8 @@ def test_pixel_identity_weight_and_form_reach_the_generator_loss(tiny_cfg, tmp_p
     def eq7(img, vid):
         d = (vid - img[:, None]).reshape(len(img), vid.shape[1], -1)
         if form == "mse":
-            return (d ** 2).mean(axis=(1, 2))
-        return np.sqrt((d ** 2).mean(axis=2)).mean(axis=1)  # ||d_i||_2 / sqrt(values)
+            return (d**2).mean(axis=(1, 2))
+        return np.sqrt((d**2).mean(axis=2)).mean(axis=1)  # ||d_i||_2 / sqrt(values)
 
     expected = 100.0 * (eq7(images.numpy(), fake_clips) + eq7(fake_images, clips.numpy()))
     # The terms as the task combines them, before any update.

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from idcg_tf import losses
-from idcg_tf.models import VideoCritic
 from idcg_tf.experiment import make_trainer
+from idcg_tf.models import VideoCritic
 from idcg_tf.training.task import dtype_policy
 
 # Relative error ||mixed - float32|| / ||float32|| of the penalty and of its gradient w.r.t.
@@ -74,15 +74,24 @@ def test_gradient_penalty_under_mixed_policy_matches_float32(policy):
 
 
 # bfloat16 takes the float16 path minus loss scaling: its numerics are pinned above.
-@pytest.mark.parametrize("policy,jit", [
-    ("mixed_float16", False),
-    # XLA compiles every step on the CPU (~70 s): make test-slow, which CI runs.
-    pytest.param("none", True, marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "policy,jit",
+    [
+        ("mixed_float16", False),
+        # XLA compiles every step on the CPU (~70 s): make test-slow, which CI runs.
+        pytest.param("none", True, marks=pytest.mark.slow),
+    ],
+)
 def test_tiny_model_trains_mixed_or_with_xla(tiny_cfg, tmp_path, policy, jit):
-    cfg = tiny_cfg(f"train.mixed_precision={policy}", f"train.jit_compile={jit}",
-                   "train.steps=2", "train.n_critic=1", "train.batch_size=1",
-                   "model.residual_blocks=0", "train.strategy=default")
+    cfg = tiny_cfg(
+        f"train.mixed_precision={policy}",
+        f"train.jit_compile={jit}",
+        "train.steps=2",
+        "train.n_critic=1",
+        "train.batch_size=1",
+        "model.residual_blocks=0",
+        "train.strategy=default",
+    )
     trainer = make_trainer(cfg, tmp_path, log=lambda line: None)
     metrics = trainer.train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())

@@ -35,14 +35,17 @@ def test_other_geometries(frames, resolution):
     assert float(tf.reduce_max(tf.abs(y))) <= 1.0  # tanh output
 
 
-@pytest.mark.parametrize("make, shape", [
-    (lambda: ImageToVideo(frames=8, **TINY), (2, 32, 32, 3)),
-    (lambda: VideoToImage(frames=8, **TINY), (2, 8, 32, 32, 3)),
-    (lambda: ImageCritic((4, 8, 8, 16)), (2, 32, 32, 3)),
-    (lambda: VideoCritic((4, 8, 8, 16), frames=8), (2, 8, 32, 32, 3)),
-    (lambda: VideoCritic((4, 8, 8, 16), frames=8, form="ivgan"), (2, 8, 32, 32, 3)),
-    (lambda: VideoCritic((4, 8, 8, 16), frames=8, form="four_conv"), (2, 8, 32, 32, 3)),
-])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: ImageToVideo(frames=8, **TINY), (2, 32, 32, 3)),
+        (lambda: VideoToImage(frames=8, **TINY), (2, 8, 32, 32, 3)),
+        (lambda: ImageCritic((4, 8, 8, 16)), (2, 32, 32, 3)),
+        (lambda: VideoCritic((4, 8, 8, 16), frames=8), (2, 8, 32, 32, 3)),
+        (lambda: VideoCritic((4, 8, 8, 16), frames=8, form="ivgan"), (2, 8, 32, 32, 3)),
+        (lambda: VideoCritic((4, 8, 8, 16), frames=8, form="four_conv"), (2, 8, 32, 32, 3)),
+    ],
+)
 def test_config_round_trip_and_save_reload(make, shape, tmp_path):
     model = make()
     x = tf.random.uniform(shape, -1, 1)
@@ -55,13 +58,16 @@ def test_config_round_trip_and_save_reload(make, shape, tmp_path):
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("layer, shape, out", [
-    (VideoConv(5, 4, (2, 2, 2)), (1, 8, 16, 16, 3), (1, 4, 8, 8, 5)),
-    (VideoConv(5, 4, (1, 2, 2)), (1, 8, 16, 16, 3), (1, 8, 8, 8, 5)),
-    (VideoConvTranspose(5, 4, (2, 2, 2)), (1, 2, 4, 4, 3), (1, 4, 8, 8, 5)),
-    (ResidualBlock(rank=3), (1, 4, 8, 8, 6), (1, 4, 8, 8, 6)),
-    (ResidualBlock(rank=2), (1, 8, 8, 6), (1, 8, 8, 6)),
-])
+@pytest.mark.parametrize(
+    "layer, shape, out",
+    [
+        (VideoConv(5, 4, (2, 2, 2)), (1, 8, 16, 16, 3), (1, 4, 8, 8, 5)),
+        (VideoConv(5, 4, (1, 2, 2)), (1, 8, 16, 16, 3), (1, 8, 8, 8, 5)),
+        (VideoConvTranspose(5, 4, (2, 2, 2)), (1, 2, 4, 4, 3), (1, 4, 8, 8, 5)),
+        (ResidualBlock(rank=3), (1, 4, 8, 8, 6), (1, 4, 8, 8, 6)),
+        (ResidualBlock(rank=2), (1, 8, 8, 6), (1, 8, 8, 6)),
+    ],
+)
 def test_layers(layer, shape, out):
     assert layer(tf.zeros(shape)).shape == out
     assert layer.__class__.from_config(layer.get_config()).get_config() == layer.get_config()
@@ -78,15 +84,18 @@ def test_critic_has_no_batchnorm():
     np.testing.assert_allclose(c(x)[:1], c(x[:1]), atol=1e-5)
 
 
-@pytest.mark.parametrize("form, convs, normed, activated", [
-    # Sec. 3.1: five convolutions, LeakyReLU on all but the last; LayerNorm where WGAN-GP's
-    # DCGAN critic [8] normalises (not the input layer).
-    ("paper", [4, 8, 8, 16, 1], [1, 2, 3], [0, 1, 2, 3]),
-    # The authors' iVGAN critic: LayerNorm on the first four, LeakyReLU on all five.
-    ("ivgan", [4, 8, 8, 16, 1], [0, 1, 2, 3], [0, 1, 2, 3, 4]),
-    # The earlier form, kept as a switch.
-    ("four_conv", [4, 8, 8, 16], [1, 2, 3], [0, 1, 2, 3]),
-])
+@pytest.mark.parametrize(
+    "form, convs, normed, activated",
+    [
+        # Sec. 3.1: five convolutions, LeakyReLU on all but the last; LayerNorm where WGAN-GP's
+        # DCGAN critic [8] normalises (not the input layer).
+        ("paper", [4, 8, 8, 16, 1], [1, 2, 3], [0, 1, 2, 3]),
+        # The authors' iVGAN critic: LayerNorm on the first four, LeakyReLU on all five.
+        ("ivgan", [4, 8, 8, 16, 1], [0, 1, 2, 3], [0, 1, 2, 3, 4]),
+        # The earlier form, kept as a switch.
+        ("four_conv", [4, 8, 8, 16], [1, 2, 3], [0, 1, 2, 3]),
+    ],
+)
 def test_video_critic_forms(form, convs, normed, activated):
     c = VideoCritic((4, 8, 8, 16), frames=8, form=form)
     c.build((None, 8, 32, 32, 3))
@@ -95,7 +104,8 @@ def test_video_critic_forms(form, convs, normed, activated):
     lines = c.describe((None, 8, 32, 32, 3))
     assert len(lines) == len(convs) + 1 and lines[-1].startswith("linear")
     assert ["LeakyReLU" in line for line in lines[:-1]] == [
-        i in activated for i in range(len(convs))]
+        i in activated for i in range(len(convs))
+    ]
     # The paper's last convolution is linear: its output reaches the Dense layer as it is.
     x = tf.random.uniform([2, 8, 32, 32, 3], -1, 1)
     feats = x
@@ -138,14 +148,25 @@ def test_generation_networks_keep_their_variable_paths():
         net.build(shape)
         return list(dict.fromkeys(v.path.split("/")[1] for v in net.variables))
 
-    tiny = dict(frames=8, resolution=32, noise_dim=16, code_channels=64,
-                decoder_widths=(32, 16, 8))
+    tiny = dict(frames=8, resolution=32, noise_dim=16, code_channels=64, decoder_widths=(32, 16, 8))
     assert parts(VideoGenerator(**tiny), (None, 16)) == ["projection", "video_decoder"]
     assert parts(TwoStreamVideoGenerator(**tiny), (None, 16)) == [
-        "foreground_projection", "foreground", "background_projection", "background"]
+        "foreground_projection",
+        "foreground",
+        "background_projection",
+        "background",
+    ]
     d = VideoDiscriminator((4, 8, 8, 16), frames=8)
     assert parts(d, (None, 8, 32, 32, 3)) == [
-        "conv0", "conv1", "conv2", "conv3", "bn1", "bn2", "bn3", "linear"]
+        "conv0",
+        "conv1",
+        "conv2",
+        "conv3",
+        "bn1",
+        "bn2",
+        "bn3",
+        "linear",
+    ]
     # Its BatchNorm follows `training` (the critic's LayerNorm ignores it).
     x = tf.random.uniform([4, 8, 32, 32, 3], -1, 1)
     assert not np.allclose(d(x, training=True), d(x, training=False))

@@ -28,20 +28,39 @@ def _free_ports(count):
 
 @pytest.mark.slow  # ~100 s: two worker processes; make test-slow (CI runs it)
 def test_two_workers_train_and_only_the_chief_checkpoints(tiny_cfg, tmp_path):
-    cfg = tiny_cfg("train.strategy=multi_worker", "train.steps=2", "train.batch_size=4",
-                   "train.checkpoint_every=1")
+    cfg = tiny_cfg(
+        "train.strategy=multi_worker",
+        "train.steps=2",
+        "train.batch_size=4",
+        "train.checkpoint_every=1",
+    )
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     workdir = tmp_path / "run"
     procs = []
     try:
         for index in range(2):
             tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), TF_CPP_MIN_LOG_LEVEL="2",
-                       CUDA_VISIBLE_DEVICES="")
-            procs.append(subprocess.Popen(
-                [sys.executable, str(ROOT / "tests" / "multi_worker_main.py"),
-                 json.dumps(cfg.to_dict()), str(workdir)],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            env = dict(
+                os.environ,
+                TF_CONFIG=json.dumps(tf_config),
+                TF_CPP_MIN_LOG_LEVEL="2",
+                CUDA_VISIBLE_DEVICES="",
+            )
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(ROOT / "tests" / "multi_worker_main.py"),
+                        json.dumps(cfg.to_dict()),
+                        str(workdir),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         deadline = time.monotonic() + TIMEOUT_S
         outputs = [p.communicate(timeout=max(deadline - time.monotonic(), 1)) for p in procs]
     finally:

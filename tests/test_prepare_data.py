@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import run_tool
 from idcg_tf.data import faces as F
 from idcg_tf.data import prepare as P
 from idcg_tf.data import sources as S
+from idcg_tf.data.demo_media import lay_out_demo_media
 from idcg_tf.data.manifest import SPLITS
 from idcg_tf.data.split import assign_splits
-from idcg_tf.data.demo_media import lay_out_demo_media
-
-from conftest import run_tool
 
 R, L, STRIDE = 32, 8, 4
 CARPHONE_FRAMES = 120
@@ -48,8 +47,7 @@ def _records(folder: Path, kind: str, split: str) -> list[dict]:
             if kind == "images":
                 record["pixels"] = tf.io.decode_png(record["image"]).numpy()
             else:
-                record["pixels"] = np.stack([tf.io.decode_png(f).numpy()
-                                             for f in record["frames"]])
+                record["pixels"] = np.stack([tf.io.decode_png(f).numpy() for f in record["frames"]])
             out.append(record)
     return out
 
@@ -60,9 +58,17 @@ def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     media = lay_out_demo_media(root / "media")
     options = P.PrepareOptions(
-        output=str(root / "records"), images=tuple(media.sources["images"]),
-        videos=tuple(media.sources["videos"]), resolution=R, frames=L, clip_stride=STRIDE,
-        test_fraction=0.25, time_split=True, workers=2, keep_work=True)
+        output=str(root / "records"),
+        images=tuple(media.sources["images"]),
+        videos=tuple(media.sources["videos"]),
+        resolution=R,
+        frames=L,
+        clip_stride=STRIDE,
+        test_fraction=0.25,
+        time_split=True,
+        workers=2,
+        keep_work=True,
+    )
     return {"media": media, "options": options, "result": P.prepare(options, progress=False)}
 
 
@@ -71,8 +77,10 @@ def test_demo_clips_images_and_manifest(demo):
     m = demo["result"].manifest
     # 120 frames, 30 test frames at the end, an 8-frame gap: train clips start at 0..72,
     # test clips at 90..110, every 4 frames.
-    expected = {"train": len(range(0, 81 - L + 2, STRIDE)), "test": len(range(90, 119 - L + 2,
-                                                                                STRIDE))}
+    expected = {
+        "train": len(range(0, 81 - L + 2, STRIDE)),
+        "test": len(range(90, 119 - L + 2, STRIDE)),
+    }
     assert expected == {"train": 19, "test": 6}
     for split, n in expected.items():
         clips = _records(out, "clips", split)
@@ -99,7 +107,9 @@ def test_demo_clips_images_and_manifest(demo):
         assert min(frames) >= first and max(frames) <= last
         assert all(split in p.parts for p in stills)
     assert {Path(r["source"].decode()).name for r in images["test"]} >= {
-        "astronaut.png", "grace_hopper.jpg"}
+        "astronaut.png",
+        "grace_hopper.jpg",
+    }
     for record in images["train"] + images["test"]:
         assert record["pixels"].shape == (R, R, 3) and record["pixels"].dtype == np.uint8
         assert record["confidence"] >= 0.9
@@ -111,8 +121,7 @@ def test_demo_clips_images_and_manifest(demo):
     assert m["record"]["clips_shape"] == [L, R, R, 3] and m["record"]["dtype"] == "uint8"
     assert m["versions"]["mtcnn"] == "1.0.0" and m["versions"]["opencv"].startswith("4.")
     assert "MTCNN" in m["detector"]["name"]
-    assert m["inputs"] == {"images": {"found": 79, "used": 79},
-                           "videos": {"found": 1, "used": 1}}
+    assert m["inputs"] == {"images": {"found": 79, "used": 79}, "videos": {"found": 1, "used": 1}}
     assert m["skipped"] == [] and m["split"]["time_split_videos"]
     assert any("split in time" in note for note in m["notes"])
     (video,) = m["videos"]
@@ -160,7 +169,9 @@ def test_rerun_after_interruption_completes_without_duplicates(demo, tmp_path):
     assert not (out / "images-train-00000-of-00007.tfrecord").exists()
     assert not list(out.glob("*.tmp-*"))
     assert sorted(p.name for p in out.glob("images-train-*")) == [
-        "images-train-00000-of-00002.tfrecord", "images-train-00001-of-00002.tfrecord"]
+        "images-train-00000-of-00002.tfrecord",
+        "images-train-00001-of-00002.tfrecord",
+    ]
     for split in SPLITS:
         keys = [(c["source"], tuple(c["frame_indices"])) for c in _records(out, "clips", split)]
         assert len(keys) == len(set(keys)) == result.manifest["counts"][split]["clips"]
@@ -171,10 +182,27 @@ def test_rerun_after_interruption_completes_without_duplicates(demo, tmp_path):
 def test_cli_on_demo_with_frontal_filter(tmp_path):
     """The tool end to end; --frontal-only drops the cameraman (a three-quarter view)."""
     out = tmp_path / "records"
-    proc = run_tool("tools/prepare_data.py", "--demo", str(tmp_path / "media"),
-                    "--output", str(out), "--resolution", str(R), "--frames", str(L),
-                    "--clip-stride", "8", "--max-frames-per-video", "48", "--frontal-only",
-                    "--test-fraction", "0.25", "--time-split", "--workers", "1")
+    proc = run_tool(
+        "tools/prepare_data.py",
+        "--demo",
+        str(tmp_path / "media"),
+        "--output",
+        str(out),
+        "--resolution",
+        str(R),
+        "--frames",
+        str(L),
+        "--clip-stride",
+        "8",
+        "--max-frames-per-video",
+        "48",
+        "--frontal-only",
+        "--test-fraction",
+        "0.25",
+        "--time-split",
+        "--workers",
+        "1",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # 48 frames: stills of the man from 0..27 (14) and 36..47 (6), 23 other stills, 1 video.
     assert "file/s" in proc.stderr and "44/44" in proc.stderr  # the progress bar
@@ -219,12 +247,12 @@ def broken_inputs(tmp_path_factory, demo):
     rgba = face.convert("RGBA")
     rgba.putalpha(200)
     rgba.save(images / "rgba.png")
-    gray16 = (np.asarray(face.convert("L")).astype(np.uint16) * 257)
+    gray16 = np.asarray(face.convert("L")).astype(np.uint16) * 257
     Image.fromarray(gray16).save(images / "gray16.png")  # mode I;16
     (images / "zero.jpg").write_bytes(b"")
     (images / "text.png").write_text("this is not a picture\n")
     jpeg = (images / "rgb.jpg").read_bytes()
-    (images / "truncated.jpg").write_bytes(jpeg[:len(jpeg) // 2])
+    (images / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
     face.resize((12, 12)).save(images / "tiny.png")
     Image.fromarray(skimage.data.coffee()).save(images / "coffee.png")
     (images / "notes.gif").write_bytes(b"GIF89a")
@@ -232,12 +260,13 @@ def broken_inputs(tmp_path_factory, demo):
     carphone = Path(demo["media"].videos) / "carphone_pristine.mp4"
     shutil.copyfile(carphone, videos / "good.mp4")
     data = carphone.read_bytes()
-    (videos / "truncated.mp4").write_bytes(data[:len(data) // 3])
+    (videos / "truncated.mp4").write_bytes(data[: len(data) // 3])
     (videos / "empty.mp4").write_bytes(b"")
     _write_video(videos / "zero_frames.avi", [], "MJPG")  # a valid file with no frame
     coffee = skimage.data.coffee()  # a pan over a cup of coffee: real pixels, no face
-    _write_video(videos / "no_face.mp4", [coffee[100:244, 8 * k:8 * k + 176] for k in range(24)],
-                 "mp4v")
+    _write_video(
+        videos / "no_face.mp4", [coffee[100:244, 8 * k : 8 * k + 176] for k in range(24)], "mp4v"
+    )
     (videos / "readme.txt").write_text("not a video\n")
 
     # YouTube Faces layout, 24 carphone frames with frame 12 missing: the gap splits the run.
@@ -253,19 +282,34 @@ def broken_inputs(tmp_path_factory, demo):
 
 def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
     out = tmp_path / "records"
-    result = P.prepare(P.PrepareOptions(
-        output=str(out), images=(f"images:{broken_inputs / 'images'}",),
-        videos=(f"videos:{broken_inputs / 'videos'}", f"ytf:{broken_inputs}"), resolution=R,
-        frames=L,
-        test_fraction=0.0, max_frames_per_video=24, workers=2), progress=False)
+    result = P.prepare(
+        P.PrepareOptions(
+            output=str(out),
+            images=(f"images:{broken_inputs / 'images'}",),
+            videos=(f"videos:{broken_inputs / 'videos'}", f"ytf:{broken_inputs}"),
+            resolution=R,
+            frames=L,
+            test_fraction=0.0,
+            max_frames_per_video=24,
+            workers=2,
+        ),
+        progress=False,
+    )
     m = result.manifest
     reasons = {Path(s["path"]).name: s["reason"] for s in m["skipped"]}
     assert reasons == {
-        "zero.jpg": "empty file", "text.png": "unreadable", "truncated.jpg": "unreadable",
-        "tiny.png": "too small", "coffee.png": "no face", "notes.gif": "unsupported extension",
-        "truncated.mp4": "unreadable", "empty.mp4": "empty file",
-        "zero_frames.avi": "no frames", "no_face.mp4": "no face",
-        "readme.txt": "unsupported extension"}
+        "zero.jpg": "empty file",
+        "text.png": "unreadable",
+        "truncated.jpg": "unreadable",
+        "tiny.png": "too small",
+        "coffee.png": "no face",
+        "notes.gif": "unsupported extension",
+        "truncated.mp4": "unreadable",
+        "empty.mp4": "empty file",
+        "zero_frames.avi": "no frames",
+        "no_face.mp4": "no face",
+        "readme.txt": "unsupported extension",
+    }
     assert all(s["detail"] for s in m["skipped"])
     assert m["skipped_summary"] == dict(Counter(reasons.values()).most_common())
     # Every image mode that holds the face is kept; the good video gives 24 / 8 clips.
@@ -278,26 +322,37 @@ def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
     assert {c["identity"] for c in ytf} == {b"ytf:Jane_Doe"}
     assert [list(c["frame_indices"]) for c in ytf] == [list(range(0, 8)), list(range(13, 21))]
     assert m["counts"]["train"]["identities"] == 1
-    gray16 = next(r for r in _records(out, "images", "train")
-                  if r["source"].decode().endswith("gray16.png"))
+    gray16 = next(
+        r for r in _records(out, "images", "train") if r["source"].decode().endswith("gray16.png")
+    )
     assert gray16["pixels"].mean() > 60  # scaled from 16 bits, not clipped to white
     assert "skipped 11 inputs" in P.summary_text(result)
     assert not (out / P.WORK_DIR).exists()  # the cache goes once the shards are written
 
 
 def test_nothing_usable_exits_1(broken_inputs, tmp_path):
-    proc = run_tool("tools/prepare_data.py", "--images",
-                    f"images:{broken_inputs / 'images' / 'coffee.png'}",
-                    "--output", str(tmp_path / "out"), "--workers", "1", "--no-progress")
+    proc = run_tool(
+        "tools/prepare_data.py",
+        "--images",
+        f"images:{broken_inputs / 'images' / 'coffee.png'}",
+        "--output",
+        str(tmp_path / "out"),
+        "--workers",
+        "1",
+        "--no-progress",
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "wrote 0 images" in proc.stdout and "no face 1" in proc.stdout
 
 
-@pytest.mark.parametrize("make_arg", [
-    lambda tmp: f"images:{tmp / 'does-not-exist'}",
-    lambda tmp: f"videos:{tmp / 'empty-folder'}",
-    lambda tmp: f"nosuchkind:{tmp}",
-])
+@pytest.mark.parametrize(
+    "make_arg",
+    [
+        lambda tmp: f"images:{tmp / 'does-not-exist'}",
+        lambda tmp: f"videos:{tmp / 'empty-folder'}",
+        lambda tmp: f"nosuchkind:{tmp}",
+    ],
+)
 def test_bad_source_is_one_line_and_exit_2(tmp_path, make_arg):
     (tmp_path / "empty-folder").mkdir()
     arg = make_arg(tmp_path)
@@ -318,15 +373,31 @@ def _item(domain: str, name: str, identity: str = "") -> S.Item:
 
 def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
     lfw = Path(demo["media"].images) / "train" / "lfw"  # no train/ or test/ below: by file
-    proc = run_tool("tools/prepare_data.py", "--images", f"images:{lfw}",
-                    "--output", str(tmp_path / "out"), "--dry-run", "--test-fraction", "0.5")
+    proc = run_tool(
+        "tools/prepare_data.py",
+        "--images",
+        f"images:{lfw}",
+        "--output",
+        str(tmp_path / "out"),
+        "--dry-run",
+        "--test-fraction",
+        "0.5",
+    )
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(proc.stdout)
     assert plan["inputs_per_split"]["images"] == {"train": 10, "test": 10}
     assert plan["options"]["min_face"] == 32 and not (tmp_path / "out").exists()
     # Files under train/ and test/ folders keep that split whatever the test fraction.
-    proc = run_tool("tools/prepare_data.py", "--images", f"images:{demo['media'].images}",
-                    "--output", str(tmp_path / "out"), "--dry-run", "--test-fraction", "0.5")
+    proc = run_tool(
+        "tools/prepare_data.py",
+        "--images",
+        f"images:{demo['media'].images}",
+        "--output",
+        str(tmp_path / "out"),
+        "--dry-run",
+        "--test-fraction",
+        "0.5",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["inputs_per_split"]["images"] == {"train": 62, "test": 17}
 
@@ -342,9 +413,11 @@ def test_celeba_and_pasc_layouts(tmp_path):
     for name in names:
         (celeba / "Img" / "img_align_celeba" / name).write_bytes(b"jpeg")
     (celeba / "Anno" / "identity_CelebA.txt").write_text(
-        "".join(f"{n} {7 if k < 3 else 9}\n" for k, n in enumerate(names)))
+        "".join(f"{n} {7 if k < 3 else 9}\n" for k, n in enumerate(names))
+    )
     (celeba / "Eval" / "list_eval_partition.txt").write_text(
-        "".join(f"{n} {2 if k == 0 else 0}\n" for k, n in enumerate(names)))
+        "".join(f"{n} {2 if k == 0 else 0}\n" for k, n in enumerate(names))
+    )
     items, rejected = S.enumerate_source(S.parse_source(f"celeba:{celeba}", "images"))
     assert [i.identity for i in items] == ["celeba:7"] * 3 + ["celeba:9"] * 3 and not rejected
     splits = assign_splits(items, 0.5, 0, False)
@@ -391,8 +464,7 @@ def test_track_runs_break_at_faceless_frames_and_follow_the_main_face():
 def test_smoothing_removes_jitter_but_keeps_the_path():
     rng = np.random.default_rng(0)
     xs = np.linspace(0, 50, 40)
-    faces = [F.Face(x + j, 0.0, x + j + 40, 40.0, 0.99)
-             for x, j in zip(xs, rng.normal(0, 2, 40))]
+    faces = [F.Face(x + j, 0.0, x + j + 40, 40.0, 0.99) for x, j in zip(xs, rng.normal(0, 2, 40))]
     raw = np.array(F.smooth_boxes(faces, 0.2, sigma=0))
     smooth = np.array(F.smooth_boxes(faces, 0.2, sigma=2))
     truth = xs + 20

@@ -27,10 +27,14 @@ def test_shapes_and_range(synthetic_data):
 
 def test_a_clip_flips_as_a_whole(synthetic_data):
     common = dict(shuffle_buffer=1, repeat=False, cycle_length=1)
-    plain = _take(reader.make_dataset(synthetic_data["train_clips"], "clips", 32, 8, 1,
-                                      flip=False, **common), 12)
-    flipped = _take(reader.make_dataset(synthetic_data["train_clips"], "clips", 32, 8, 1,
-                                        flip=True, **common), 12)
+    plain = _take(
+        reader.make_dataset(synthetic_data["train_clips"], "clips", 32, 8, 1, flip=False, **common),
+        12,
+    )
+    flipped = _take(
+        reader.make_dataset(synthetic_data["train_clips"], "clips", 32, 8, 1, flip=True, **common),
+        12,
+    )
     mirrored = 0
     for a, b in zip(plain, flipped):
         if not np.array_equal(a, b):
@@ -49,18 +53,31 @@ def test_order_is_a_function_of_seed_and_position(synthetic_data):
     # Epochs differ (reshuffled), and resuming at element k continues the same stream,
     # across epoch boundaries (24 images per epoch here).
     for start in (4, 24, 36):
-        resumed = _take(reader.make_dataset(pattern, "images", 32, 8, 4, seed=3,
-                                            start=start), 15 - start // 4)
+        resumed = _take(
+            reader.make_dataset(pattern, "images", 32, 8, 4, seed=3, start=start), 15 - start // 4
+        )
         np.testing.assert_array_equal(resumed, a[start:])
 
 
 def test_input_pipelines_read_disjoint_shards(synthetic_data):
-    ctxs = [tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i,
-                                       num_replicas_in_sync=2) for i in range(2)]
+    ctxs = [
+        tf.distribute.InputContext(
+            num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2
+        )
+        for i in range(2)
+    ]
     seen = []
     for ctx in ctxs:
-        ds = reader.make_dataset(synthetic_data["train_images"], "images", 32, 8, 1,
-                                 repeat=False, flip=False, input_context=ctx)
+        ds = reader.make_dataset(
+            synthetic_data["train_images"],
+            "images",
+            32,
+            8,
+            1,
+            repeat=False,
+            flip=False,
+            input_context=ctx,
+        )
         seen.append({x.tobytes() for x in _take(ds, 100)})
     assert seen[0] and seen[1] and not (seen[0] & seen[1])
     assert len(seen[0]) + len(seen[1]) == 24
@@ -71,14 +88,14 @@ def test_corrupt_shard_is_named_or_skipped(tmp_path):
     bad = tmp_path / schema.shard_name("images", "train", 1, 2)
     data = bad.read_bytes()
     bad.write_bytes(data[: len(data) // 2])  # truncated shard
-    ds = reader.make_dataset(patterns["images"], "images", 32, 8, 8, repeat=False,
-                             shuffle_buffer=1)
+    ds = reader.make_dataset(patterns["images"], "images", 32, 8, 8, repeat=False, shuffle_buffer=1)
     with pytest.raises(tf.errors.OpError):
         _take(ds, 2)
     found = reader.find_corrupt_shard(patterns["images"], "images", 32, 8)
     assert found and found.startswith(str(bad))
-    skipping = reader.make_dataset(patterns["images"], "images", 32, 8, 1, repeat=False,
-                                   shuffle_buffer=1, on_corrupt="skip")
+    skipping = reader.make_dataset(
+        patterns["images"], "images", 32, 8, 1, repeat=False, shuffle_buffer=1, on_corrupt="skip"
+    )
     kept = _take(skipping, 100)
     assert 4 <= len(kept) < 8  # the good shard and whatever preceded the cut
 
@@ -92,11 +109,13 @@ def test_missing_shards_are_a_user_error(tmp_path):
 def test_s3_paths_outside_the_io_env_say_what_to_do(monkeypatch, installed):
     # Absent: the import fails. Installed with this TF: the import only warns, its file
     # systems stay unregistered and listing fails with UnimplementedError.
-    monkeypatch.setitem(sys.modules, "tensorflow_io", types.ModuleType("tensorflow_io")
-                        if installed else None)
+    monkeypatch.setitem(
+        sys.modules, "tensorflow_io", types.ModuleType("tensorflow_io") if installed else None
+    )
     with pytest.raises(UserError) as raised:
-        reader.make_dataset("s3://bucket/images-*.tfrecord", "images", 32, 8, 2,
-                            key="data.train_images")
+        reader.make_dataset(
+            "s3://bucket/images-*.tfrecord", "images", 32, 8, 2, key="data.train_images"
+        )
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith("data.train_images: s3://bucket/images-*.tfrecord: reading s3://")

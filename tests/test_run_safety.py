@@ -2,8 +2,8 @@
 and exit 2) and a second trainer on the same workdir (refused at once)."""
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,8 +35,11 @@ def _one_line_error(result, *names):
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     # TensorFlow's C++ start-up lines ("I0000 ...", "WARNING: All log messages before absl")
     # are printed before Python runs; what the tool itself says is the rest.
-    lines = [line for line in result.stderr.splitlines() if line.strip()
-             and not re.match(r"[IWE]\d{4} |WARNING: All log messages before absl", line)]
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not re.match(r"[IWE]\d{4} |WARNING: All log messages before absl", line)
+    ]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
     for name in names:
         assert name in lines[0], lines[0]
@@ -71,8 +74,16 @@ def test_resume_skips_a_damaged_newest_checkpoint(tiny_run, tmp_path, damage):
 def test_export_of_a_run_with_a_damaged_newest_checkpoint(tiny_run, tmp_path):
     workdir = _copy(tiny_run, tmp_path)
     _truncate(workdir / "checkpoints" / DATA.format(2))
-    result = run_tool("tools/export.py", "--workdir", str(workdir), "--name", "x", "--output",
-                      str(tmp_path / "out"), "--no-onnx")
+    result = run_tool(
+        "tools/export.py",
+        "--workdir",
+        str(workdir),
+        "--name",
+        "x",
+        "--output",
+        str(tmp_path / "out"),
+        "--no-onnx",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
@@ -88,21 +99,49 @@ def test_no_intact_checkpoint_is_one_line_exit_2(tiny_run, tmp_path):
     _truncate(ckpts / DATA.format(1))
     before = {p.name: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
     commands = {
-        "train": ["tools/train.py", "--config", str(workdir / "config.yaml"),
-                  "--workdir", str(workdir)],
-        "export": ["tools/export.py", "--workdir", str(workdir), "--name", "x",
-                   "--output", str(tmp_path / "out"), "--no-onnx"],
-        "evaluate": ["tools/evaluate.py", "--workdir", str(workdir), "--step", "1",
-                     "--samples", "2"],
+        "train": [
+            "tools/train.py",
+            "--config",
+            str(workdir / "config.yaml"),
+            "--workdir",
+            str(workdir),
+        ],
+        "export": [
+            "tools/export.py",
+            "--workdir",
+            str(workdir),
+            "--name",
+            "x",
+            "--output",
+            str(tmp_path / "out"),
+            "--no-onnx",
+        ],
+        "evaluate": [
+            "tools/evaluate.py",
+            "--workdir",
+            str(workdir),
+            "--step",
+            "1",
+            "--samples",
+            "2",
+        ],
     }
     # All at once: each spends most of its time importing TensorFlow.
-    procs = {k: subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True,
-                                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-             for k, args in commands.items()}
-    results = {k: subprocess.CompletedProcess(p.args, p.wait(timeout=300),
-                                              *p.communicate())
-               for k, p in procs.items()}
+    procs = {
+        k: subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        )
+        for k, args in commands.items()
+    }
+    results = {
+        k: subprocess.CompletedProcess(p.args, p.wait(timeout=300), *p.communicate())
+        for k, p in procs.items()
+    }
     _one_line_error(results["train"], "no intact checkpoint", "ckpt-2.index", DATA.format(1))
     _one_line_error(results["export"], "no intact checkpoint", "ckpt-2.index", DATA.format(1))
     _one_line_error(results["evaluate"], DATA.format(1), "--step")
@@ -117,10 +156,21 @@ def test_second_trainer_on_a_locked_workdir_stops_at_once(tiny_run, tmp_path):
     # The first run: a trainer of this process holds the workdir.
     first = make_trainer(config.load(workdir / "config.yaml"), workdir, log=lambda line: None)
     before = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
-    result = run_tool("tools/train.py", "--config", str(workdir / "config.yaml"),
-                      "--set", "train.steps=4", "--workdir", str(workdir))
-    line = _one_line_error(result, "another training run uses this workdir",
-                           f"host {socket.gethostname()}", f"pid {os.getpid()}")
+    result = run_tool(
+        "tools/train.py",
+        "--config",
+        str(workdir / "config.yaml"),
+        "--set",
+        "train.steps=4",
+        "--workdir",
+        str(workdir),
+    )
+    line = _one_line_error(
+        result,
+        "another training run uses this workdir",
+        f"host {socket.gethostname()}",
+        f"pid {os.getpid()}",
+    )
     assert str(workdir) in line
     after = {p.relative_to(workdir): p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
     assert after == before
@@ -135,12 +185,14 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tiny_run, tmp_path):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     (workdir / ".train.lock").write_text(
-        json.dumps({"host": socket.gethostname(), "pid": gone.pid}))
+        json.dumps({"host": socket.gethostname(), "pid": gone.pid})
+    )
     lines = []
     trainer = make_trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append)
     assert [line for line in lines if line.startswith("warning: ")] == [
         f"warning: {workdir / '.train.lock'}: taking over the lock of process {gone.pid} on "
-        f"{socket.gethostname()}, which is gone"]
+        f"{socket.gethostname()}, which is gone"
+    ]
     assert json.loads((workdir / ".train.lock").read_text())["pid"] == os.getpid()
     trainer.lock.release()
 
@@ -148,9 +200,21 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tiny_run, tmp_path):
 def test_url_workdir_is_refused_in_one_line(tmp_path):
     """A gs:// or s3:// workdir would have been written to a local ./gs:/ folder: refused."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "train.py"), "--config", "tiny",
-         "--workdir", "s3://bucket/runs/tiny", "--set", "train.steps=1"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        [
+            sys.executable,
+            str(ROOT / "tools" / "train.py"),
+            "--config",
+            "tiny",
+            "--workdir",
+            "s3://bucket/runs/tiny",
+            "--set",
+            "train.steps=1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error: --workdir s3://bucket/runs/tiny: a URL is not supported")

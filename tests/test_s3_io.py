@@ -45,14 +45,17 @@ for kind in ("images", "clips"):
 np.savez(out, **arrays)
 sys.stdout.flush(); sys.stderr.flush()
 os._exit(0)
-""" % {"r": RESOLUTION, "l": FRAMES}
+""" % {"r": RESOLUTION, "l": FRAMES}  # noqa: UP031 (a template with braces of its own)
 
 
 def _require_io_env() -> None:
     missing = [m for m in ("tensorflow_io", "moto", "boto3") if importlib.util.find_spec(m) is None]
     if missing:
-        pytest.fail(f"tests/test_s3_io.py needs the io environment ({', '.join(missing)} missing "
-                    f"here): run `make install-io && make test-io`", pytrace=False)
+        pytest.fail(
+            f"tests/test_s3_io.py needs the io environment ({', '.join(missing)} missing "
+            f"here): run `make install-io && make test-io`",
+            pytrace=False,
+        )
 
 
 def _free_port() -> int:
@@ -66,9 +69,11 @@ def s3_endpoint():
     """A moto S3 server on a free local port, for this module."""
     _require_io_env()
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                               "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -92,8 +97,10 @@ def _write_shards(folder: Path) -> dict:
     from idcg_tf.data import schema
 
     rng = np.random.default_rng(0)
-    written = {"images": rng.integers(0, 256, (6, RESOLUTION, RESOLUTION, 3), np.uint8),
-               "clips": rng.integers(0, 256, (4, FRAMES, RESOLUTION, RESOLUTION, 3), np.uint8)}
+    written = {
+        "images": rng.integers(0, 256, (6, RESOLUTION, RESOLUTION, 3), np.uint8),
+        "clips": rng.integers(0, 256, (4, FRAMES, RESOLUTION, RESOLUTION, 3), np.uint8),
+    }
     make = {"images": schema.image_example, "clips": schema.clip_example}
     for kind, items in written.items():
         half = len(items) // 2
@@ -111,11 +118,16 @@ def test_reader_reads_s3_shards_from_a_local_server(s3_endpoint, tmp_path):
     local = tmp_path / "records"
     local.mkdir()
     written = _write_shards(local)
-    keys = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                AWS_REGION="us-east-1")
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name=keys["AWS_REGION"],
-                          aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"])
+    keys = dict(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1"
+    )
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name=keys["AWS_REGION"],
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+    )
     client.create_bucket(Bucket=BUCKET)
     for shard in sorted(local.iterdir()):
         client.upload_file(str(shard), BUCKET, f"celeb/{shard.name}")
@@ -123,20 +135,25 @@ def test_reader_reads_s3_shards_from_a_local_server(s3_endpoint, tmp_path):
     out = tmp_path / "read.npz"
     # tensorflow-io 0.37.1's S3 file system reads S3_ENDPOINT (scheme included: http here) and
     # the AWS SDK's credential variables; it ignores S3_USE_HTTPS / S3_VERIFY_SSL.
-    env = dict(os.environ, S3_ENDPOINT=s3_endpoint, PYTHONPATH=str(ROOT),
-               TF_CPP_MIN_LOG_LEVEL="2", **keys)
-    child = subprocess.run([sys.executable, "-c", READ_BACK, f"s3://{BUCKET}/celeb/",
-                            f"{local}/", str(out)], env=env, capture_output=True, text=True,
-                           timeout=300)
+    env = dict(
+        os.environ, S3_ENDPOINT=s3_endpoint, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", **keys
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", READ_BACK, f"s3://{BUCKET}/celeb/", f"{local}/", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert child.returncode == 0, child.stderr[-3000:]
     read = np.load(out)
 
-    assert list(read["paths"]) == [f"s3://{BUCKET}/celeb/images-train-0000{i}-of-00002.tfrecord"
-                                   for i in range(2)]
+    assert list(read["paths"]) == [
+        f"s3://{BUCKET}/celeb/images-train-0000{i}-of-00002.tfrecord" for i in range(2)
+    ]
     for kind, items in written.items():
         np.testing.assert_array_equal(read[kind], items.astype(np.float32) / 127.5 - 1.0)
         # The whole pipeline (stateless shuffle, flips, resume offset) is the same stream from
         # s3:// as from a local folder.
         assert read[kind + "_shuffled_s3"].shape[0] == 12
-        np.testing.assert_array_equal(read[kind + "_shuffled_s3"],
-                                      read[kind + "_shuffled_local"])
+        np.testing.assert_array_equal(read[kind + "_shuffled_s3"], read[kind + "_shuffled_local"])

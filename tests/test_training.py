@@ -10,17 +10,23 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, run_tool
-from test_console import STARTUP_NOISE
 from idcg_tf.experiment import make_trainer
 from idcg_tf.training import TrainingDiverged
+from test_console import STARTUP_NOISE
 
 
 @pytest.mark.parametrize("variant", ["model1", "model2"])
 def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, variant):
-    cfg = tiny_cfg(f"model.variant={variant}", "train.steps=4", "train.log_every=2",
-                   "train.sample_every=4", "train.checkpoint_every=2",
-                   "train.facenet_score_every=3", "train.facenet_score_samples=3",
-                   f"train.facenet_score={str(variant == 'model1').lower()}")
+    cfg = tiny_cfg(
+        f"model.variant={variant}",
+        "train.steps=4",
+        "train.log_every=2",
+        "train.sample_every=4",
+        "train.checkpoint_every=2",
+        "train.facenet_score_every=3",
+        "train.facenet_score_samples=3",
+        f"train.facenet_score={str(variant == 'model1').lower()}",
+    )
     lines = []
     trainer = make_trainer(cfg, tmp_path, log=lines.append)
     before = [w.numpy().copy() for w in trainer.generator_variables]
@@ -36,7 +42,9 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
     # The run directory.
     assert (tmp_path / "config.yaml").is_file()
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.index")) == [
-        "ckpt-2.index", "ckpt-4.index"]
+        "ckpt-2.index",
+        "ckpt-4.index",
+    ]
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "generator/loss" in r] == [2, 4]
     sheet = tmp_path / "samples" / "step_0000004.png"
@@ -46,10 +54,17 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
     for event_file in (tmp_path / "tensorboard").glob("events.*"):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             tags.update(v.tag for v in event.summary.value)
-    for tag in ("critic/wasserstein_image", "critic/wasserstein_video",
-                "critic/gradient_penalty_image", "critic/gradient_penalty_video",
-                "generator/cycle", "generator/adversarial_video", "generator/loss",
-                "speed/steps_per_second", "samples/image_to_video_to_image"):
+    for tag in (
+        "critic/wasserstein_image",
+        "critic/wasserstein_video",
+        "critic/gradient_penalty_image",
+        "critic/gradient_penalty_video",
+        "generator/cycle",
+        "generator/adversarial_video",
+        "generator/loss",
+        "speed/steps_per_second",
+        "samples/image_to_video_to_image",
+    ):
         assert tag in tags, tag
     # The identity score curve (Fig. 6), when asked for: every facenet_score_every steps and
     # at the end, on facenet_score_samples held-out (test split) samples per direction.
@@ -85,8 +100,9 @@ def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_cfg, tmp_path):
-    trainer = make_trainer(tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path,
-                      log=lambda line: None)
+    trainer = make_trainer(
+        tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path, log=lambda line: None
+    )
     trainer.train(samples=())
     # A cycle weight beyond float32 range makes that term infinite at the next step.
     diverging = tiny_cfg("train.steps=4", "train.checkpoint_every=1", "loss.cycle=1e39")
@@ -107,9 +123,18 @@ def test_model_change_on_resume_is_refused(tiny_cfg, tmp_path):
 
 def _train_args(synthetic_data, workdir):
     data = [f"--set=data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
-    return [str(ROOT / "tools" / "train.py"), "--config", str(ROOT / "configs" / "tiny.yaml"),
-            "--workdir", str(workdir), "--set=train.steps=8", "--set=train.checkpoint_every=2",
-            "--set=train.log_every=1", "--set=train.deterministic=true", *data]
+    return [
+        str(ROOT / "tools" / "train.py"),
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--workdir",
+        str(workdir),
+        "--set=train.steps=8",
+        "--set=train.checkpoint_every=2",
+        "--set=train.log_every=1",
+        "--set=train.deterministic=true",
+        *data,
+    ]
 
 
 def _metrics_at(workdir, step):
@@ -128,8 +153,13 @@ def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
         assert noise not in proc.stdout + proc.stderr, (noise, proc.stderr[-2000:])
 
     killed = tmp_path / "killed"
-    child = subprocess.Popen([sys.executable, *_train_args(synthetic_data, killed)], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        [sys.executable, *_train_args(synthetic_data, killed)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         for line in child.stdout:
             if line.startswith("step 5/8"):
@@ -151,8 +181,12 @@ def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
 
 
 def test_dry_run_shows_paper_shapes():
-    proc = run_tool(str(ROOT / "tools" / "train.py"), "--config",
-                    str(ROOT / "configs" / "celeb_model1.yaml"), "--dry-run")
+    proc = run_tool(
+        str(ROOT / "tools" / "train.py"),
+        "--config",
+        str(ROOT / "configs" / "celeb_model1.yaml"),
+        "--dry-run",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "(None, 64, 64, 3) -> (None, 32, 64, 64, 3)" in proc.stdout  # G_Y
     assert "(None, 32, 64, 64, 3) -> (None, 64, 64, 3)" in proc.stdout  # G_X
@@ -160,24 +194,42 @@ def test_dry_run_shows_paper_shapes():
     # Paper Sec. 3.1: the video critic is five convolutions, then a linear layer.
     critic = proc.stdout.split("C_Y video_critic layers, form paper:")[1].splitlines()[1:7]
     assert [line.split()[0] for line in critic] == [
-        "conv1", "conv2", "conv3", "conv4", "conv5", "linear"]
+        "conv1",
+        "conv2",
+        "conv3",
+        "conv4",
+        "conv5",
+        "linear",
+    ]
     assert all("LeakyReLU" in line for line in critic[:4]) and "LeakyReLU" not in critic[4]
     assert critic[4].endswith("-> (1, 2, 2, 1)") and critic[5].strip() == "linear 4 -> 1"
 
 
 def test_unknown_key_is_one_line_exit_2():
-    proc = run_tool(str(ROOT / "tools" / "train.py"), "--config",
-                    str(ROOT / "configs" / "tiny.yaml"), "--set", "train.stepz=3")
+    proc = run_tool(
+        str(ROOT / "tools" / "train.py"),
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--set",
+        "train.stepz=3",
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        proc.stderr.strip().splitlines()[-1]] and "train.stepz" in proc.stderr
+    assert (
+        proc.stderr.strip().splitlines() == [proc.stderr.strip().splitlines()[-1]]
+        and "train.stepz" in proc.stderr
+    )
 
 
 def test_missing_data_is_one_line_exit_2(tmp_path):
-    proc = run_tool(str(ROOT / "tools" / "train.py"), "--config",
-                    str(ROOT / "configs" / "tiny.yaml"), "--workdir", str(tmp_path),
-                    f"--set=data.train_images={tmp_path}/none-*.tfrecord",
-                    f"--set=data.train_clips={tmp_path}/none-*.tfrecord")
+    proc = run_tool(
+        str(ROOT / "tools" / "train.py"),
+        "--config",
+        str(ROOT / "configs" / "tiny.yaml"),
+        "--workdir",
+        str(tmp_path),
+        f"--set=data.train_images={tmp_path}/none-*.tfrecord",
+        f"--set=data.train_clips={tmp_path}/none-*.tfrecord",
+    )
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: data.train_images: no TFRecord shards match")
@@ -193,8 +245,11 @@ def test_corrupt_record_names_the_shard(tmp_path, tiny_cfg):
     bad = tmp_path / "data" / schema.shard_name("clips", "train", 0, 2)
     data = bad.read_bytes()
     bad.write_bytes(data[:100] + b"\0" * 64 + data[164:])  # damaged bytes, bad CRC
-    cfg = tiny_cfg(f"data.train_images={patterns['images']}",
-                   f"data.train_clips={patterns['clips']}", "train.steps=2")
+    cfg = tiny_cfg(
+        f"data.train_images={patterns['images']}",
+        f"data.train_clips={patterns['clips']}",
+        "train.steps=2",
+    )
     with pytest.raises(UserError, match=f"data.train_clips: corrupt record in {bad}"):
         make_trainer(cfg, tmp_path / "run", log=lambda line: None).train(samples=())
 
@@ -207,8 +262,16 @@ def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path)
     got = [float(schedule(k)) for k in (0, 4, 5, 6, 8, 9)]
     np.testing.assert_allclose(got, [1e-3, 1e-3, 7.5e-4, 5e-4, 0.0, 0.0], rtol=1e-6)
     # The trainer counts the critic's schedule in critic updates (n_critic per iteration).
-    trainer = make_trainer(tiny_cfg("train.steps=8", "train.n_critic=2", "optimizer.decay_start=0.5",
-                               "optimizer.learning_rate=1e-3"), tmp_path, log=lambda line: None)
+    trainer = make_trainer(
+        tiny_cfg(
+            "train.steps=8",
+            "train.n_critic=2",
+            "optimizer.decay_start=0.5",
+            "optimizer.learning_rate=1e-3",
+        ),
+        tmp_path,
+        log=lambda line: None,
+    )
     trainer.generator_optimizer.iterations.assign(6)
     trainer.critic_optimizer.iterations.assign(12)
     assert float(trainer.generator_optimizer.learning_rate) == pytest.approx(5e-4)
@@ -218,5 +281,6 @@ def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path)
     constant = make_trainer(tiny_cfg("train.steps=8"), tmp_path / "b", log=lambda line: None)
     constant.generator_optimizer.iterations.assign(8)
     assert float(constant.generator_optimizer.learning_rate.numpy()) == pytest.approx(
-        constant.cfg.optimizer.learning_rate)
+        constant.cfg.optimizer.learning_rate
+    )
     constant.lock.release()

@@ -63,8 +63,11 @@ def exported(synthetic_data, tmp_path_factory):
 
     data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     # Translation does not care how well the model is trained: one small step will do.
-    cfg = config.load(TINY, data + ["train.steps=1", "train.checkpoint_every=1",
-                                    "train.n_critic=1", "train.batch_size=2"])
+    cfg = config.load(
+        TINY,
+        data
+        + ["train.steps=1", "train.checkpoint_every=1", "train.n_critic=1", "train.batch_size=2"],
+    )
     workdir = tmp_path_factory.mktemp("run")
     make_trainer(cfg, workdir, log=lambda line: None).train()
     output = tmp_path_factory.mktemp("exported")
@@ -105,13 +108,24 @@ def test_translate_tool_writes_outputs_and_reports_bad_inputs(exported, tmp_path
 
     m = exported.media
     out = tmp_path / "out"
-    result = run_tool("tools/translate.py", "--model", str(exported.model_dir), "--input",
-                      str(m / "astronaut.png"), str(exported.carphone), str(m / "street.mp4"),
-                      str(m / "short.mp4"), str(m / "broken.png"), "--output", str(out))
+    result = run_tool(
+        "tools/translate.py",
+        "--model",
+        str(exported.model_dir),
+        "--input",
+        str(m / "astronaut.png"),
+        str(exported.carphone),
+        str(m / "street.mp4"),
+        str(m / "short.mp4"),
+        str(m / "broken.png"),
+        "--output",
+        str(out),
+    )
     assert result.returncode == 1, result.stderr[-3000:]
     assert "translated 2 input(s) with onnx" in result.stdout
-    failures = sorted(line for line in re.split(r"[\r\n]", result.stderr)
-                      if line.startswith("failed: "))
+    failures = sorted(
+        line for line in re.split(r"[\r\n]", result.stderr) if line.startswith("failed: ")
+    )
     assert len(failures) == 3, result.stderr[-3000:]
     assert failures[0].startswith(f"failed: {m / 'broken.png'}: unreadable: ")
     assert failures[1] == f"failed: {m / 'short.mp4'}: too few frames: 5 frames, a clip needs 8"
@@ -131,8 +145,12 @@ def test_translate_tool_writes_outputs_and_reports_bad_inputs(exported, tmp_path
     sheet = np.asarray(Image.open(out / "carphone_pristine_sheet.png"))
     assert sheet.shape == _sheet_shape(1, 9)
     assert sorted(p.name for p in out.iterdir()) == [
-        "astronaut_strip.png", "astronaut_video.gif", "astronaut_video.mp4",
-        "carphone_pristine_image.png", "carphone_pristine_sheet.png"]
+        "astronaut_strip.png",
+        "astronaut_video.gif",
+        "astronaut_video.mp4",
+        "carphone_pristine_image.png",
+        "carphone_pristine_sheet.png",
+    ]
 
 
 def test_backends_agree_and_onnx_is_the_default(exported, tmp_path):
@@ -168,8 +186,15 @@ def test_all_clips_of_a_frame_folder_and_folder_layout(exported, tmp_path):
         cv2.imwrite(str(frames / f"frame_{k:03d}.jpg"), frame)
     model = ExportedModel(exported.model_dir, "tf")
     out = tmp_path / "out"
-    result = translate_paths(model, [str(tmp_path / "frames")], out, all_clips=True,
-                             frames_folders=True, batch_size=2, progress=False)
+    result = translate_paths(
+        model,
+        [str(tmp_path / "frames")],
+        out,
+        all_clips=True,
+        frames_folders=True,
+        batch_size=2,
+        progress=False,
+    )
     assert result.failed == [] and len(result.translated) == 1
     # Frames are numbered from 1; the face is in all 40, so 5 clips of 8 start at 1, 9, ...
     images = sorted(p.name for p in (out / "frames").glob("*_image.png"))

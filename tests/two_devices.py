@@ -43,9 +43,14 @@ for name, devices in (("one", ["/cpu:0"]), ("two", ["/cpu:0", "/cpu:1"])):
     variables = [v for n in trainer.nets.generators + trainer.nets.critics for v in n.weights]
     initial = [v.numpy().copy() for v in variables]
     metrics = trainer.train(samples=())
-    runs[name] = dict(initial=initial, weights=[v.numpy() for v in variables], metrics=metrics,
-                      names=[v.path for v in variables], dtypes={v.dtype for v in variables},
-                      replicas=strategy.num_replicas_in_sync)
+    runs[name] = dict(
+        initial=initial,
+        weights=[v.numpy() for v in variables],
+        metrics=metrics,
+        names=[v.path for v in variables],
+        dtypes={v.dtype for v in variables},
+        replicas=strategy.num_replicas_in_sync,
+    )
 
 
 one, two = runs["one"], runs["two"]
@@ -54,13 +59,19 @@ updates_two = [w - i for w, i in zip(two["weights"], two["initial"])]
 moved = max(float(np.max(np.abs(u))) for u in updates_one)
 update_diff = max(float(np.max(np.abs(a - b))) for a, b in zip(updates_one, updates_two))
 initial_diff = max(float(np.max(np.abs(a - b))) for a, b in zip(one["initial"], two["initial"]))
-print(json.dumps({
-    "replicas": [one["replicas"], two["replicas"]],
-    "dtypes": sorted(str(d) for d in one["dtypes"] | two["dtypes"]),
-    "initial_diff": initial_diff,
-    "update_diff": update_diff / moved,  # relative to the largest update
-    "weights_moved": moved,
-    "bn_moving_means": len([n for n in one["names"] if "moving_mean" in n]),
-    "metric_diff": max(abs(one["metrics"][k] - two["metrics"][k]) / (abs(one["metrics"][k]) + 1e-6)
-                       for k in one["metrics"]),
-}))
+print(
+    json.dumps(
+        {
+            "replicas": [one["replicas"], two["replicas"]],
+            "dtypes": sorted(str(d) for d in one["dtypes"] | two["dtypes"]),
+            "initial_diff": initial_diff,
+            "update_diff": update_diff / moved,  # relative to the largest update
+            "weights_moved": moved,
+            "bn_moving_means": len([n for n in one["names"] if "moving_mean" in n]),
+            "metric_diff": max(
+                abs(one["metrics"][k] - two["metrics"][k]) / (abs(one["metrics"][k]) + 1e-6)
+                for k in one["metrics"]
+            ),
+        }
+    )
+)

@@ -87,8 +87,11 @@ class Residual(nn.Module):
 
     def __init__(self, rank, c):
         super().__init__()
-        conv = (lambda: nn.Conv2d(c, c, 3, padding=1)) if rank == 2 else (
-            lambda: SameConv3d(c, c, 3, (1, 1, 1)))
+        conv = (
+            (lambda: nn.Conv2d(c, c, 3, padding=1))
+            if rank == 2
+            else (lambda: SameConv3d(c, c, 3, (1, 1, 1)))
+        )
         self.body = nn.Sequential(bn(rank, c), nn.ReLU(), conv(), bn(rank, c), nn.ReLU(), conv())
 
     def forward(self, x):
@@ -129,10 +132,17 @@ class ImageToVideo(nn.Module):
         super().__init__()
         k = time_strides(m["frames"], len(m["image_encoder_widths"]))
         self.t0 = m["frames"] // 2**k
-        self.enc = encoder(2, m["channels"], m["image_encoder_widths"], m["residual_blocks"],
-                           m["kernel_size"])
-        self.dec = decoder(3, m["image_encoder_widths"][-1] // self.t0,
-                           m["video_decoder_widths"], m["channels"], m["kernel_size"], k)
+        self.enc = encoder(
+            2, m["channels"], m["image_encoder_widths"], m["residual_blocks"], m["kernel_size"]
+        )
+        self.dec = decoder(
+            3,
+            m["image_encoder_widths"][-1] // self.t0,
+            m["video_decoder_widths"],
+            m["channels"],
+            m["kernel_size"],
+            k,
+        )
 
     def forward(self, x):  # (N, C, H, W) -> (N, C, T, H, W)
         z = self.enc(x)
@@ -147,10 +157,16 @@ class VideoToImage(nn.Module):
         super().__init__()
         k = time_strides(m["frames"], len(m["video_encoder_widths"]))
         t0 = m["frames"] // 2**k
-        self.enc = encoder(3, m["channels"], m["video_encoder_widths"], m["residual_blocks"],
-                           m["kernel_size"], k)
-        self.dec = decoder(2, t0 * m["video_encoder_widths"][-1], m["image_decoder_widths"],
-                           m["channels"], m["kernel_size"])
+        self.enc = encoder(
+            3, m["channels"], m["video_encoder_widths"], m["residual_blocks"], m["kernel_size"], k
+        )
+        self.dec = decoder(
+            2,
+            t0 * m["video_encoder_widths"][-1],
+            m["image_decoder_widths"],
+            m["channels"],
+            m["kernel_size"],
+        )
 
     def forward(self, x):  # (N, C, T, H, W) -> (N, C, H, W)
         z = self.enc(x)
@@ -191,7 +207,7 @@ class Critic(nn.Module):
 def gradient_penalty(critic, real, fake):
     eps = torch.rand([real.shape[0]] + [1] * (real.dim() - 1))
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    grads, = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    (grads,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grads.flatten(1).square().sum(1).add(1e-12).sqrt() - 1).square()
 
 
@@ -212,8 +228,12 @@ class Iteration:
 
     def param_counts(self):
         count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
-        return {"image_to_video": count(self.g_y), "video_to_image": count(self.g_x),
-                "image_critic": count(self.c_x), "video_critic": count(self.c_y)}
+        return {
+            "image_to_video": count(self.g_y),
+            "video_to_image": count(self.g_x),
+            "image_critic": count(self.c_x),
+            "video_critic": count(self.c_y),
+        }
 
     def critic_step(self):
         x, y = self.images, self.clips
@@ -231,11 +251,15 @@ class Iteration:
         x, y = self.images, self.clips
         fake_y, fake_x = self.g_y(x), self.g_x(y)
         rec_x, rec_y = self.g_x(fake_y), self.g_y(fake_x)
-        loss = (-self.c_y(fake_y).mean() - self.c_x(fake_x).mean()
-                + self.lo["cycle"] * ((rec_x - x).abs().mean() + (rec_y - y).abs().mean()))
+        loss = (
+            -self.c_y(fake_y).mean()
+            - self.c_x(fake_x).mean()
+            + self.lo["cycle"] * ((rec_x - x).abs().mean() + (rec_y - y).abs().mean())
+        )
         if self.variant == "model2":
             loss = loss + self.lo["pixel_identity"] * (
-                (fake_y - x[:, :, None]).square().mean() + (y - fake_x[:, :, None]).square().mean())
+                (fake_y - x[:, :, None]).square().mean() + (y - fake_x[:, :, None]).square().mean()
+            )
         self.opt_g.zero_grad(set_to_none=True)
         # Only the translators step; the critics' grads are dropped at their next zero_grad.
         loss.backward()
@@ -255,54 +279,83 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    parser.add_argument("--serve", action="store_true",
-                        help="one iteration per 'run' line on stdin (see the docstring)")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="one iteration per 'run' line on stdin (see the docstring)",
+    )
     args = parser.parse_args(argv)
     with open(args.spec) as f:
         spec = json.load(f)
     if spec["model"]["variant"] == "model3":
-        print(f"{args.spec}: model3 (FaceNet identity term) is not built by the PyTorch "
-              "reference; compare with model1 or model2", file=sys.stderr)
+        print(
+            f"{args.spec}: model3 (FaceNet identity term) is not built by the PyTorch "
+            "reference; compare with model1 or model2",
+            file=sys.stderr,
+        )
         return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     it = Iteration(spec, args.batch)
     if args.serve:
-        print(json.dumps({"framework": f"torch {torch.__version__}",
-                          "threads": torch.get_num_threads(),
-                          "mkldnn": torch.backends.mkldnn.is_available(),
-                          "param_counts": it.param_counts()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "framework": f"torch {torch.__version__}",
+                    "threads": torch.get_num_threads(),
+                    "mkldnn": torch.backends.mkldnn.is_available(),
+                    "param_counts": it.param_counts(),
+                }
+            ),
+            flush=True,
+        )
         for line in sys.stdin:
             if line.strip() != "run":
                 break
             start = time.perf_counter()
             losses = it.run()
-            print(json.dumps({"seconds": time.perf_counter() - start,
-                              "finite": all(v == v and abs(v) != float("inf")
-                                            for v in losses)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "seconds": time.perf_counter() - start,
+                        "finite": all(v == v and abs(v) != float("inf") for v in losses),
+                    }
+                ),
+                flush=True,
+            )
         return 0
     for i in range(args.warmup):
         start = time.perf_counter()
         it.run()
-        print(f"torch warmup {i + 1}/{args.warmup}: {time.perf_counter() - start:.2f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"torch warmup {i + 1}/{args.warmup}: {time.perf_counter() - start:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     seconds, losses = [], None
     for i in range(args.iterations):
         start = time.perf_counter()
         losses = it.run()
         seconds.append(time.perf_counter() - start)
-        print(f"torch iteration {i + 1}/{args.iterations}: {seconds[-1]:.2f} s",
-              file=sys.stderr, flush=True)
-    print(json.dumps({
-        "framework": f"torch {torch.__version__}",
-        "threads": torch.get_num_threads(),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "batch": args.batch,
-        "iteration_seconds_all": seconds,
-        "iteration_seconds": statistics.median(seconds),
-        "param_counts": it.param_counts(),
-        "finite_losses": all(v == v and abs(v) != float("inf") for v in losses),
-    }))
+        print(
+            f"torch iteration {i + 1}/{args.iterations}: {seconds[-1]:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        json.dumps(
+            {
+                "framework": f"torch {torch.__version__}",
+                "threads": torch.get_num_threads(),
+                "mkldnn": torch.backends.mkldnn.is_available(),
+                "batch": args.batch,
+                "iteration_seconds_all": seconds,
+                "iteration_seconds": statistics.median(seconds),
+                "param_counts": it.param_counts(),
+                "finite_losses": all(v == v and abs(v) != float("inf") for v in losses),
+            }
+        )
+    )
     return 0
 
 

@@ -9,8 +9,20 @@ from idcg_tf.errors import UserError
 SECTIONS = ("train", "facenet", "data", "infer")
 
 
-def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1,
-                compare_impls=(), batches=50, repeats=20, torch_peer=None, torch_threads=2, log=None) -> dict:
+def run_section(
+    section: str,
+    cfg: Config,
+    *,
+    batch=None,
+    iterations=3,
+    warmup=1,
+    compare_impls=(),
+    batches=50,
+    repeats=20,
+    torch_peer=None,
+    torch_threads=2,
+    log=None,
+) -> dict:
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
         from idcg_tf import config as config_lib
@@ -23,16 +35,18 @@ def run_section(section: str, cfg: Config, *, batch=None, iterations=3, warmup=1
             from idcg_tf.benchmark.torch_peer import TorchPeer
 
             with TorchPeer(torch_peer, cfg, batch, log, threads=torch_threads) as peer:
-                out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log,
-                                                peer=peer)}
+                out = {
+                    "train": benchmark_train(cfg, batch, iterations, warmup, peak, log, peer=peer)
+                }
         else:
             out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
         runs = []
         for impl in compare_impls:
             other = config_lib.replace(cfg, model={"conv3d_impl": impl})
             record = benchmark_train(other, batch, iterations, warmup, peak, log)
-            record["seconds_ratio_to_first"] = (record["iteration_seconds"]
-                                               / out["train"]["iteration_seconds"])
+            record["seconds_ratio_to_first"] = (
+                record["iteration_seconds"] / out["train"]["iteration_seconds"]
+            )
             runs.append(record)
         if runs:
             out["train_compare"] = runs

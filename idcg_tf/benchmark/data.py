@@ -18,10 +18,18 @@ def benchmark_data(cfg: Config, batch: int, batches: int = 50, log=None) -> dict
     d, m = cfg.data, cfg.model
     if not d.train_clips:
         raise UserError("data.train_clips: set it (--set data.train_clips=GLOB) to time the reader")
-    ds = reader.make_dataset(d.train_clips, "clips", m.resolution, m.frames, batch,
-                             shuffle_buffer=d.shuffle_buffer, flip=d.flip,
-                             cycle_length=d.cycle_length, on_corrupt=d.on_corrupt,
-                             key="data.train_clips")
+    ds = reader.make_dataset(
+        d.train_clips,
+        "clips",
+        m.resolution,
+        m.frames,
+        batch,
+        shuffle_buffer=d.shuffle_buffer,
+        flip=d.flip,
+        cycle_length=d.cycle_length,
+        on_corrupt=d.on_corrupt,
+        key="data.train_clips",
+    )
     it = iter(ds)
     next(it)  # start-up (shard listing, first shuffle fill) is not throughput
     start = time.perf_counter()
@@ -33,8 +41,12 @@ def benchmark_data(cfg: Config, batch: int, batches: int = 50, log=None) -> dict
     train = benchmark_train(cfg, batch, iterations=2, warmup=1, log=log)
     # One iteration draws n_critic + 1 batches of clips (and of images).
     consumed = (cfg.train.n_critic + 1) * batch / train["iteration_seconds"]
-    return {"section": "data", "batch": batch, "batches": batches,
-            "reader_clips_per_second": reader_rate,
-            "train_clips_per_second": consumed,
-            "reader_headroom": reader_rate / consumed,
-            "train_iteration_seconds": train["iteration_seconds"]}
+    return {
+        "section": "data",
+        "batch": batch,
+        "batches": batches,
+        "reader_clips_per_second": reader_rate,
+        "train_clips_per_second": consumed,
+        "reader_headroom": reader_rate / consumed,
+        "train_iteration_seconds": train["iteration_seconds"],
+    }

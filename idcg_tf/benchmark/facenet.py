@@ -40,14 +40,19 @@ def benchmark_facenet(cfg: Config, batch: int = 4, repeats: int = 10, log=None) 
             loss = tf.reduce_sum(forward(fake_clips, fake_images))
         return tape.gradient(loss, [fake_clips, fake_images])
 
-    out = {"section": "facenet", "batch": batch, "frame_step": step,
-           "faces_per_sample": 2 + 2 * len(range(0, m.frames, step)),
-           "load_seconds": load_seconds}
+    out = {
+        "section": "facenet",
+        "batch": batch,
+        "frame_step": step,
+        "faces_per_sample": 2 + 2 * len(range(0, m.frames, step)),
+        "load_seconds": load_seconds,
+    }
     for name, fn in (("forward", forward), ("forward_backward", forward_backward)):
         fn(fake_clips, fake_images)  # trace
         seconds = timing.time_calls(
             lambda fn=fn: [np.asarray(t) for t in tf.nest.flatten(fn(fake_clips, fake_images))],
-            repeats)
+            repeats,
+        )
         median = float(np.median(seconds))
         out[f"{name}_seconds"] = median
         out[f"{name}_seconds_per_sample"] = median / batch

@@ -76,5 +76,9 @@ def iteration_flops(cfg: Config, per_network: dict | None = None) -> dict:
     critic_step = gens + 2 * 3 * critics + 6 * critics
     generator_step = 2 * 3 * gens + 2 * critics
     per_sample = cfg.train.n_critic * critic_step + generator_step
-    return {"per_network_forward": f, "critic_step": critic_step,
-            "generator_step": generator_step, "per_sample": per_sample}
+    return {
+        "per_network_forward": f,
+        "critic_step": critic_step,
+        "generator_step": generator_step,
+        "per_sample": per_sample,
+    }

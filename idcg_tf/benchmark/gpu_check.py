@@ -35,8 +35,9 @@ def device_report() -> dict:
     gpus = tf.config.list_physical_devices("GPU")
     return {
         "gpu_found": bool(gpus),
-        "gpus": [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                 for g in gpus],
+        "gpus": [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ],
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "onednn": onednn_enabled(),
@@ -49,8 +50,7 @@ def _benchmarks(batch: int, log) -> list[dict]:
 
     records = []
     for policy in ("none", "mixed_float16"):
-        cfg = config_lib.load(PAPER, [f"train.mixed_precision={policy}",
-                                      "train.strategy=default"])
+        cfg = config_lib.load(PAPER, [f"train.mixed_precision={policy}", "train.strategy=default"])
         log(f"paper-size benchmark, batch {batch}, mixed_precision={policy}")
         records.append(benchmark_train(cfg, batch, iterations=3, warmup=1, log=log))
     return records
@@ -59,18 +59,32 @@ def _benchmarks(batch: int, log) -> list[dict]:
 def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -> dict:
     from idcg_tf.data.synthetic import write_synthetic
     from idcg_tf.deploy.export import export_run
-    from idcg_tf.runs import load_networks
     from idcg_tf.experiment import make_trainer
+    from idcg_tf.runs import load_networks
 
     base = config_lib.load(cfg_path)
     m = base.model
-    data = write_synthetic(work / "data", resolution=m.resolution, frames=m.frames,
-                           num_images=4 * batch, num_clips=2 * batch, split="train")
+    data = write_synthetic(
+        work / "data",
+        resolution=m.resolution,
+        frames=m.frames,
+        num_images=4 * batch,
+        num_clips=2 * batch,
+        split="train",
+    )
     # "mirrored" over the one device in use: the strategy the design trains under.
-    cfg = config_lib.load(cfg_path, [
-        f"data.train_images={data['images']}", f"data.train_clips={data['clips']}",
-        f"train.steps={steps}", f"train.batch_size={batch}", "train.strategy=mirrored",
-        f"train.checkpoint_every={steps}", "train.facenet_score=false"])
+    cfg = config_lib.load(
+        cfg_path,
+        [
+            f"data.train_images={data['images']}",
+            f"data.train_clips={data['clips']}",
+            f"train.steps={steps}",
+            f"train.batch_size={batch}",
+            "train.strategy=mirrored",
+            f"train.checkpoint_every={steps}",
+            "train.facenet_score=false",
+        ],
+    )
     start = time.perf_counter()
     trainer = make_trainer(cfg, work / "run", log=log)
     metrics = trainer.train(samples=())
@@ -91,8 +105,9 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
         loaded = tf.saved_model.load(str(work / "exported" / "gpu_check" / info["saved_model"]))
         saved = loaded.signatures["serving_default"](**{info["input"]: tf.constant(x)})
         saved = saved[info["output"]].numpy()
-        session = ort.InferenceSession(str(work / "exported" / "gpu_check" / info["onnx"]),
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(work / "exported" / "gpu_check" / info["onnx"]), providers=["CPUExecutionProvider"]
+        )
         onnx_out = session.run([info["output"]], {info["input"]: x})[0]
         parity[generator] = {
             "saved_model_vs_keras": float(np.abs(saved - keras_out).max()),
@@ -100,11 +115,15 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
         }
     tolerance = PARITY_TOLERANCE[device]
     return {
-        "config": cfg.name, "steps": steps, "batch": batch, "replicas": replicas,
+        "config": cfg.name,
+        "steps": steps,
+        "batch": batch,
+        "replicas": replicas,
         "seconds": train_seconds,
         "finite_losses": all(np.isfinite(v) for v in metrics.values()),
         "export_version": record["version"],
-        "parity_max_abs": parity, "parity_tolerance": tolerance,
+        "parity_max_abs": parity,
+        "parity_tolerance": tolerance,
         "parity_ok": all(v <= tolerance for p in parity.values() for v in p.values()),
     }
 
@@ -119,17 +138,21 @@ def gpu_check(report_path: str | os.PathLike, log=None) -> dict:
         log(f"GPU found: {', '.join(report['device']['gpus'])}")
         report["benchmark"] = _benchmarks(batch=4, log=log)
     else:
-        log("no GPU found: the paper-size GPU benchmark is skipped; training, export and "
-            "parity run on the CPU with the tiny config")
+        log(
+            "no GPU found: the paper-size GPU benchmark is skipped; training, export and "
+            "parity run on the CPU with the tiny config"
+        )
         report["benchmark"] = "skipped: no GPU found"
     with tempfile.TemporaryDirectory(prefix="idcg-gpu-check-") as tmp:
-        report["training"] = _train_and_export(PAPER if gpu else TINY, steps=3,
-                                               batch=4 if gpu else 2, work=Path(tmp), log=log)
+        report["training"] = _train_and_export(
+            PAPER if gpu else TINY, steps=3, batch=4 if gpu else 2, work=Path(tmp), log=log
+        )
     t = report["training"]
     report["ok"] = bool(t["finite_losses"] and t["parity_ok"] and t["replicas"] == 1)
     report["seconds"] = time.perf_counter() - start
     Path(report_path).parent.mkdir(parents=True, exist_ok=True)
     Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
-    log(f"report -> {report_path} ({'ok' if report['ok'] else 'FAILED'}, "
-        f"{report['seconds']:.0f} s)")
+    log(
+        f"report -> {report_path} ({'ok' if report['ok'] else 'FAILED'}, {report['seconds']:.0f} s)"
+    )
     return report

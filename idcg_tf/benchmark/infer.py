@@ -32,13 +32,17 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
             path = Path(tmp) / name
             export.write_saved_model(module, path)
             loaded = tf.saved_model.load(str(path)).signatures["serving_default"]
-            session = ort.InferenceSession(export.onnx_model(module).SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(
+                export.onnx_model(module).SerializeToString(), providers=["CPUExecutionProvider"]
+            )
             onnx_input = session.get_inputs()[0].name
             model = getattr(nets, name)
             for batch in BATCHES:
-                x = np.random.default_rng(0).uniform(
-                    -1, 1, [batch, *shapes[module.input_name]]).astype(np.float32)
+                x = (
+                    np.random.default_rng(0)
+                    .uniform(-1, 1, [batch, *shapes[module.input_name]])
+                    .astype(np.float32)
+                )
                 xt = tf.constant(x)
                 runtimes = {
                     "eager": lambda: np.asarray(model(xt, training=False)),
@@ -48,10 +52,21 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
                 }
                 for runtime, fn in runtimes.items():
                     fn()  # warm up (tracing, graph optimisation)
-                    ms = {k: v * 1e3 for k, v in
-                          timing.percentiles(timing.time_calls(fn, repeats)).items()}
-                    results.append({"generator": name, "runtime": runtime, "batch": batch,
-                                    "p50_ms": ms["p50"], "p90_ms": ms["p90"]})
-                    log(f"{name} {runtime:12} batch {batch}: p50 {ms['p50']:.1f} ms, "
-                        f"p90 {ms['p90']:.1f} ms")
+                    ms = {
+                        k: v * 1e3
+                        for k, v in timing.percentiles(timing.time_calls(fn, repeats)).items()
+                    }
+                    results.append(
+                        {
+                            "generator": name,
+                            "runtime": runtime,
+                            "batch": batch,
+                            "p50_ms": ms["p50"],
+                            "p90_ms": ms["p90"],
+                        }
+                    )
+                    log(
+                        f"{name} {runtime:12} batch {batch}: p50 {ms['p50']:.1f} ms, "
+                        f"p90 {ms['p90']:.1f} ms"
+                    )
     return {"section": "infer", "config": cfg.name, "repeats": repeats, "latency": results}

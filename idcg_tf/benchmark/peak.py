@@ -10,12 +10,14 @@ import tensorflow as tf
 
 def compute_dtype(mixed_precision: str) -> str:
     """The matmul dtype of a `train.mixed_precision` policy ("none": float32)."""
-    return {"none": "float32", "mixed_float16": "float16",
-            "mixed_bfloat16": "bfloat16"}[mixed_precision]
+    return {"none": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}[
+        mixed_precision
+    ]
 
 
-def matmul_peak_flops(size: int = 2048, repeats: int = 10, device: str | None = None,
-                      dtype: str = "float32") -> float:
+def matmul_peak_flops(
+    size: int = 2048, repeats: int = 10, device: str | None = None, dtype: str = "float32"
+) -> float:
     """Best FLOP/s of a (size x size) @ (size x size) matmul in `dtype` over `repeats` runs:
     the peak at the policy in use (a GPU's float16/bfloat16 tensor cores run several times its
     float32 rate)."""

@@ -25,9 +25,12 @@ def trainable_counts(cfg: Config) -> dict:
 
     nets = build_networks(cfg.model)
     count = lambda net: sum(int(v.numpy().size) for v in net.trainable_variables)  # noqa: E731
-    return {"image_to_video": count(nets.image_to_video),
-            "video_to_image": count(nets.video_to_image),
-            "image_critic": count(nets.image_critic), "video_critic": count(nets.video_critic)}
+    return {
+        "image_to_video": count(nets.image_to_video),
+        "video_to_image": count(nets.video_to_image),
+        "image_critic": count(nets.image_critic),
+        "video_critic": count(nets.video_critic),
+    }
 
 
 class TorchPeer:
@@ -38,33 +41,49 @@ class TorchPeer:
         self.log = log or (lambda line: None)
         if not SCRIPT.is_file():
             raise UserError(f"{SCRIPT}: the PyTorch reference script is missing")
-        spec = {k: v for k, v in cfg.to_dict().items()
-                if k in ("model", "loss", "optimizer", "train")}
+        spec = {
+            k: v for k, v in cfg.to_dict().items() if k in ("model", "loss", "optimizer", "train")
+        }
         self._tmp = tempfile.TemporaryDirectory(prefix="idcg-torch-")
         path = os.path.join(self._tmp.name, "spec.json")
         with open(path, "w") as f:
             json.dump(spec, f)
-        command = [python, str(SCRIPT), "--spec", path, "--batch", str(batch), "--serve",
-                   "--threads", str(threads)]
+        command = [
+            python,
+            str(SCRIPT),
+            "--spec",
+            path,
+            "--batch",
+            str(batch),
+            "--serve",
+            "--threads",
+            str(threads),
+        ]
         self.log("starting the PyTorch reference: " + " ".join(command))
         try:
-            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True)
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         except OSError as exc:
             raise UserError(f"--torch-peer {python}: cannot run it ({exc.strerror})") from None
         self.info = self._read()
         ours = trainable_counts(cfg)
         if self.info["param_counts"] != ours:
             self.close()
-            raise UserError(f"{SCRIPT}: its networks differ from ours (parameters "
-                            f"{self.info['param_counts']} vs {ours}); fix the reference")
+            raise UserError(
+                f"{SCRIPT}: its networks differ from ours (parameters "
+                f"{self.info['param_counts']} vs {ours}); fix the reference"
+            )
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
         if not line:
             err = self.proc.stderr.read().strip().splitlines() or ["no output"]
-            raise UserError(f"--torch-peer {self.python}: the PyTorch reference failed "
-                            f"({err[-1]})")
+            raise UserError(f"--torch-peer {self.python}: the PyTorch reference failed ({err[-1]})")
         return json.loads(line)
 
     def iteration(self) -> dict:

@@ -31,8 +31,15 @@ def synthetic_batches(strategy, cfg: Config, global_batch: int):
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 1,
-                    peak_flops: float | None = None, log=None, peer=None) -> dict:
+def benchmark_train(
+    cfg: Config,
+    batch: int,
+    iterations: int = 3,
+    warmup: int = 1,
+    peak_flops: float | None = None,
+    log=None,
+    peer=None,
+) -> dict:
     """Times `iterations` training iterations (after `warmup` untimed ones) at global batch
     `batch` on synthetic data; returns the JSON record of the `train` section. With `peer`
     (a `torch_peer.TorchPeer`), one peer iteration follows each of ours, and the record gets
@@ -48,8 +55,10 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
     dtype = compute_dtype(cfg.train.mixed_precision)
     if peak_flops is None:
         peak_flops = matmul_peak_flops(dtype=dtype)
-    log(f"matmul peak {peak_flops / 1e9:.1f} GFLOP/s; model {flops_per_iteration / 1e9:.1f} "
-        "GFLOP per iteration")
+    log(
+        f"matmul peak {peak_flops / 1e9:.1f} GFLOP/s; model {flops_per_iteration / 1e9:.1f} "
+        "GFLOP per iteration"
+    )
 
     with tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir:
         trainer = make_trainer(cfg, workdir, log=log)
@@ -78,8 +87,10 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
             log(f"iteration {i + 1}/{iterations}: {seconds[-1]:.2f} s")
             if peer is not None:
                 peer_runs.append(peer.iteration())
-                log(f"PyTorch iteration {i + 1}/{iterations}: {peer_runs[-1]['seconds']:.2f} s "
-                    f"(ours / PyTorch {seconds[-1] / peer_runs[-1]['seconds']:.2f})")
+                log(
+                    f"PyTorch iteration {i + 1}/{iterations}: {peer_runs[-1]['seconds']:.2f} s "
+                    f"(ours / PyTorch {seconds[-1] / peer_runs[-1]['seconds']:.2f})"
+                )
         rss_after = timing.max_rss_bytes()
 
     median = statistics.median(seconds)
@@ -107,8 +118,8 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
         "flops_per_iteration": flops_per_iteration,
         "flops_per_sample": count["per_sample"],
         "flops_method": "analytic from the forward graphs' conv/matmul shapes (see "
-                        "idcg_tf.benchmark.flops): F forward, 3F forward+backward, 6F "
-                        "gradient penalty",
+        "idcg_tf.benchmark.flops): F forward, 3F forward+backward, 6F "
+        "gradient penalty",
         "forward_flops_per_network": count["per_network_forward"],
         "achieved_flops": achieved,
         "peak_flops": peak_flops,
@@ -136,6 +147,8 @@ def benchmark_train(cfg: Config, batch: int, iterations: int = 3, warmup: int = 
             "seconds_ratio_ours_to_torch_all": ratios,
             "seconds_ratio_ours_to_torch": statistics.median(ratios),
         }
-        log(f"ours / PyTorch seconds per iteration: median {statistics.median(ratios):.2f} "
-            f"over {len(ratios)} pairs ({', '.join(f'{r:.2f}' for r in ratios)})")
+        log(
+            f"ours / PyTorch seconds per iteration: median {statistics.median(ratios):.2f} "
+            f"over {len(ratios)} pairs ({', '.join(f'{r:.2f}' for r in ratios)})"
+        )
     return record

@@ -18,8 +18,8 @@ import argparse
 import json
 import sys
 
-from idcg_tf.cli import add_overrides, run_tool
 from idcg_tf.architecture import CONV3D_IMPLS
+from idcg_tf.cli import add_overrides, run_tool
 
 
 def _log(line: str) -> None:

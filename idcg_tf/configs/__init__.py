@@ -24,5 +24,6 @@ def locate(name_or_path: str | Path) -> Path:
     shipped = FOLDER / f"{path.stem}.yaml"
     if path.parent == Path(".") and path.suffix in ("", ".yaml") and shipped.is_file():
         return shipped
-    raise ConfigError(f"{name_or_path}: config file not found (shipped configs, by name: "
-                      f"{', '.join(names())})")
+    raise ConfigError(
+        f"{name_or_path}: config file not found (shipped configs, by name: {', '.join(names())})"
+    )

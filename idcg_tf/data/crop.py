@@ -17,7 +17,9 @@ def default_min_face(resolution: int) -> int:
 def crop_settings(resolution: int, given: dict | None = None) -> dict:
     """The four crop settings (`KEYS`): those in `given`, the defaults for the others."""
     given = given or {}
-    return {"margin": float(given.get("margin", MARGIN)),
-            "min_confidence": float(given.get("min_confidence", MIN_CONFIDENCE)),
-            "min_face": int(given.get("min_face", default_min_face(resolution))),
-            "smooth": float(given.get("smooth", SMOOTH))}
+    return {
+        "margin": float(given.get("margin", MARGIN)),
+        "min_confidence": float(given.get("min_confidence", MIN_CONFIDENCE)),
+        "min_face": int(given.get("min_face", default_min_face(resolution))),
+        "smooth": float(given.get("smooth", SMOOTH)),
+    }

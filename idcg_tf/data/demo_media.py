@@ -69,10 +69,14 @@ def _package_file(package: str, *parts: str) -> Path:
     return path
 
 
-def lay_out_demo_media(folder: str | Path, frames: int = 8, test_fraction: float = 0.25,
-                       still_step: int = DEFAULT_STILL_STEP,
-                       lfw_faces: int = DEFAULT_LFW_FACES,
-                       max_frames: int = 0) -> DemoMedia:
+def lay_out_demo_media(
+    folder: str | Path,
+    frames: int = 8,
+    test_fraction: float = 0.25,
+    still_step: int = DEFAULT_STILL_STEP,
+    lfw_faces: int = DEFAULT_LFW_FACES,
+    max_frames: int = 0,
+) -> DemoMedia:
     """Copies the bundled demo media into `folder` (idempotent). `frames`, `test_fraction`
     and `max_frames` must be those the clips are cut with (``--frames``, ``--test-fraction``,
     ``--max-frames-per-video``), so that the stills' time split matches the clips'."""
@@ -105,11 +109,12 @@ def lay_out_demo_media(folder: str | Path, frames: int = 8, test_fraction: float
         for k in range(first, last + 1, still_step):
             cv2.imwrite(str(images / split / "carphone" / f"f_{k:03d}.png"), decoded[k])
     shutil.copyfile(_package_file("skimage", "data", "astronaut.png"), test / "astronaut.png")
-    shutil.copyfile(_package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg"),
-                    test / "grace_hopper.jpg")
+    shutil.copyfile(
+        _package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg"),
+        test / "grace_hopper.jpg",
+    )
     shutil.copyfile(_package_file("skimage", "data", "camera.png"), train / "camera.png")
-    faces = np.load(_package_file("skimage", "data", "lfw_subset.npy"))[:min(lfw_faces,
-                                                                               LFW_FACES)]
+    faces = np.load(_package_file("skimage", "data", "lfw_subset.npy"))[: min(lfw_faces, LFW_FACES)]
     for k, face in enumerate(faces):  # float64 in [0, 1], 25x25
         gray = np.clip(np.round(face * 255), 0, 255).astype(np.uint8)
         Image.fromarray(gray).save(train / "lfw" / f"lfw_{k:03d}.png")

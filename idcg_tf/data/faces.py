@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -94,13 +94,16 @@ class FaceDetector:
             scale, pad = self._plan(shape)
             size = (max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale)))
             for start in range(0, len(indices), DETECT_BATCH):
-                batch = indices[start:start + DETECT_BATCH]
+                batch = indices[start : start + DETECT_BATCH]
                 prepared = []
                 for i in batch:
                     image = images[i]
                     if scale != 1.0:
-                        image = cv2.resize(image, size, interpolation=(
-                            cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))
+                        image = cv2.resize(
+                            image,
+                            size,
+                            interpolation=(cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC),
+                        )
                     if pad:
                         image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
                     prepared.append(image)
@@ -109,14 +112,20 @@ class FaceDetector:
                     results[i] = self._keep(faces, scale, pad, shape)
         return results
 
-    def _keep(self, faces: list[dict], scale: float, pad: int,
-              shape: tuple[int, int]) -> list[Face]:
+    def _keep(
+        self, faces: list[dict], scale: float, pad: int, shape: tuple[int, int]
+    ) -> list[Face]:
         h, w = shape
         kept = []
         for face in faces:
             x0, y0, x1, y1 = ((float(v) - pad) / scale for v in face["box"])
-            f = Face(max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1),
-                     float(face["confidence"]))
+            f = Face(
+                max(0.0, x0),
+                max(0.0, y0),
+                min(float(w), x1),
+                min(float(h), y1),
+                float(face["confidence"]),
+            )
             if f.confidence >= self.min_confidence and f.side >= self.min_face and f.area > 0:
                 kept.append(f)
         return sorted(kept, key=lambda f: -f.confidence)
@@ -131,8 +140,9 @@ def square_box(face: Face, margin: float) -> tuple[float, float, float]:
     return ((face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2, face.side * (1 + 2 * margin))
 
 
-def crop_square(image: np.ndarray, cx: float, cy: float, side: float,
-                resolution: int) -> np.ndarray:
+def crop_square(
+    image: np.ndarray, cx: float, cy: float, side: float, resolution: int
+) -> np.ndarray:
     """The square of `side` centred on (cx, cy), edge-replicated outside the image, r x r."""
     import cv2
 
@@ -141,15 +151,16 @@ def crop_square(image: np.ndarray, cx: float, cy: float, side: float,
     x0 = int(round(cx - n / 2))
     y0 = int(round(cy - n / 2))
     x1, y1 = x0 + n, y0 + n
-    inside = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+    inside = image[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
     if inside.size == 0:
         raise ValueError(f"crop ({x0},{y0})-({x1},{y1}) lies outside the {w}x{h} image")
     pads = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
     if any(pads):
         inside = cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE)
     interpolation = cv2.INTER_AREA if n > resolution else cv2.INTER_LINEAR
-    return np.ascontiguousarray(cv2.resize(inside, (resolution, resolution),
-                                           interpolation=interpolation))
+    return np.ascontiguousarray(
+        cv2.resize(inside, (resolution, resolution), interpolation=interpolation)
+    )
 
 
 class FrontalFilter:
@@ -174,8 +185,9 @@ class FrontalFilter:
         region = crop_square(image, cx, cy, side, self.SIDE)
         gray = cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)
         # The face fills about 2/3 of the region; a much smaller hit is something else.
-        found = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3,
-                                               minSize=(self.SIDE * 2 // 5,) * 2)
+        found = self._cascade.detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=3, minSize=(self.SIDE * 2 // 5,) * 2
+        )
         centre = self.SIDE / 2
         return any(x <= centre <= x + w and y <= centre <= y + h for x, y, w, h in found)
 
@@ -233,8 +245,9 @@ def main_face_runs(detections: Sequence[tuple[int, Sequence[Face]]]) -> list[Run
     return runs
 
 
-def smooth_boxes(faces: Sequence[Face], margin: float,
-                 sigma: float) -> list[tuple[float, float, float]]:
+def smooth_boxes(
+    faces: Sequence[Face], margin: float, sigma: float
+) -> list[tuple[float, float, float]]:
     """Square crop boxes (cx, cy, side) along a run, Gaussian-smoothed over `sigma` frames.
 
     The kernel is cut at the run ends and renormalised, so the first and last frames are not
@@ -250,7 +263,7 @@ def smooth_boxes(faces: Sequence[Face], margin: float,
     smoothed = np.empty_like(boxes)
     for i in range(n):
         lo, hi = max(0, i - radius), min(n, i + radius + 1)
-        weights = kernel[lo - i + radius:hi - i + radius]
+        weights = kernel[lo - i + radius : hi - i + radius]
         smoothed[i] = weights @ boxes[lo:hi] / weights.sum()
     return [tuple(b) for b in smoothed]
 

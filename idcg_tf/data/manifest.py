@@ -17,29 +17,39 @@ SPLITS = ("train", "test")
 
 def source_options(options, sources: list[S.Source]) -> dict:
     """The options as the manifest and ``--dry-run`` show them: sources as absolute specs."""
-    return {**dataclasses.asdict(options),
-            "images": [s.spec for s in sources if s.domain == "images"],
-            "videos": [s.spec for s in sources if s.domain == "videos"]}
+    return {
+        **dataclasses.asdict(options),
+        "images": [s.spec for s in sources if s.domain == "images"],
+        "videos": [s.spec for s in sources if s.domain == "videos"],
+    }
 
 
 def _versions() -> dict[str, str]:
     import cv2
 
-    return package_versions(("mtcnn", "tensorflow", "keras", "numpy", "pillow"),
-                            opencv=cv2.__version__)
+    return package_versions(
+        ("mtcnn", "tensorflow", "keras", "numpy", "pillow"), opencv=cv2.__version__
+    )
 
 
-def _per_split(items: list[S.Item], splits: dict[str, str], counts: Counter,
-               skipped_paths: set[str]) -> dict:
+def _per_split(
+    items: list[S.Item], splits: dict[str, str], counts: Counter, skipped_paths: set[str]
+) -> dict:
     per_split = {}
     for split in SPLITS:
-        people = {i.identity for i in items if i.identity and i.path not in skipped_paths
-                  and splits[i.path] in (split, "time")}
-        per_split[split] = {"images": counts.get(f"images-{split}", 0),
-                            "clips": counts.get(f"clips-{split}", 0),
-                            "identities": len(people)}
-    shared = ({i.identity for i in items if i.identity and splits[i.path] == "train"}
-              & {i.identity for i in items if i.identity and splits[i.path] == "test"})
+        people = {
+            i.identity
+            for i in items
+            if i.identity and i.path not in skipped_paths and splits[i.path] in (split, "time")
+        }
+        per_split[split] = {
+            "images": counts.get(f"images-{split}", 0),
+            "clips": counts.get(f"clips-{split}", 0),
+            "identities": len(people),
+        }
+    shared = {i.identity for i in items if i.identity and splits[i.path] == "train"} & {
+        i.identity for i in items if i.identity and splits[i.path] == "test"
+    }
     if shared:  # the split rules exclude this; a hit is a bug, not a user error
         raise RuntimeError(f"identities in both splits: {sorted(shared)[:5]}")
     return per_split
@@ -48,21 +58,34 @@ def _per_split(items: list[S.Item], splits: dict[str, str], counts: Counter,
 def _notes(options, items: list[S.Item], per_split: dict, time_split_videos: list) -> list:
     notes = []
     if time_split_videos:
-        notes.append(f"{len(time_split_videos)} video(s) without identity were split in time "
-                     "(--time-split): their test clips show the same people as their train "
-                     "clips, separated by a gap of one clip length.")
+        notes.append(
+            f"{len(time_split_videos)} video(s) without identity were split in time "
+            "(--time-split): their test clips show the same people as their train "
+            "clips, separated by a gap of one clip length."
+        )
     for domain in ("images", "videos"):
         kind = "images" if domain == "images" else "clips"
-        if any(i.domain == domain for i in items) and options.test_fraction > 0 \
-                and per_split["test"][kind] == 0:
-            notes.append(f"no {kind} in the test split: too few files or people to split, or "
-                         "every test one was skipped (the split is drawn before detection).")
+        if (
+            any(i.domain == domain for i in items)
+            and options.test_fraction > 0
+            and per_split["test"][kind] == 0
+        ):
+            notes.append(
+                f"no {kind} in the test split: too few files or people to split, or "
+                "every test one was skipped (the split is drawn before detection)."
+            )
     return notes
 
 
-def build_manifest(options, sources: list[S.Source], items: list[S.Item],
-                   rejected: list[S.Rejected], splits: dict[str, str], summaries: list[dict],
-                   shards: dict[str, list[str]]) -> dict:
+def build_manifest(
+    options,
+    sources: list[S.Source],
+    items: list[S.Item],
+    rejected: list[S.Rejected],
+    splits: dict[str, str],
+    summaries: list[dict],
+    shards: dict[str, list[str]],
+) -> dict:
     """The manifest of a finished run (`options` resolved)."""
     versions = _versions()
     skipped = [dataclasses.asdict(r) for r in rejected]
@@ -81,21 +104,38 @@ def build_manifest(options, sources: list[S.Source], items: list[S.Item],
         "options": source_options(options, sources),
         "versions": versions,
         "detector": {
-            "name": "MTCNN (P-Net, R-Net, O-Net)", "package": f"mtcnn {versions['mtcnn']}",
-            "min_confidence": options.min_confidence, "min_face": options.min_face,
-            "frontal_filter": (f"OpenCV {versions['opencv']} {F.FrontalFilter.CASCADE}"
-                               if options.frontal_only else None),
+            "name": "MTCNN (P-Net, R-Net, O-Net)",
+            "package": f"mtcnn {versions['mtcnn']}",
+            "min_confidence": options.min_confidence,
+            "min_face": options.min_face,
+            "frontal_filter": (
+                f"OpenCV {versions['opencv']} {F.FrontalFilter.CASCADE}"
+                if options.frontal_only
+                else None
+            ),
         },
-        "record": {"schema": "idcg_tf.data.schema", "encoding": "png", "dtype": "uint8",
-                   "images_shape": [options.resolution, options.resolution, 3],
-                   "clips_shape": [options.frames, options.resolution, options.resolution, 3]},
-        "split": {"unit": "identity, else file", "test_fraction": options.test_fraction,
-                  "seed": options.seed, "time_split_videos": time_split_videos},
+        "record": {
+            "schema": "idcg_tf.data.schema",
+            "encoding": "png",
+            "dtype": "uint8",
+            "images_shape": [options.resolution, options.resolution, 3],
+            "clips_shape": [options.frames, options.resolution, options.resolution, 3],
+        },
+        "split": {
+            "unit": "identity, else file",
+            "test_fraction": options.test_fraction,
+            "seed": options.seed,
+            "time_split_videos": time_split_videos,
+        },
         "counts": per_split,
-        "inputs": {domain: {"found": sum(1 for i in items if i.domain == domain)
-                            + sum(1 for r in rejected if r.domain == domain),
-                            "used": used.get(domain, 0)}
-                   for domain in ("images", "videos")},
+        "inputs": {
+            domain: {
+                "found": sum(1 for i in items if i.domain == domain)
+                + sum(1 for r in rejected if r.domain == domain),
+                "used": used.get(domain, 0),
+            }
+            for domain in ("images", "videos")
+        },
         "shards": shards,
         "skipped_summary": dict(Counter(s["reason"] for s in skipped).most_common()),
         "skipped": skipped,

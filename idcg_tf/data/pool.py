@@ -29,8 +29,10 @@ def _init_worker(options, work_dir: str) -> None:
     per worker made two workers slower, not faster.
     """
     _PROCESS["worker"] = units.Worker(
-        options, F.FaceDetector(options.min_face, options.min_confidence),
-        F.FrontalFilter() if options.frontal_only else None)
+        options,
+        F.FaceDetector(options.min_face, options.min_confidence),
+        F.FrontalFilter() if options.frontal_only else None,
+    )
     _PROCESS["work_dir"] = Path(work_dir)
 
 
@@ -51,8 +53,9 @@ def _run_task(task: units.Task) -> dict:
         sizes[f"{kind}-{split}"] += len(data)
     summary.update(task=task.id, inputs=len(task.items), counts=dict(counts), bytes=dict(sizes))
     work_dir: Path = _PROCESS["work_dir"]
-    write_atomically(work_dir / f"{task.id}.records",
-                     pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+    write_atomically(
+        work_dir / f"{task.id}.records", pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+    )
     # The summary is written last: its presence is what marks the task done.
     write_atomically(work_dir / f"{task.id}.json", json.dumps(summary).encode())
     return summary
@@ -88,8 +91,16 @@ def run_all(tasks: list[units.Task], options, work_dir: Path, progress: bool) ->
             summaries[task.id] = done
     total = sum(len(t.items) for t in tasks)
     cached = total - sum(len(t.items) for t in todo)
-    bar = tqdm(total=total, initial=cached, unit="file", desc="faces", disable=not progress,
-               dynamic_ncols=True, smoothing=0.1, file=sys.stderr)
+    bar = tqdm(
+        total=total,
+        initial=cached,
+        unit="file",
+        desc="faces",
+        disable=not progress,
+        dynamic_ncols=True,
+        smoothing=0.1,
+        file=sys.stderr,
+    )
     try:
         if todo and options.workers == 1:
             _init_worker(options, str(work_dir))
@@ -101,8 +112,11 @@ def run_all(tasks: list[units.Task], options, work_dir: Path, progress: bool) ->
             context = multiprocessing.get_context("spawn")
             workers = min(options.workers, len(todo))
             with concurrent.futures.ProcessPoolExecutor(
-                    workers, mp_context=context, initializer=_init_pool_worker,
-                    initargs=(options, str(work_dir))) as pool:
+                workers,
+                mp_context=context,
+                initializer=_init_pool_worker,
+                initargs=(options, str(work_dir)),
+            ) as pool:
                 futures = {pool.submit(_run_task, task): task for task in todo}
                 try:
                     for future in concurrent.futures.as_completed(futures):

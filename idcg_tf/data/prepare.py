@@ -71,8 +71,9 @@ class PrepareOptions:
     max_clips_per_video: int = 0  # keep at most this many clips per video and split; 0: all
     keep_work: bool = False  # keep the per-input cache after a successful run
 
-    def resolved(self) -> "PrepareOptions":
+    def resolved(self) -> PrepareOptions:
         """Checks every field and fills the defaults; errors name the flag."""
+
         def need(ok: bool, flag: str, what: str, value: Any) -> None:
             if not ok:
                 raise UserError(f"--{flag} must be {what}, got {value!r}")
@@ -86,19 +87,33 @@ class PrepareOptions:
         need(stride >= 1, "clip-stride", "at least 1", stride)
         need(0 <= self.margin <= 2, "margin", "in [0, 2]", self.margin)
         need(0 < self.min_confidence <= 1, "min-confidence", "in (0, 1]", self.min_confidence)
-        min_face = (crop.default_min_face(self.resolution) if self.min_face is None
-                    else self.min_face)
+        min_face = (
+            crop.default_min_face(self.resolution) if self.min_face is None else self.min_face
+        )
         need(min_face >= 1, "min-face", "at least 1", min_face)
         need(self.smooth >= 0, "smooth", "at least 0", self.smooth)
         need(0 <= self.test_fraction < 1, "test-fraction", "in [0, 1)", self.test_fraction)
         need(self.shards >= 0, "shards", "at least 0", self.shards)
         need(self.workers >= 1, "workers", "at least 1", self.workers)
-        need(self.max_frames_per_video >= 0, "max-frames-per-video", "at least 0",
-             self.max_frames_per_video)
-        need(self.max_clips_per_video >= 0, "max-clips-per-video", "at least 0",
-             self.max_clips_per_video)
-        return dataclasses.replace(self, images=tuple(self.images), videos=tuple(self.videos),
-                                   clip_stride=stride, min_face=min_face)
+        need(
+            self.max_frames_per_video >= 0,
+            "max-frames-per-video",
+            "at least 0",
+            self.max_frames_per_video,
+        )
+        need(
+            self.max_clips_per_video >= 0,
+            "max-clips-per-video",
+            "at least 0",
+            self.max_clips_per_video,
+        )
+        return dataclasses.replace(
+            self,
+            images=tuple(self.images),
+            videos=tuple(self.videos),
+            clip_stride=stride,
+            min_face=min_face,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +126,9 @@ class PrepareResult:
 
 
 def _enumerate(options: PrepareOptions):
-    sources = ([S.parse_source(s, "images") for s in options.images]
-               + [S.parse_source(s, "videos") for s in options.videos])
+    sources = [S.parse_source(s, "images") for s in options.images] + [
+        S.parse_source(s, "videos") for s in options.videos
+    ]
     items: list[S.Item] = []
     rejected: list[S.Rejected] = []
     seen: set[tuple[str, str]] = set()
@@ -133,11 +149,15 @@ def plan(options: PrepareOptions) -> dict:
     inputs found per domain and split (for ``--dry-run``)."""
     options = options.resolved()
     sources, items, rejected, splits = _enumerate(options)
-    inputs = {domain: dict(Counter(splits[i.path] for i in items if i.domain == domain))
-              for domain in ("images", "videos")}
-    return {"options": source_options(options, sources),
-            "inputs_per_split": inputs,
-            "not_inputs": dict(Counter(r.reason for r in rejected))}
+    inputs = {
+        domain: dict(Counter(splits[i.path] for i in items if i.domain == domain))
+        for domain in ("images", "videos")
+    }
+    return {
+        "options": source_options(options, sources),
+        "inputs_per_split": inputs,
+        "not_inputs": dict(Counter(r.reason for r in rejected)),
+    }
 
 
 def prepare(options: PrepareOptions, progress: bool = True) -> PrepareResult:
@@ -168,13 +188,14 @@ def summary_text(result: PrepareResult) -> str:
     """A few lines for the terminal: what was written, what was skipped and why."""
     m = result.manifest
     c = m["counts"]
-    lines = [f"wrote {c['train']['images'] + c['test']['images']} images "
-             f"(train {c['train']['images']}, test {c['test']['images']}) and "
-             f"{c['train']['clips'] + c['test']['clips']} clips "
-             f"(train {c['train']['clips']}, test {c['test']['clips']}) to {result.output}"]
+    lines = [
+        f"wrote {c['train']['images'] + c['test']['images']} images "
+        f"(train {c['train']['images']}, test {c['test']['images']}) and "
+        f"{c['train']['clips'] + c['test']['clips']} clips "
+        f"(train {c['train']['clips']}, test {c['test']['clips']}) to {result.output}"
+    ]
     if m["skipped"]:
         reasons = ", ".join(f"{reason} {n}" for reason, n in m["skipped_summary"].items())
-        lines.append(f"skipped {len(m['skipped'])} inputs: {reasons} "
-                     f"(each listed in {MANIFEST})")
+        lines.append(f"skipped {len(m['skipped'])} inputs: {reasons} (each listed in {MANIFEST})")
     lines += m["notes"]
     return "\n".join(lines)

@@ -19,9 +19,11 @@ _IO_SCHEMES = ("s3://", "hdfs://", "az://", "azfs://")
 
 def _io_unavailable(key: str, path: str) -> UserError:
     scheme = path.split("://")[0]
-    return UserError(f"{key}: {path}: reading {scheme}:// paths needs tensorflow-io, whose last "
-                     f"release (0.37.1) loads only with TensorFlow 2.16 (this is {tf.__version__}):"
-                     " run `make install-io` and use .venv-io (README: Cloud storage)")
+    return UserError(
+        f"{key}: {path}: reading {scheme}:// paths needs tensorflow-io, whose last "
+        f"release (0.37.1) loads only with TensorFlow 2.16 (this is {tf.__version__}):"
+        " run `make install-io` and use .venv-io (README: Cloud storage)"
+    )
 
 
 def _ensure_filesystem(path: str, key: str) -> None:
@@ -66,11 +68,23 @@ def count_records(paths: list[str]) -> int:
     return int(ds.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
 
 
-def make_dataset(pattern: str, kind: str, resolution: int, frames: int, batch_size: int, *,
-                 shuffle_buffer: int = 256, seed: int = 0, flip: bool = True,
-                 cycle_length: int = 4, repeat: bool = True, on_corrupt: str = "error",
-                 start: int = 0, input_context: tf.distribute.InputContext | None = None,
-                 key: str = "data") -> tf.data.Dataset:
+def make_dataset(
+    pattern: str,
+    kind: str,
+    resolution: int,
+    frames: int,
+    batch_size: int,
+    *,
+    shuffle_buffer: int = 256,
+    seed: int = 0,
+    flip: bool = True,
+    cycle_length: int = 4,
+    repeat: bool = True,
+    on_corrupt: str = "error",
+    start: int = 0,
+    input_context: tf.distribute.InputContext | None = None,
+    key: str = "data",
+) -> tf.data.Dataset:
     """A batched dataset of images (N, r, r, 3) or clips (N, l, r, r, 3) in [-1, 1].
 
     The element order is a pure function of (seed, epoch, position): every epoch is shuffled
@@ -109,9 +123,11 @@ def make_dataset(pattern: str, kind: str, resolution: int, frames: int, batch_si
         first_epoch, offset = divmod(start, per_epoch)
 
     if kind == "images":
+
         def parse(record):
             return schema.parse_image(record, resolution)
     else:
+
         def parse(record):
             return schema.parse_clip(record, resolution, frames)
 
@@ -127,19 +143,31 @@ def make_dataset(pattern: str, kind: str, resolution: int, frames: int, batch_si
         if shuffle:
             files = tf.random.experimental.stateless_shuffle(files, seed=epoch_seed)
         files = tf.data.Dataset.from_tensor_slices(files)
-        records = files.interleave(read, cycle_length=min(cycle_length, len(paths)),
-                                   num_parallel_calls=AUTOTUNE, deterministic=True)
+        records = files.interleave(
+            read,
+            cycle_length=min(cycle_length, len(paths)),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=True,
+        )
         if record_shard:
             records = records.shard(*record_shard)
         if shuffle:  # permute blocks of compact serialized records, before decoding
-            records = records.batch(shuffle_buffer).enumerate().map(
-                lambda j, block: tf.random.experimental.stateless_shuffle(
-                    block, seed=tf.random.experimental.stateless_fold_in(epoch_seed, -1 - j)))
+            records = (
+                records.batch(shuffle_buffer)
+                .enumerate()
+                .map(
+                    lambda j, block: tf.random.experimental.stateless_shuffle(
+                        block, seed=tf.random.experimental.stateless_fold_in(epoch_seed, -1 - j)
+                    )
+                )
+            )
             records = records.unbatch()
         records = records.enumerate().map(
-            lambda i, r: (tf.random.experimental.stateless_fold_in(epoch_seed, i), r))
-        return records.skip(tf.where(e == first_epoch, tf.constant(offset, tf.int64),
-                                     tf.constant(0, tf.int64)))
+            lambda i, r: (tf.random.experimental.stateless_fold_in(epoch_seed, i), r)
+        )
+        return records.skip(
+            tf.where(e == first_epoch, tf.constant(offset, tf.int64), tf.constant(0, tf.int64))
+        )
 
     last = tf.int64.max if repeat else 1
     ds = tf.data.Dataset.range(first_epoch, last).flat_map(epoch)
@@ -160,8 +188,17 @@ def find_corrupt_shard(pattern: str, kind: str, resolution: int, frames: int) ->
     Run after the pipeline failed, so that the error can name the shard at fault.
     """
     for path in list_shards(pattern):
-        ds = make_dataset(path, kind, resolution, frames, 1, shuffle_buffer=1, flip=False,
-                          repeat=False, cycle_length=1)
+        ds = make_dataset(
+            path,
+            kind,
+            resolution,
+            frames,
+            1,
+            shuffle_buffer=1,
+            flip=False,
+            repeat=False,
+            cycle_length=1,
+        )
         try:
             for _ in ds:
                 pass
@@ -171,9 +208,15 @@ def find_corrupt_shard(pattern: str, kind: str, resolution: int, frames: int) ->
     return None
 
 
-def training_datasets(strategy: tf.distribute.Strategy, data_cfg, model_cfg,
-                      global_batch: int, seed: int, start_step: int = 0,
-                      batches_per_step: int = 1):
+def training_datasets(
+    strategy: tf.distribute.Strategy,
+    data_cfg,
+    model_cfg,
+    global_batch: int,
+    seed: int,
+    start_step: int = 0,
+    batches_per_step: int = 1,
+):
     """The distributed (images, clips) dataset of the training split, positioned after
     `start_step` steps of `batches_per_step` global batches each (exact resume)."""
 
@@ -181,15 +224,23 @@ def training_datasets(strategy: tf.distribute.Strategy, data_cfg, model_cfg,
         per_replica = ctx.get_per_replica_batch_size(global_batch)
         # Each input pipeline feeds its share of the replicas with successive batches.
         per_pipeline_step = per_replica * ctx.num_replicas_in_sync // ctx.num_input_pipelines
-        common = dict(resolution=model_cfg.resolution, frames=model_cfg.frames,
-                      batch_size=per_replica, shuffle_buffer=data_cfg.shuffle_buffer,
-                      flip=data_cfg.flip, cycle_length=data_cfg.cycle_length,
-                      on_corrupt=data_cfg.on_corrupt, input_context=ctx,
-                      start=start_step * batches_per_step * per_pipeline_step)
-        images = make_dataset(data_cfg.train_images, "images", seed=seed,
-                              key="data.train_images", **common)
-        clips = make_dataset(data_cfg.train_clips, "clips", seed=seed + 1,
-                             key="data.train_clips", **common)
+        common = dict(
+            resolution=model_cfg.resolution,
+            frames=model_cfg.frames,
+            batch_size=per_replica,
+            shuffle_buffer=data_cfg.shuffle_buffer,
+            flip=data_cfg.flip,
+            cycle_length=data_cfg.cycle_length,
+            on_corrupt=data_cfg.on_corrupt,
+            input_context=ctx,
+            start=start_step * batches_per_step * per_pipeline_step,
+        )
+        images = make_dataset(
+            data_cfg.train_images, "images", seed=seed, key="data.train_images", **common
+        )
+        clips = make_dataset(
+            data_cfg.train_clips, "clips", seed=seed + 1, key="data.train_clips", **common
+        )
         return tf.data.Dataset.zip((images, clips))
 
     return strategy.distribute_datasets_from_function(dataset_fn)

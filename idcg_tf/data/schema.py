@@ -24,7 +24,7 @@ Shard names: `images-<split>-00000-of-00004.tfrecord`, `clips-<split>-...`.
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -53,8 +53,9 @@ def encode_png(frame: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def image_example(image: np.ndarray, source: str = "", identity: str = "",
-                  confidence: float = 1.0) -> bytes:
+def image_example(
+    image: np.ndarray, source: str = "", identity: str = "", confidence: float = 1.0
+) -> bytes:
     """Serialises one still face (HxWx3 uint8)."""
     h, w = image.shape[:2]
     features = {
@@ -68,9 +69,13 @@ def image_example(image: np.ndarray, source: str = "", identity: str = "",
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def clip_example(frames: np.ndarray, source: str = "", identity: str = "",
-                 frame_indices: Sequence[int] | None = None,
-                 confidence: Sequence[float] | None = None) -> bytes:
+def clip_example(
+    frames: np.ndarray,
+    source: str = "",
+    identity: str = "",
+    frame_indices: Sequence[int] | None = None,
+    confidence: Sequence[float] | None = None,
+) -> bytes:
     """Serialises one face clip (LxHxWx3 uint8)."""
     n, h, w = frames.shape[:3]
     frame_indices = list(range(n)) if frame_indices is None else list(frame_indices)
@@ -128,10 +133,14 @@ def parse_clip(serialized: tf.Tensor, resolution: int, frames: int) -> tf.Tensor
     """Parses one clip record into a float32 (l, r, r, 3) tensor in [-1, 1]."""
     parsed = tf.io.parse_single_example(serialized, CLIP_FEATURES)
     encoded = tf.sparse.to_dense(parsed["frames"], default_value="")
-    tf.debugging.assert_equal(tf.shape(encoded)[0], frames,
-                              message=f"clip record does not hold {frames} frames")
-    clip = tf.map_fn(lambda e: decode_frame(e, resolution), encoded,
-                     fn_output_signature=tf.TensorSpec([resolution, resolution, 3], tf.float32))
+    tf.debugging.assert_equal(
+        tf.shape(encoded)[0], frames, message=f"clip record does not hold {frames} frames"
+    )
+    clip = tf.map_fn(
+        lambda e: decode_frame(e, resolution),
+        encoded,
+        fn_output_signature=tf.TensorSpec([resolution, resolution, 3], tf.float32),
+    )
     return tf.ensure_shape(clip, [frames, resolution, resolution, 3])
 
 

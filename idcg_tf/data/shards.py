@@ -23,8 +23,9 @@ def _shard_count(records: int, size: int, requested: int) -> int:
     return max(1, min(wanted, records))
 
 
-def write_shards(output: Path, work_dir: Path, tasks: list[Task], summaries: list[dict],
-                 shards: int, seed: int) -> dict[str, list[str]]:
+def write_shards(
+    output: Path, work_dir: Path, tasks: list[Task], summaries: list[dict], shards: int, seed: int
+) -> dict[str, list[str]]:
     """Writes ``<kind>-<split>-*.tfrecord`` (`shards` per kind and split, 0: about one per
     64 MiB) into `output`, each renamed into place whole; returns their names per
     ``<kind>-<split>``."""
@@ -41,8 +42,9 @@ def write_shards(output: Path, work_dir: Path, tasks: list[Task], summaries: lis
         kind, split = key.split("-")
         n = _shard_count(counts[key], sizes[key], shards)
         names[key] = [schema.shard_name(kind, split, i, n) for i in range(n)]
-        writers[key] = [tf.io.TFRecordWriter(str(output / f"{name}.tmp-{os.getpid()}"))
-                        for name in names[key]]
+        writers[key] = [
+            tf.io.TFRecordWriter(str(output / f"{name}.tmp-{os.getpid()}")) for name in names[key]
+        ]
     # A seeded order of the units, records dealt round-robin: every shard mixes many sources.
     order = sorted(range(len(tasks)), key=lambda k: unit_hash(seed, tasks[k].id))
     try:

@@ -34,8 +34,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -46,7 +46,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 IMAGE_KINDS = {
     "images": "a folder of still images (recursive) or one image file; split by file, or by a "
-              "train/ or test/ folder",
+    "train/ or test/ folder",
     "celeba": "CelebA root (img_align_celeba/ [+ identity_CelebA.txt, list_eval_partition.txt])",
     "pasc": "PaSC stills folder; identity = 5-digit subject id at the start of each name",
 }
@@ -118,8 +118,7 @@ def parse_source(spec: str, domain: str) -> Source:
     flag = f"--{domain}"
     kind, sep, path = spec.partition(":")
     if not sep or kind not in kinds:
-        raise UserError(f"{flag} {spec!r}: expected KIND:PATH with KIND one of "
-                        f"{', '.join(kinds)}")
+        raise UserError(f"{flag} {spec!r}: expected KIND:PATH with KIND one of {', '.join(kinds)}")
     if not path:
         raise UserError(f"{flag} {spec!r}: the path is empty")
     resolved = Path(path).expanduser()
@@ -145,21 +144,28 @@ def _walk_files(root: Path) -> list[Path]:
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(folder, f) for f in sorted(files, key=_natural_key)
-                     if not f.startswith("."))
+        found.extend(
+            Path(folder, f) for f in sorted(files, key=_natural_key) if not f.startswith(".")
+        )
     return found
 
 
-def _split_by_extension(files: list[Path], domain: str, wanted: tuple[str, ...],
-                        what: str) -> tuple[list[Path], list[Rejected]]:
+def _split_by_extension(
+    files: list[Path], domain: str, wanted: tuple[str, ...], what: str
+) -> tuple[list[Path], list[Rejected]]:
     keep, rejected = [], []
     for f in files:
         if f.suffix.lower() in wanted:
             keep.append(f)
         else:
-            rejected.append(Rejected(str(f), domain, "unsupported extension",
-                                     f"{f.suffix or 'no extension'} is not {what} "
-                                     f"({', '.join(wanted)})"))
+            rejected.append(
+                Rejected(
+                    str(f),
+                    domain,
+                    "unsupported extension",
+                    f"{f.suffix or 'no extension'} is not {what} ({', '.join(wanted)})",
+                )
+            )
     return keep, rejected
 
 
@@ -172,7 +178,7 @@ def _pasc_identity(path: Path) -> str:
 
 
 def _folder_split(path: Path, root: Path) -> str | None:
-    """"train"/"test" when a folder between `root` and the file is named so (a split the user
+    """ "train"/"test" when a folder between `root` and the file is named so (a split the user
     fixed, e.g. stills split in time as the demo's), else None."""
     try:
         parts = path.relative_to(root).parts[:-1]
@@ -212,19 +218,29 @@ def _celeba(source: Source) -> tuple[list[Item], list[Rejected]]:
         if images is None:
             raise UserError(f"--images {source.spec}: no img_align_celeba/ folder in {root}")
     identity_file = _first_existing(root, ["identity_CelebA.txt", "Anno/identity_CelebA.txt"])
-    partition_file = _first_existing(root, ["list_eval_partition.txt",
-                                            "Eval/list_eval_partition.txt"])
+    partition_file = _first_existing(
+        root, ["list_eval_partition.txt", "Eval/list_eval_partition.txt"]
+    )
     identities = _read_table(identity_file) if identity_file else {}
     partition = _read_table(partition_file) if partition_file else {}
-    files, rejected = _split_by_extension(_walk_files(images), "images", IMAGE_EXTENSIONS,
-                                          "an image")
+    files, rejected = _split_by_extension(
+        _walk_files(images), "images", IMAGE_EXTENSIONS, "an image"
+    )
     items = []
     for f in files:
         person = identities.get(f.name, "")
         part = partition.get(f.name)
         official = None if part is None else ("test" if part == "2" else "train")
-        items.append(Item("images", "celeba", str(f), f"celeba:{person}" if person else "",
-                          official, _stamp(f)))
+        items.append(
+            Item(
+                "images",
+                "celeba",
+                str(f),
+                f"celeba:{person}" if person else "",
+                official,
+                _stamp(f),
+            )
+        )
     return items, rejected
 
 
@@ -232,8 +248,7 @@ def _frame_folders(root: Path) -> Iterator[Path]:
     """Folders under `root` that directly hold at least one image file."""
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if any(Path(f).suffix.lower() in IMAGE_EXTENSIONS for f in files
-               if not f.startswith(".")):
+        if any(Path(f).suffix.lower() in IMAGE_EXTENSIONS for f in files if not f.startswith(".")):
             yield Path(folder)
 
 
@@ -253,10 +268,12 @@ def _ytf(source: Source) -> tuple[list[Item], list[Rejected]]:
         root = root / "frame_images_DB"
     items = []
     for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for video in sorted((v for v in person.iterdir() if v.is_dir()),
-                            key=lambda v: _natural_key(v.name)):
-            items.append(Item("videos", "ytf", str(video), f"ytf:{person.name}", None,
-                              _stamp(video)))
+        for video in sorted(
+            (v for v in person.iterdir() if v.is_dir()), key=lambda v: _natural_key(v.name)
+        ):
+            items.append(
+                Item("videos", "ytf", str(video), f"ytf:{person.name}", None, _stamp(video))
+            )
     return items, []
 
 
@@ -272,20 +289,38 @@ def enumerate_source(source: Source) -> tuple[list[Item], list[Rejected]]:
     elif source.domain == "videos" and source.kind == "ytf":
         items, rejected = _ytf(source)
     else:
-        wanted, what = ((IMAGE_EXTENSIONS, "an image") if source.domain == "images"
-                        else (VIDEO_EXTENSIONS, "a video"))
-        files, rejected = _split_by_extension(_walk_files(Path(source.path)), source.domain,
-                                              wanted, what)
+        wanted, what = (
+            (IMAGE_EXTENSIONS, "an image")
+            if source.domain == "images"
+            else (VIDEO_EXTENSIONS, "a video")
+        )
+        files, rejected = _split_by_extension(
+            _walk_files(Path(source.path)), source.domain, wanted, what
+        )
         identity = _pasc_identity if source.kind == "pasc" else (lambda _: "")
-        fixed = (_folder_split if source.domain == "images" and source.kind == "images"
-                 else (lambda *_: None))
-        items = [Item(source.domain, source.kind, str(f), identity(f),
-                      fixed(f, Path(source.path)), _stamp(f))
-                 for f in files]
+        fixed = (
+            _folder_split
+            if source.domain == "images" and source.kind == "images"
+            else (lambda *_: None)
+        )
+        items = [
+            Item(
+                source.domain,
+                source.kind,
+                str(f),
+                identity(f),
+                fixed(f, Path(source.path)),
+                _stamp(f),
+            )
+            for f in files
+        ]
     if not items:
         exts = IMAGE_EXTENSIONS if source.domain == "images" else VIDEO_EXTENSIONS
-        what = ("frame folders" if source.kind in ("frames", "ytf")
-                else f"{source.domain[:-1]} files ({', '.join(exts)})")
+        what = (
+            "frame folders"
+            if source.kind in ("frames", "ytf")
+            else f"{source.domain[:-1]} files ({', '.join(exts)})"
+        )
         raise UserError(f"--{source.domain} {source.spec}: empty source, no {what} found")
     return items, rejected
 
@@ -347,10 +382,14 @@ def list_frames(folder: str) -> list[tuple[int, str]]:
     The index is the last number in the file name (YouTube Faces names frames
     ``<video>.<frame>.jpg``); where names carry no distinct numbers the position is used.
     """
-    files = sorted((p for p in Path(folder).iterdir()
-                    if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in IMAGE_EXTENSIONS),
-                   key=lambda p: _natural_key(p.name))
+    files = sorted(
+        (
+            p
+            for p in Path(folder).iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+        ),
+        key=lambda p: _natural_key(p.name),
+    )
     numbers = [_frame_number(p) for p in files]
     if None in numbers or len(set(numbers)) != len(numbers) or numbers != sorted(numbers):
         numbers = list(range(len(files)))

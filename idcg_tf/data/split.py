@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from idcg_tf.data import sources as S
 
@@ -14,8 +14,9 @@ def unit_hash(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def assign_splits(items: Iterable[S.Item], test_fraction: float, seed: int,
-                  time_split: bool) -> dict[str, str]:
+def assign_splits(
+    items: Iterable[S.Item], test_fraction: float, seed: int, time_split: bool
+) -> dict[str, str]:
     """Maps each item's path to "train", "test" or "time" (split in time, videos only)."""
     items = list(items)
     split_of_group: dict[str, str] = {}
@@ -27,10 +28,16 @@ def assign_splits(items: Iterable[S.Item], test_fraction: float, seed: int,
             if official.get(item.group) != "test":
                 official[item.group] = item.official_split
     for domain in ("images", "videos"):
-        groups = sorted({i.group for i in items if i.domain == domain
-                         and i.group not in official
-                         and not (time_split and domain == "videos" and not i.identity)},
-                        key=lambda g: (unit_hash(seed, g), g))
+        groups = sorted(
+            {
+                i.group
+                for i in items
+                if i.domain == domain
+                and i.group not in official
+                and not (time_split and domain == "videos" and not i.identity)
+            },
+            key=lambda g: (unit_hash(seed, g), g),
+        )
         n_test = 0
         if test_fraction > 0 and len(groups) >= 2:
             n_test = min(max(1, round(test_fraction * len(groups))), len(groups) - 1)
@@ -47,8 +54,9 @@ def assign_splits(items: Iterable[S.Item], test_fraction: float, seed: int,
     return result
 
 
-def time_ranges(first: int, last: int, frames: int,
-                test_fraction: float) -> dict[str, tuple[int, int]]:
+def time_ranges(
+    first: int, last: int, frames: int, test_fraction: float
+) -> dict[str, tuple[int, int]]:
     """Inclusive frame ranges of a time-split video: test at the end, a clip-long gap."""
     total = last - first + 1
     n_test = int(round(total * test_fraction))

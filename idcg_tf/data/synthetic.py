@@ -14,8 +14,9 @@ import tensorflow as tf
 from idcg_tf.data import schema
 
 
-def draw_face(rng: np.random.Generator, person: np.ndarray, resolution: int,
-              t: float = 0.0) -> np.ndarray:
+def draw_face(
+    rng: np.random.Generator, person: np.ndarray, resolution: int, t: float = 0.0
+) -> np.ndarray:
     """One r x r x 3 uint8 face of `person` (a parameter vector) at time t in [0, 1]."""
     r = resolution
     yy, xx = np.mgrid[0:r, 0:r].astype(np.float32) / r
@@ -38,32 +39,52 @@ def draw_face(rng: np.random.Generator, person: np.ndarray, resolution: int,
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def write_synthetic(out_dir: str | Path, resolution: int = 32, frames: int = 8,
-                    num_images: int = 32, num_clips: int = 16, people: int = 8,
-                    shards: int = 2, split: str = "train", seed: int = 0) -> dict:
+def write_synthetic(
+    out_dir: str | Path,
+    resolution: int = 32,
+    frames: int = 8,
+    num_images: int = 32,
+    num_clips: int = 16,
+    people: int = 8,
+    shards: int = 2,
+    split: str = "train",
+    seed: int = 0,
+) -> dict:
     """Writes `images-<split>-*` and `clips-<split>-*` shards; returns the two glob patterns."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     persons = rng.uniform(0, 1, size=(people, 9)).astype(np.float32)
-    writers = {kind: [tf.io.TFRecordWriter(str(out / schema.shard_name(kind, split, i, shards)))
-                      for i in range(shards)] for kind in ("images", "clips")}
+    writers = {
+        kind: [
+            tf.io.TFRecordWriter(str(out / schema.shard_name(kind, split, i, shards)))
+            for i in range(shards)
+        ]
+        for kind in ("images", "clips")
+    }
     try:
         for i in range(num_images):
             p = i % people
-            record = schema.image_example(draw_face(rng, persons[p], resolution),
-                                          source="synthetic", identity=f"person{p}")
+            record = schema.image_example(
+                draw_face(rng, persons[p], resolution), source="synthetic", identity=f"person{p}"
+            )
             writers["images"][i % shards].write(record)
         for i in range(num_clips):
             p = i % people
             phase = rng.uniform()
-            clip = np.stack([draw_face(rng, persons[p], resolution, phase + k / frames / 2)
-                             for k in range(frames)])
+            clip = np.stack(
+                [
+                    draw_face(rng, persons[p], resolution, phase + k / frames / 2)
+                    for k in range(frames)
+                ]
+            )
             record = schema.clip_example(clip, source="synthetic", identity=f"person{p}")
             writers["clips"][i % shards].write(record)
     finally:
         for kind_writers in writers.values():
             for w in kind_writers:
                 w.close()
-    return {"images": str(out / f"images-{split}-*.tfrecord"),
-            "clips": str(out / f"clips-{split}-*.tfrecord")}
+    return {
+        "images": str(out / f"images-{split}-*.tfrecord"),
+        "clips": str(out / f"clips-{split}-*.tfrecord"),
+    }

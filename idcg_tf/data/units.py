@@ -16,9 +16,19 @@ from idcg_tf.data.video_faces import ClipCut, face_clips
 
 IMAGES_PER_TASK = 32  # still images handled (and cached) as one unit of work
 # The options per-input results depend on (split choices are part of each task's id).
-RESULT_OPTIONS = ("resolution", "frames", "clip_stride", "margin", "min_confidence", "min_face",
-                  "smooth", "frontal_only", "test_fraction", "max_frames_per_video",
-                  "max_clips_per_video")
+RESULT_OPTIONS = (
+    "resolution",
+    "frames",
+    "clip_stride",
+    "margin",
+    "min_confidence",
+    "min_face",
+    "smooth",
+    "frontal_only",
+    "test_fraction",
+    "max_frames_per_video",
+    "max_clips_per_video",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +41,7 @@ class Task:
 
     @property
     def id(self) -> str:
-        key = json.dumps([self.domain, [dataclasses.astuple(i) for i in self.items],
-                          self.splits])
+        key = json.dumps([self.domain, [dataclasses.astuple(i) for i in self.items], self.splits])
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -48,9 +57,14 @@ class Worker:
 def make_tasks(items: list[S.Item], splits: dict[str, str]) -> list[Task]:
     videos = [Task("videos", (i,), (splits[i.path],)) for i in items if i.domain == "videos"]
     stills = [i for i in items if i.domain == "images"]
-    chunks = [Task("images", tuple(stills[k:k + IMAGES_PER_TASK]),
-                   tuple(splits[i.path] for i in stills[k:k + IMAGES_PER_TASK]))
-              for k in range(0, len(stills), IMAGES_PER_TASK)]
+    chunks = [
+        Task(
+            "images",
+            tuple(stills[k : k + IMAGES_PER_TASK]),
+            tuple(splits[i.path] for i in stills[k : k + IMAGES_PER_TASK]),
+        )
+        for k in range(0, len(stills), IMAGES_PER_TASK)
+    ]
     # Videos are the long units; starting them first keeps both workers busy to the end.
     return videos + chunks
 
@@ -110,16 +124,32 @@ def process_stills(task: Task, worker: Worker) -> tuple[list, dict]:
             continue
         face = F.largest_face(faces)
         if face is None:
-            skipped.append(_skip(item, "no face", f"no face of at least {options.min_face} px "
-                                                  f"with confidence >= {options.min_confidence}"))
+            skipped.append(
+                _skip(
+                    item,
+                    "no face",
+                    f"no face of at least {options.min_face} px "
+                    f"with confidence >= {options.min_confidence}",
+                )
+            )
             continue
         if worker.frontal is not None and not worker.frontal.is_frontal(image, face):
-            skipped.append(_skip(item, "not frontal",
-                                 "the Haar frontal cascade finds no face over the MTCNN box"))
+            skipped.append(
+                _skip(
+                    item, "not frontal", "the Haar frontal cascade finds no face over the MTCNN box"
+                )
+            )
             continue
         crop = F.crop_square(image, *F.square_box(face, options.margin), options.resolution)
-        records.append(("images", split, schema.image_example(
-            crop, source=item.path, identity=item.identity, confidence=face.confidence)))
+        records.append(
+            (
+                "images",
+                split,
+                schema.image_example(
+                    crop, source=item.path, identity=item.identity, confidence=face.confidence
+                ),
+            )
+        )
     return records, {"skipped": skipped, "videos": []}
 
 
@@ -129,20 +159,41 @@ def process_video(task: Task, worker: Worker) -> tuple[list, dict]:
     options = worker.options
     item, split = task.items[0], task.splits[0]
     stats = {"path": item.path, "identity": item.identity, "split": split}
-    cut = ClipCut(options.frames, options.resolution, options.margin, options.smooth,
-                  options.clip_stride, options.max_clips_per_video)
+    cut = ClipCut(
+        options.frames,
+        options.resolution,
+        options.margin,
+        options.smooth,
+        options.clip_stride,
+        options.max_clips_per_video,
+    )
     if split == "time":
+
         def parts(first, last):
             return time_ranges(first, last, options.frames, options.test_fraction)
     else:
+
         def parts(first, last):
             return {split: (first, last)}
+
     try:
-        clips = face_clips(item, worker.detector, cut, options.max_frames_per_video, parts,
-                           stats=stats)
-        records = [("clips", clip.part, schema.clip_example(
-            clip.pixels, source=item.path, identity=item.identity, frame_indices=clip.indices,
-            confidence=clip.confidence)) for clip in clips]
+        clips = face_clips(
+            item, worker.detector, cut, options.max_frames_per_video, parts, stats=stats
+        )
+        records = [
+            (
+                "clips",
+                clip.part,
+                schema.clip_example(
+                    clip.pixels,
+                    source=item.path,
+                    identity=item.identity,
+                    frame_indices=clip.indices,
+                    confidence=clip.confidence,
+                ),
+            )
+            for clip in clips
+        ]
     except S.SkipInput as skip:
         return [], {"skipped": [_skip(item, skip.reason, skip.detail)], "videos": [stats]}
     except Exception as error:  # noqa: BLE001 - see _failed

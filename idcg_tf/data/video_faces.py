@@ -10,7 +10,7 @@ it again and crops only the frames some clip uses. A video that yields no clip r
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -52,8 +52,9 @@ class FaceClip:
     confidence: list[float]
 
 
-def _detect_main_face(frames, detector: F.FaceDetector, enough: int,
-                      stats: dict) -> tuple[list, list[int]]:
+def _detect_main_face(
+    frames, detector: F.FaceDetector, enough: int, stats: dict
+) -> tuple[list, list[int]]:
     """Pass 1: (frame index, faces) of every decoded frame and the indices of all frames read.
     With `enough` > 0, reading stops once the main track has a run that long."""
     detections, batch, seen = [], [], []
@@ -74,21 +75,27 @@ def _detect_main_face(frames, detector: F.FaceDetector, enough: int,
                 break
     if batch:
         flush()
-    stats.update(frames=len(seen), unreadable_frames=len(seen) - len(detections),
-                 face_frames=sum(1 for _, f in detections if f))
+    stats.update(
+        frames=len(seen),
+        unreadable_frames=len(seen) - len(detections),
+        face_frames=sum(1 for _, f in detections if f),
+    )
     return detections, seen
 
 
-def _plan(runs: list[F.Run], parts: dict[str, tuple[int, int]],
-          cut: ClipCut) -> list[tuple[str, list[int]]]:
+def _plan(
+    runs: list[F.Run], parts: dict[str, tuple[int, int]], cut: ClipCut
+) -> list[tuple[str, list[int]]]:
     """(part, frame indices) of each clip cut from the runs of one video."""
     plan = []
     for name, (lo, hi) in parts.items():
         clips = []
         for run in runs:
             a, b = max(lo, run.indices[0]), min(hi, run.indices[-1])
-            clips += [list(range(s, s + cut.frames))
-                      for s in F.clip_starts(a, b, cut.frames, cut.stride or cut.frames)]
+            clips += [
+                list(range(s, s + cut.frames))
+                for s in F.clip_starts(a, b, cut.frames, cut.stride or cut.frames)
+            ]
         if cut.max_clips and len(clips) > cut.max_clips:
             # Evenly spaced rather than the first ones, so the kept clips cover the video.
             keep = np.linspace(0, len(clips) - 1, cut.max_clips).round()
@@ -97,9 +104,15 @@ def _plan(runs: list[F.Run], parts: dict[str, tuple[int, int]],
     return plan
 
 
-def face_clips(item: S.Item, detector: F.FaceDetector, cut: ClipCut, limit: int = 0,
-               parts: Parts | None = None, first_clip_only: bool = False,
-               stats: dict | None = None) -> list[FaceClip]:
+def face_clips(
+    item: S.Item,
+    detector: F.FaceDetector,
+    cut: ClipCut,
+    limit: int = 0,
+    parts: Parts | None = None,
+    first_clip_only: bool = False,
+    stats: dict | None = None,
+) -> list[FaceClip]:
     """The clips of the main face of a video file or frame folder, in part and time order.
 
     Args:
@@ -119,32 +132,43 @@ def face_clips(item: S.Item, detector: F.FaceDetector, cut: ClipCut, limit: int 
     """
     stats = {} if stats is None else stats
     length = cut.frames
-    detections, seen = _detect_main_face(S.iter_video_frames(item, limit), detector,
-                                         length if first_clip_only else 0, stats)
+    detections, seen = _detect_main_face(
+        S.iter_video_frames(item, limit), detector, length if first_clip_only else 0, stats
+    )
     if not detections:
         raise S.SkipInput("no frames", "no frame could be decoded")
     if len(seen) < length:
         raise S.SkipInput("too few frames", f"{len(seen)} frames, a clip needs {length}")
     runs = F.main_face_runs(detections)
     if not runs:
-        raise S.SkipInput("no face", f"no face of at least {detector.min_face} px with "
-                                     f"confidence >= {detector.min_confidence} in "
-                                     f"{len(detections)} frames")
-    stats.update(track_frames=sum(len(r) for r in runs), runs=len(runs),
-                 longest_run=max(len(r) for r in runs))
+        raise S.SkipInput(
+            "no face",
+            f"no face of at least {detector.min_face} px with "
+            f"confidence >= {detector.min_confidence} in "
+            f"{len(detections)} frames",
+        )
+    stats.update(
+        track_frames=sum(len(r) for r in runs),
+        runs=len(runs),
+        longest_run=max(len(r) for r in runs),
+    )
     boxes: dict[int, tuple[float, float, float]] = {}
     confidence: dict[int, float] = {}
     for run in runs:
-        for index, face, box in zip(run.indices, run.faces,
-                                    F.smooth_boxes(run.faces, cut.margin, cut.smooth)):
+        for index, face, box in zip(
+            run.indices, run.faces, F.smooth_boxes(run.faces, cut.margin, cut.smooth)
+        ):
             boxes[index], confidence[index] = box, face.confidence
     ranges = (parts or (lambda first, last: {"clip": (first, last)}))(min(seen), max(seen))
-    plan = _plan(runs, ranges, dataclasses.replace(cut, max_clips=1) if first_clip_only
-                 else cut)
+    plan = _plan(runs, ranges, dataclasses.replace(cut, max_clips=1) if first_clip_only else cut)
     if not plan:
-        raise S.SkipInput("track too short", (
-            f"the longest run of frames with the face is {stats['longest_run']}, a clip needs "
-            f"{length}" + (" in one time-split part" if len(ranges) > 1 else "")))
+        raise S.SkipInput(
+            "track too short",
+            (
+                f"the longest run of frames with the face is {stats['longest_run']}, a clip needs "
+                f"{length}" + (" in one time-split part" if len(ranges) > 1 else "")
+            ),
+        )
     needed = {i for _, clip in plan for i in clip}
     last, crops = max(needed), {}
     for index, frame in S.iter_video_frames(item, limit):  # pass 2
@@ -152,10 +176,11 @@ def face_clips(item: S.Item, detector: F.FaceDetector, cut: ClipCut, limit: int 
             crops[index] = F.crop_square(frame, *boxes[index], cut.resolution)
         if index >= last:
             break
-    clips = [FaceClip(name, clip, np.stack([crops[i] for i in clip]),
-                      [confidence[i] for i in clip])
-             for name, clip in plan if all(i in crops for i in clip)]
+    clips = [
+        FaceClip(name, clip, np.stack([crops[i] for i in clip]), [confidence[i] for i in clip])
+        for name, clip in plan
+        if all(i in crops for i in clip)
+    ]
     if not clips:
-        raise S.SkipInput("unreadable", "frames decoded on the first pass failed on the "
-                                        "second")
+        raise S.SkipInput("unreadable", "frames decoded on the first pass failed on the second")
     return clips

@@ -55,10 +55,14 @@ from pathlib import Path
 from idcg_tf.config import Config
 from idcg_tf.data import crop
 from idcg_tf.deploy import staging as S
-from idcg_tf.deploy.generator_module import (DEFAULT_OPSET, generator_modules, onnx_model,
-                                             signature_info, tensor_shapes)
-from idcg_tf.deploy.layout import (DIRECTIONS, EXPORT_JSON, MODEL_CARD, VALUE_RANGES,
-                                   next_version)
+from idcg_tf.deploy.generator_module import (
+    DEFAULT_OPSET,
+    generator_modules,
+    onnx_model,
+    signature_info,
+    tensor_shapes,
+)
+from idcg_tf.deploy.layout import DIRECTIONS, EXPORT_JSON, MODEL_CARD, VALUE_RANGES, next_version
 from idcg_tf.deploy.model_card import model_card
 from idcg_tf.errors import UserError
 from idcg_tf.versions import package_versions
@@ -105,19 +109,29 @@ def _check_request(name: str, onnx: bool, opset: int) -> None:
     if not onnx:
         return
     if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise UserError(f"--opset {opset}: tf2onnx supports opsets {MIN_OPSET} to {MAX_OPSET} "
-                        f"(default {DEFAULT_OPSET})")
+        raise UserError(
+            f"--opset {opset}: tf2onnx supports opsets {MIN_OPSET} to {MAX_OPSET} "
+            f"(default {DEFAULT_OPSET})"
+        )
     try:
         import onnx  # noqa: F401
         import tf2onnx  # noqa: F401
     except ImportError as error:
-        raise UserError(f"ONNX export needs tf2onnx and onnx ({error}): pip install -e "
-                        "'.[deploy]', or pass --no-onnx") from None
+        raise UserError(
+            f"ONNX export needs tf2onnx and onnx ({error}): pip install -e "
+            "'.[deploy]', or pass --no-onnx"
+        ) from None
 
 
-def export_run(workdir: str | os.PathLike, name: str, output: str | os.PathLike = "exported_models",
-               step: int | None = None, onnx: bool = True, opset: int = DEFAULT_OPSET,
-               log=None) -> dict:
+def export_run(
+    workdir: str | os.PathLike,
+    name: str,
+    output: str | os.PathLike = "exported_models",
+    step: int | None = None,
+    onnx: bool = True,
+    opset: int = DEFAULT_OPSET,
+    log=None,
+) -> dict:
     """Exports both generators of a training run; returns what export.json records.
 
     Args:
@@ -140,9 +154,12 @@ def export_run(workdir: str | os.PathLike, name: str, output: str | os.PathLike 
     try:
         recovered = S.recover(model_dir, log)
         source = str(Path(workdir).resolve())
-        if recovered and recovered["source"] == {"workdir": source, "step": step,
-                                                 "variant": cfg.model.variant} \
-                and recovered["onnx_opset"] == (opset if onnx else None):
+        if (
+            recovered
+            and recovered["source"]
+            == {"workdir": source, "step": step, "variant": cfg.model.variant}
+            and recovered["onnx_opset"] == (opset if onnx else None)
+        ):
             return recovered  # the rerun of a killed export: it is complete now
         version = next_version(model_dir)
         record = _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log)
@@ -169,9 +186,13 @@ def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) 
         for f in sorted(p for p in path.rglob("*") if p.is_file()):
             final = Path(d.generator) / str(version) / f.relative_to(path)
             files[final.as_posix()] = sha256(f)
-        info = {"saved_model": f"{d.generator}/{version}", "input": d.input,
-                "output": d.output, "signatures": signature_info(d, shapes),
-                "parameters": int(getattr(nets, d.generator).count_params())}
+        info = {
+            "saved_model": f"{d.generator}/{version}",
+            "input": d.input,
+            "output": d.output,
+            "signatures": signature_info(d, shapes),
+            "parameters": int(getattr(nets, d.generator).count_params()),
+        }
         if onnx:
             onnx_path = staging / f"{d.generator}.onnx"
             import onnx as onnx_lib
@@ -196,8 +217,9 @@ def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) 
         "onnx_opset": opset if onnx else None,
         "face_crop": face_crop_settings(cfg),
         "config": json.loads(json.dumps(cfg.to_dict())),
-        "versions": package_versions(("tensorflow", "keras", "numpy", "tf2onnx", "onnx",
-                                      "onnxruntime")),
+        "versions": package_versions(
+            ("tensorflow", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime")
+        ),
         "sha256": files,
     }
     card = staging / MODEL_CARD

@@ -5,8 +5,8 @@ SavedModels of the version export.json names."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -46,13 +46,14 @@ class ExportedModel:
             self.channels = int(self.meta.get("channels", 3))
             generators = {d.generator: self.meta["generators"][d.generator] for d in DIRECTIONS}
         except (KeyError, TypeError, ValueError) as error:
-            raise UserError(f"{self.model_dir}/export.json: missing or bad field {error}") \
-                from None
-        onnx_files = {g: self.model_dir / info["onnx"]
-                      for g, info in generators.items() if info.get("onnx")}
+            raise UserError(f"{self.model_dir}/export.json: missing or bad field {error}") from None
+        onnx_files = {
+            g: self.model_dir / info["onnx"] for g, info in generators.items() if info.get("onnx")
+        }
         if backend is None:
-            have_onnx = (len(onnx_files) == len(generators)
-                         and all(p.is_file() for p in onnx_files.values()))
+            have_onnx = len(onnx_files) == len(generators) and all(
+                p.is_file() for p in onnx_files.values()
+            )
             backend = "onnx" if have_onnx and _onnxruntime() is not None else "tf"
         if backend not in BACKENDS:
             raise UserError(f"--backend {backend!r}: expected one of {', '.join(BACKENDS)}")
@@ -62,8 +63,10 @@ class ExportedModel:
             info = generators[d.generator]
             if backend == "onnx":
                 if d.generator not in onnx_files:
-                    raise UserError(f"{self.model_dir}: exported without ONNX files "
-                                    "(--no-onnx); use --backend tf")
+                    raise UserError(
+                        f"{self.model_dir}: exported without ONNX files "
+                        "(--no-onnx); use --backend tf"
+                    )
                 self._run[d.generator] = self._onnx_runner(onnx_files[d.generator], d)
             else:
                 self._run[d.generator] = self._tf_runner(self.model_dir / info["saved_model"], d)
@@ -73,8 +76,9 @@ class ExportedModel:
         if ort is None:
             raise UserError("--backend onnx needs onnxruntime: pip install -e '.[deploy]'")
         if not path.is_file():
-            raise UserError(f"{path}: no such ONNX file (export without --no-onnx, or use "
-                            "--backend tf)")
+            raise UserError(
+                f"{path}: no such ONNX file (export without --no-onnx, or use --backend tf)"
+            )
         session = ort.InferenceSession(str(path), providers=ort.get_available_providers())
         return lambda x: session.run([d.output], {d.input: x})[0]
 
@@ -95,7 +99,7 @@ class ExportedModel:
 
     def _batched(self, generator: str, x: np.ndarray, batch_size: int) -> np.ndarray:
         x = np.asarray(x, np.float32)
-        parts = [self._run[generator](x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        parts = [self._run[generator](x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
 
     def image_to_video(self, images: np.ndarray, batch_size: int = 8) -> np.ndarray:

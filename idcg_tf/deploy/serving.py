@@ -22,7 +22,7 @@ would load here as it fails in the server.
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -32,8 +32,11 @@ FORMATS = ("row", "columnar")
 DEFAULT_SIGNATURE = "serving_default"
 
 
-def build_request(inputs: Mapping[str, np.ndarray] | np.ndarray, fmt: str = "row",
-                  signature_name: str = DEFAULT_SIGNATURE) -> dict:
+def build_request(
+    inputs: Mapping[str, np.ndarray] | np.ndarray,
+    fmt: str = "row",
+    signature_name: str = DEFAULT_SIGNATURE,
+) -> dict:
     """The JSON body (as a dict: `json.dumps` it) of a predict request.
 
     Args:
@@ -54,8 +57,9 @@ def build_request(inputs: Mapping[str, np.ndarray] | np.ndarray, fmt: str = "row
             sizes = {len(v) for v in arrays.values()}
             if len(sizes) != 1:
                 raise ValueError("row format needs the same batch size for every input")
-            body["instances"] = [{k: v[i].tolist() for k, v in arrays.items()}
-                                 for i in range(sizes.pop())]
+            body["instances"] = [
+                {k: v[i].tolist() for k, v in arrays.items()} for i in range(sizes.pop())
+            ]
     else:
         array = np.asarray(inputs)
         body["inputs" if fmt == "columnar" else "instances"] = array.tolist()
@@ -81,8 +85,7 @@ class ServingSession:
         self.graph = tf.Graph()
         self.session = tf.compat.v1.Session(graph=self.graph)
         with self.graph.as_default():
-            meta_graph = tf.compat.v1.saved_model.loader.load(self.session, list(tags),
-                                                               self.path)
+            meta_graph = tf.compat.v1.saved_model.loader.load(self.session, list(tags), self.path)
         self.signatures = dict(meta_graph.signature_def)
 
     def input_specs(self, signature_name: str) -> dict:
@@ -119,16 +122,20 @@ def _as_input(name: str, value, spec) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise UserError(f"input '{name}': not a {np.dtype(dtype).name} tensor ({error})") from None
     if not shape.is_compatible_with(array.shape):
-        raise UserError(f"input '{name}': shape {list(array.shape)} does not match the "
-                        f"signature's {shape.as_list()} (None = any)")
+        raise UserError(
+            f"input '{name}': shape {list(array.shape)} does not match the "
+            f"signature's {shape.as_list()} (None = any)"
+        )
     return array
 
 
 def _request_arrays(body: dict, specs: dict) -> tuple[str, dict[str, np.ndarray]]:
     names = list(specs)
     if ("instances" in body) == ("inputs" in body):
-        raise UserError("the request must hold exactly one of 'instances' (row format) or "
-                        "'inputs' (columnar format)")
+        raise UserError(
+            "the request must hold exactly one of 'instances' (row format) or "
+            "'inputs' (columnar format)"
+        )
     if "instances" in body:
         rows = body["instances"]
         if not isinstance(rows, list) or not rows:
@@ -140,8 +147,10 @@ def _request_arrays(body: dict, specs: dict) -> tuple[str, dict[str, np.ndarray]
         elif len(names) == 1:
             columns = {names[0]: rows}
         else:
-            raise UserError(f"the signature has several inputs ({', '.join(names)}): each "
-                            "instance must be an object naming them")
+            raise UserError(
+                f"the signature has several inputs ({', '.join(names)}): each "
+                "instance must be an object naming them"
+            )
         return "row", {n: _as_input(n, columns[n], specs[n]) for n in names}
     value = body["inputs"]
     if isinstance(value, dict):
@@ -150,8 +159,10 @@ def _request_arrays(body: dict, specs: dict) -> tuple[str, dict[str, np.ndarray]
             raise UserError(f"'inputs' lacks {', '.join(missing)}")
         return "columnar", {n: _as_input(n, value[n], specs[n]) for n in names}
     if len(names) != 1:
-        raise UserError(f"the signature has several inputs ({', '.join(names)}): 'inputs' "
-                        "must be an object naming them")
+        raise UserError(
+            f"the signature has several inputs ({', '.join(names)}): 'inputs' "
+            "must be an object naming them"
+        )
     return "columnar", {names[0]: _as_input(names[0], value, specs[names[0]])}
 
 
@@ -176,8 +187,7 @@ def answer(server: ServingSession, body: dict | str | bytes) -> dict:
     if len(outputs) == 1:
         return {"predictions": next(iter(outputs.values())).tolist()}
     batch = len(next(iter(outputs.values())))
-    return {"predictions": [{k: v[i].tolist() for k, v in outputs.items()}
-                            for i in range(batch)]}
+    return {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(batch)]}
 
 
 def parse_response(body: dict | str | bytes, dtype=np.float32) -> np.ndarray | dict:

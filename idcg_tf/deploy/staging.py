@@ -23,8 +23,9 @@ def lock(model_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
-        raise UserError(f"{model_dir}: another export of this name is running; wait for it "
-                        "to finish") from None
+        raise UserError(
+            f"{model_dir}: another export of this name is running; wait for it to finish"
+        ) from None
     return fd
 
 
@@ -38,8 +39,9 @@ def fresh_staging(model_dir: Path) -> Path:
 
 def commit(model_dir: Path, version: int, log) -> None:
     """Writes the commit record for the staged `version`, then moves it into place."""
-    write_atomically(model_dir / PENDING, json.dumps({"version": version}) + "\n",
-                     temporary(model_dir / PENDING))
+    write_atomically(
+        model_dir / PENDING, json.dumps({"version": version}) + "\n", temporary(model_dir / PENDING)
+    )
     log(f"committing version {version}")
     _complete(model_dir, log)
 
@@ -57,9 +59,11 @@ def _complete(model_dir: Path, log) -> dict | None:
         if staged.is_dir() and not final.exists():
             final.parent.mkdir(parents=True, exist_ok=True)
             staged.rename(final)
-    record = json.loads((staging / EXPORT_JSON).read_text()
-                        if (staging / EXPORT_JSON).is_file()
-                        else (model_dir / EXPORT_JSON).read_text())
+    record = json.loads(
+        (staging / EXPORT_JSON).read_text()
+        if (staging / EXPORT_JSON).is_file()
+        else (model_dir / EXPORT_JSON).read_text()
+    )
     for d in DIRECTIONS:
         name = f"{d.generator}.onnx"
         if (staging / name).is_file():

@@ -28,14 +28,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from idcg_tf.data.crop import crop_settings
 from idcg_tf.data import faces as F
 from idcg_tf.data import sources as S
+from idcg_tf.data.crop import crop_settings
 from idcg_tf.data.video_faces import ClipCut, face_clips
 from idcg_tf.deploy.exported_model import ExportedModel
 from idcg_tf.deploy.media_inputs import Failure, MediaInput, find_inputs
@@ -53,13 +53,13 @@ class TranslateResult:
 class _Work:
     """What translating one batch of inputs needs: model, detector, settings, output."""
 
-    def __init__(self, model: ExportedModel, output: Path, batch_size: int, fps: int,
-                 all_clips: bool):
+    def __init__(
+        self, model: ExportedModel, output: Path, batch_size: int, fps: int, all_clips: bool
+    ):
         settings = crop_settings(model.resolution, model.meta.get("face_crop"))
         self.min_confidence = settings["min_confidence"]
         self.min_face = settings["min_face"]
-        self.cut = ClipCut(model.frames, model.resolution, settings["margin"],
-                           settings["smooth"])
+        self.cut = ClipCut(model.frames, model.resolution, settings["margin"], settings["smooth"])
         self.model = model
         self.output = output
         self.batch_size = batch_size
@@ -86,12 +86,16 @@ class _Work:
         image = S.read_image(path)
         h, w = image.shape[:2]
         if min(h, w) < self.min_face:
-            raise S.SkipInput("too small", f"{w}x{h} pixels, below the {self.min_face} px "
-                                           "smallest face")
+            raise S.SkipInput(
+                "too small", f"{w}x{h} pixels, below the {self.min_face} px smallest face"
+            )
         face = F.largest_face(self.detector.detect([image])[0])
         if face is None:
-            raise S.SkipInput("no face", f"no face of at least {self.min_face} px with "
-                                         f"confidence >= {self.min_confidence} in the image")
+            raise S.SkipInput(
+                "no face",
+                f"no face of at least {self.min_face} px with "
+                f"confidence >= {self.min_confidence} in the image",
+            )
         return F.crop_square(image, *F.square_box(face, self.cut.margin), self.cut.resolution)
 
     def stills(self, inputs: Sequence[MediaInput], result: TranslateResult, report) -> None:
@@ -106,12 +110,16 @@ class _Work:
                 report(Failure(item.path, "failed", f"{type(error).__name__}: {error}"))
         if not crops:
             return
-        clips = self.to_pixels(self.model.image_to_video(self.to_model(np.stack(crops)),
-                                                         self.batch_size))
+        clips = self.to_pixels(
+            self.model.image_to_video(self.to_model(np.stack(crops)), self.batch_size)
+        )
         for item, crop, clip in zip(done, crops, clips):
             base = self.output / item.stem
-            paths = [Path(f"{base}_video.gif"), Path(f"{base}_video.mp4"),
-                     Path(f"{base}_strip.png")]
+            paths = [
+                Path(f"{base}_video.gif"),
+                Path(f"{base}_video.mp4"),
+                Path(f"{base}_strip.png"),
+            ]
             save_gif(paths[0], clip, self.fps)
             save_mp4(paths[1], clip, self.fps)
             save_png(paths[2], sample_sheet([[crop, *clip]]))
@@ -135,13 +143,11 @@ class _Work:
         except Exception as error:  # noqa: BLE001 - one bad file must not stop the rest
             report(Failure(item.path, "failed", f"{type(error).__name__}: {error}"))
             return
-        images = self.to_pixels(self.model.video_to_image(self.to_model(clips),
-                                                          self.batch_size))
+        images = self.to_pixels(self.model.video_to_image(self.to_model(clips), self.batch_size))
         base = self.output / item.stem
         paths = []
         for start, image in zip(starts, images):
-            path = Path(f"{base}_f{start:05d}_image.png" if self.all_clips
-                        else f"{base}_image.png")
+            path = Path(f"{base}_f{start:05d}_image.png" if self.all_clips else f"{base}_image.png")
             save_png(path, image)
             paths.append(path)
         sheet = Path(f"{base}_sheet.png")
@@ -150,10 +156,17 @@ class _Work:
         result.written += [str(p) for p in [*paths, sheet]]
 
 
-def translate_paths(model: ExportedModel, paths: Sequence[str], output: str | os.PathLike,
-                    all_clips: bool = False, batch_size: int = 8, frames_folders: bool = False,
-                    fps: int = 8, progress: bool = True,
-                    report: Callable[[Failure], None] | None = None) -> TranslateResult:
+def translate_paths(
+    model: ExportedModel,
+    paths: Sequence[str],
+    output: str | os.PathLike,
+    all_clips: bool = False,
+    batch_size: int = 8,
+    frames_folders: bool = False,
+    fps: int = 8,
+    progress: bool = True,
+    report: Callable[[Failure], None] | None = None,
+) -> TranslateResult:
     """Translates every input under `paths` into `output`; see the module doc.
 
     Args:
@@ -177,8 +190,14 @@ def translate_paths(model: ExportedModel, paths: Sequence[str], output: str | os
     output.mkdir(parents=True, exist_ok=True)
     inputs, missing = find_inputs(paths, frames_folders)
     result = TranslateResult()
-    bar = tqdm(total=len(inputs), unit="file", desc="translate", disable=not progress,
-               dynamic_ncols=True, file=sys.stderr)
+    bar = tqdm(
+        total=len(inputs),
+        unit="file",
+        desc="translate",
+        disable=not progress,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
 
     def failed(failure: Failure) -> None:
         result.failed.append(failure)
@@ -192,7 +211,7 @@ def translate_paths(model: ExportedModel, paths: Sequence[str], output: str | os
             work = _Work(model, output, batch_size, fps, all_clips)
             stills = [i for i in inputs if i.kind == "image"]
             for start in range(0, len(stills), batch_size):
-                group = stills[start:start + batch_size]
+                group = stills[start : start + batch_size]
                 work.stills(group, result, failed)
                 bar.update(len(group))
             for item in (i for i in inputs if i.kind != "image"):

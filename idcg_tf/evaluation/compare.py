@@ -8,8 +8,8 @@ import json
 import platform
 import shlex
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from idcg_tf import config as config_lib
 from idcg_tf.config import VARIANTS
@@ -37,26 +37,41 @@ def training_curves(workdirs: dict) -> dict:
         for line in path.read_text().splitlines() if path.is_file() else []:
             record = json.loads(line)
             if CURVE_PREFIX + DIRECTIONS[0] in record:
-                points.append((record["step"],
-                               {d: record[CURVE_PREFIX + d] for d in DIRECTIONS}))
+                points.append((record["step"], {d: record[CURVE_PREFIX + d] for d in DIRECTIONS}))
         curves[variant] = points
     return curves
 
 
 def plot_training_curves(curves: dict, path: str | Path) -> None:
     """`training_curves` as one figure, a line per variant and direction."""
-    plot_identity_curves({v.capitalize(): points for v, points in curves.items()}, path,
-                         legend_size=7)
+    plot_identity_curves(
+        {v.capitalize(): points for v, points in curves.items()}, path, legend_size=7
+    )
 
 
-def results_markdown(report: dict, commands: Sequence[str], wall: dict, table: str,
-                     files: Sequence[str], machine: str) -> str:
+def results_markdown(
+    report: dict,
+    commands: Sequence[str],
+    wall: dict,
+    table: str,
+    files: Sequence[str],
+    machine: str,
+) -> str:
     """docs/results.md: the commands, wall times, the table and files, and whether the paper's
     order holds, per direction, on how many samples."""
     runs = {r["model"].lower(): r for r in report["runs"]}
-    lines = ["# Results: Model1, Model2 and Model3 measured", "",
-             "Written by `tools/compare.py`; numbers are what the run gave, not tuned toward "
-             "the paper's order.", "", f"Machine: {machine}.", "", "## Commands", "", "```bash"]
+    lines = [
+        "# Results: Model1, Model2 and Model3 measured",
+        "",
+        "Written by `tools/compare.py`; numbers are what the run gave, not tuned toward "
+        "the paper's order.",
+        "",
+        f"Machine: {machine}.",
+        "",
+        "## Commands",
+        "",
+        "```bash",
+    ]
     lines += list(commands) + ["```", "", "| run | wall time |", "|---|---|"]
     lines += [f"| {name} | {seconds / 60:.1f} min |" for name, seconds in wall.items()]
     lines += ["", table.strip(), "", "## The paper's order", ""]
@@ -65,18 +80,26 @@ def results_markdown(report: dict, commands: Sequence[str], wall: dict, table: s
             scores = {v: runs[v][d]["facenet_score"] for v in VARIANTS}
             samples = sorted({runs[v][d]["samples"] for v in VARIANTS})
             verdict = "holds" if paper_order_holds(scores) else "does not hold"
-            lines.append(f"- {TITLES[d]}: Model3 < Model2 < Model1 {verdict} here ("
-                         + ", ".join(f"{v.capitalize()} {s:.4f}" for v, s in scores.items())
-                         + f"; {'/'.join(map(str, samples))} test samples per model).")
+            lines.append(
+                f"- {TITLES[d]}: Model3 < Model2 < Model1 {verdict} here ("
+                + ", ".join(f"{v.capitalize()} {s:.4f}" for v, s in scores.items())
+                + f"; {'/'.join(map(str, samples))} test samples per model)."
+            )
     else:
         lines.append("- Not all three models were run: no verdict.")
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
     return "\n".join(lines) + "\n"
 
 
-def compare_variants(config_path: str | Path, output: str | Path, overrides: Sequence[str] = (),
-                     variants: Sequence[str] = VARIANTS, samples: int = 1000,
-                     results: str | Path | None = None, log=None) -> dict:
+def compare_variants(
+    config_path: str | Path,
+    output: str | Path,
+    overrides: Sequence[str] = (),
+    variants: Sequence[str] = VARIANTS,
+    samples: int = 1000,
+    results: str | Path | None = None,
+    log=None,
+) -> dict:
     """Trains each variant of `config_path` (same recipe, same seed; a finished run is resumed,
     i.e. skipped), evaluates them with `evaluate_runs` (as `tools/evaluate.py --compare`),
     plots the training-time identity curves and writes `results` (default output/results.md).
@@ -90,25 +113,31 @@ def compare_variants(config_path: str | Path, output: str | Path, overrides: Seq
     sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
     for v, cfg in cfgs.items():
         workdirs[v] = output / v
-        commands.append(f"python tools/train.py --config {config_path} {sets} "
-                        f"--set model.variant={v} --workdir {workdirs[v]}".replace("  ", " "))
+        commands.append(
+            f"python tools/train.py --config {config_path} {sets} "
+            f"--set model.variant={v} --workdir {workdirs[v]}".replace("  ", " ")
+        )
         start = time.perf_counter()
         run.train(cfg, workdirs[v])
         wall[f"train {v}"] = time.perf_counter() - start
     eval_dir = output / "eval"
-    commands.append(f"python tools/evaluate.py --compare {' '.join(map(str, workdirs.values()))} "
-                    f"--samples {samples} --output {eval_dir}")
+    commands.append(
+        f"python tools/evaluate.py --compare {' '.join(map(str, workdirs.values()))} "
+        f"--samples {samples} --output {eval_dir}"
+    )
     start = time.perf_counter()
-    report = evaluate_runs([(w, None) for w in workdirs.values()], eval_dir,
-                           EvalOptions(samples=samples), log=log)
+    report = evaluate_runs(
+        [(w, None) for w in workdirs.values()], eval_dir, EvalOptions(samples=samples), log=log
+    )
     wall["evaluate"] = time.perf_counter() - start
     curve = output / "training_curve.png"
     plot_training_curves(training_curves(workdirs), curve)
     files = [str(eval_dir / f) for f in ("metrics.json", "table.md", *report["sheets"])]
     files.append(str(curve) + " (identity score on held-out samples during training, Fig. 6)")
     machine = f"{platform.processor() or platform.machine()}, {platform.system()}"
-    text = results_markdown(report, commands, wall, (eval_dir / "table.md").read_text(), files,
-                            machine)
+    text = results_markdown(
+        report, commands, wall, (eval_dir / "table.md").read_text(), files, machine
+    )
     results = Path(results) if results else output / "results.md"
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(text)

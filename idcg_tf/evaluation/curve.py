@@ -25,8 +25,15 @@ def write_tensorboard_scalars(writer, step: int, values: dict) -> None:
     writer.flush()
 
 
-def identity_curve(workdir, cfg: Config, data: EvalData, embed: Embed, options: EvalOptions,
-                   log: Log, known: dict | None = None) -> list[dict]:
+def identity_curve(
+    workdir,
+    cfg: Config,
+    data: EvalData,
+    embed: Embed,
+    options: EvalOptions,
+    log: Log,
+    known: dict | None = None,
+) -> list[dict]:
     """FaceNet scores of every kept checkpoint, oldest first (Fig. 6), also written to the run's
     TensorBoard as eval/facenet_score_* at each step. `known` maps steps already scored on
     the same samples to their results, which are reused."""
@@ -40,11 +47,17 @@ def identity_curve(workdir, cfg: Config, data: EvalData, embed: Embed, options: 
         else:
             _, nets, _ = load_networks(workdir, step, cfg)
             results, _ = score_checkpoint(nets, embed, cfg, data, samples, options, 0)
-        point = {"step": step, **{key: results[d]["facenet_score"]
-                                  for key, d in zip(SCORE_KEYS, DIRECTIONS)}}
+        point = {
+            "step": step,
+            **{key: results[d]["facenet_score"] for key, d in zip(SCORE_KEYS, DIRECTIONS)},
+        }
         write_tensorboard_scalars(writer, step, {k: point[k] for k in SCORE_KEYS})
-        log(f"  curve: step {step}: " + ", ".join(
-            f"{d.replace('_', '-')} {point[key]:.4f}" for key, d in zip(SCORE_KEYS, DIRECTIONS)))
+        log(
+            f"  curve: step {step}: "
+            + ", ".join(
+                f"{d.replace('_', '-')} {point[key]:.4f}" for key, d in zip(SCORE_KEYS, DIRECTIONS)
+            )
+        )
         curve.append(point)
     writer.close()
     return curve

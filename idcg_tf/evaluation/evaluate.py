@@ -5,8 +5,8 @@ sheets (Fig. 4/5) and comparisons."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from idcg_tf.config import Config
 from idcg_tf.data import reader
@@ -22,33 +22,49 @@ from idcg_tf.reporting import log_to_stderr, run_names
 from idcg_tf.runs import checkpoint_path, load_config, load_networks
 
 
-def evaluate_run(workdir: str | Path, step: int | None, name: str, cfg: Config,
-                 data: EvalData, embed: Embed, options: EvalOptions, log: Log) -> RunResult:
+def evaluate_run(
+    workdir: str | Path,
+    step: int | None,
+    name: str,
+    cfg: Config,
+    data: EvalData,
+    embed: Embed,
+    options: EvalOptions,
+    log: Log,
+) -> RunResult:
     """Scores one run's checkpoint (and with `options.curve` all its kept checkpoints) on
     `data`."""
     cfg, nets, step = load_networks(workdir, step, cfg)
     log(f"{name}: step {step}, {cfg.model.variant}, on {data.dataset} ({data.split} split)")
-    results, examples = score_checkpoint(nets, embed, cfg, data, options.samples, options,
-                                          options.sheet_samples)
+    results, examples = score_checkpoint(
+        nets, embed, cfg, data, options.samples, options, options.sheet_samples
+    )
     for direction in DIRECTIONS:
         got = results[direction]["samples"]
         note = "" if got >= options.samples else f" (the split holds only {got})"
         r = results[direction]
-        log(f"  {direction.replace('_', '-')}: {got} of {options.samples} samples{note}: "
+        log(
+            f"  {direction.replace('_', '-')}: {got} of {options.samples} samples{note}: "
             f"FaceNet score {r['facenet_score']:.4f}, verification rate "
             f"{r['verification_rate']:.3f} at {options.threshold:g}, "
             f"cycle L1 {r['cycle_l1']:.4f}, spread of translations / inputs "
-            f"{r['output_spread']:.3f} / {r['input_spread']:.3f}")
+            f"{r['output_spread']:.3f} / {r['input_spread']:.3f}"
+        )
     result = RunResult(name, str(workdir), step, cfg, data, results, examples)
     if options.curve:
-        result.curve = identity_curve(workdir, cfg, data, embed, options, log,
-                                      known={step: results})
+        result.curve = identity_curve(
+            workdir, cfg, data, embed, options, log, known={step: results}
+        )
     return result
 
 
-def evaluate_runs(runs: Sequence[tuple[str | Path, int | None]], output: str | Path,
-                  options: EvalOptions = EvalOptions(), embedder=None,
-                  log: Log | None = None) -> dict:
+def evaluate_runs(
+    runs: Sequence[tuple[str | Path, int | None]],
+    output: str | Path,
+    options: EvalOptions = EvalOptions(),
+    embedder=None,
+    log: Log | None = None,
+) -> dict:
     """Evaluates runs ((workdir, step or None for the latest) each) and writes to `output`:
     metrics.json, table.md, the sheets, GIFs and, with `options.curve`, curve.png (and eval/
     scalars in each run's TensorBoard). Returns what metrics.json holds.
@@ -97,7 +113,10 @@ def evaluate_runs(runs: Sequence[tuple[str | Path, int | None]], output: str | P
     if options.curve:
         report["curve_samples"] = options.curve_samples or options.samples
     (output / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    log(f"wrote {output / 'metrics.json'}, {output / 'table.md'}, "
+    log(
+        f"wrote {output / 'metrics.json'}, {output / 'table.md'}, "
         + ", ".join(str(output / f) for f in layout)
-        + (f", {output / 'curve.png'}" if options.curve else "") + f", {output / 'gifs'}/")
+        + (f", {output / 'curve.png'}" if options.curve else "")
+        + f", {output / 'gifs'}/"
+    )
     return report

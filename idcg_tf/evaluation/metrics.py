@@ -16,7 +16,8 @@ from idcg_tf.identity.scoring import facenet_score
 DEFAULT_THRESHOLD = 1.1
 THRESHOLD_SOURCE = (
     "L2 distance of normalised FaceNet embeddings; 1.1 L2 = 1.21 squared L2, inside the 1.1-1.24 "
-    "range of FaceNet's LFW verification thresholds (which are on squared L2)")
+    "range of FaceNet's LFW verification thresholds (which are on squared L2)"
+)
 
 
 def _rows(x) -> np.ndarray:
@@ -62,8 +63,13 @@ def mean_pairwise_distance(embeddings) -> float:
     return float(d[~np.eye(n, dtype=bool)].mean())
 
 
-def summarize(distances, cycle_errors, threshold: float = DEFAULT_THRESHOLD,
-              input_embeddings=None, output_embeddings=None) -> dict:
+def summarize(
+    distances,
+    cycle_errors,
+    threshold: float = DEFAULT_THRESHOLD,
+    input_embeddings=None,
+    output_embeddings=None,
+) -> dict:
     """One direction's numbers for metrics.json from its per-sample distances and cycle errors;
     with the inputs' and the translations' embeddings, also the collapse measure
     (`input_spread`, `output_spread` and their ratio `spread_ratio`; see
@@ -81,6 +87,5 @@ def summarize(distances, cycle_errors, threshold: float = DEFAULT_THRESHOLD,
         spread_out = mean_pairwise_distance(output_embeddings)
         out["input_spread"] = spread_in
         out["output_spread"] = spread_out
-        out["spread_ratio"] = (spread_out / spread_in if spread_in > 0
-                               else float("nan"))
+        out["spread_ratio"] = spread_out / spread_in if spread_in > 0 else float("nan")
     return out

@@ -52,10 +52,11 @@ class EvalOptions:
         """The `training` flag the generators are called with."""
         return self.batchnorm == "batch"
 
-    def check(self) -> "EvalOptions":
+    def check(self) -> EvalOptions:
         if self.batchnorm not in BATCHNORM_MODES:
-            raise UserError(f"--batchnorm: expected one of {', '.join(BATCHNORM_MODES)}, got "
-                            f"{self.batchnorm!r}")
+            raise UserError(
+                f"--batchnorm: expected one of {', '.join(BATCHNORM_MODES)}, got {self.batchnorm!r}"
+            )
         for key in ("samples", "sheet_samples", "batch_size", "embed_batch"):
             if getattr(self, key) < 1:
                 raise UserError(f"--{key.replace('_', '-')}: must be >= 1")

@@ -44,8 +44,13 @@ class IdentityScoreHook:
             return
         start = time.perf_counter()
         try:
-            results = heldout_scores(trainer.nets, embed, trainer.cfg,
-                                     trainer.cfg.train.facenet_score_samples, trainer.log)
+            results = heldout_scores(
+                trainer.nets,
+                embed,
+                trainer.cfg,
+                trainer.cfg.train.facenet_score_samples,
+                trainer.log,
+            )
         except UserError as exc:  # e.g. a run given its data directly: no split to score
             trainer.log(f"warning: no identity score during training ({exc})")
             self._embed = False
@@ -61,6 +66,11 @@ class IdentityScoreHook:
                 tf.summary.scalar(f"identity_score/{d}", results[d]["facenet_score"])
         trainer.writer.flush()
         trainer.append_record(record)
-        trainer.log(f"step {step} identity score (FaceNet, held-out samples): " + ", ".join(
-            f"{d} {results[d]['facenet_score']:.4f} ({results[d]['samples']})"
-            for d in DIRECTIONS) + f" in {seconds:.0f} s")
+        trainer.log(
+            f"step {step} identity score (FaceNet, held-out samples): "
+            + ", ".join(
+                f"{d} {results[d]['facenet_score']:.4f} ({results[d]['samples']})"
+                for d in DIRECTIONS
+            )
+            + f" in {seconds:.0f} s"
+        )

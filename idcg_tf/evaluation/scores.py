@@ -3,7 +3,7 @@ and spread per direction (`metrics.summarize`), and the samples kept for the she
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -15,16 +15,23 @@ from idcg_tf.evaluation.selection import EvalData, Log, eval_data_for, seeded_sa
 from idcg_tf.identity.scoring import DIRECTIONS, Embed, translate_and_score
 
 
-def score_direction(nets, embed: Embed, batches: Iterable[np.ndarray], direction: str,
-                    options: EvalOptions, keep: int):
+def score_direction(
+    nets,
+    embed: Embed,
+    batches: Iterable[np.ndarray],
+    direction: str,
+    options: EvalOptions,
+    keep: int,
+):
     """Per-sample distances and cycle errors of one direction, the FaceNet embeddings of its
     inputs and translations (per frame for clips), and the first `keep` samples' inputs,
     translations and reconstructions (for the sheets)."""
     distances, cycles, kept, emb_in, emb_out = [], [], [[], [], []], [], []
     have = 0
     for batch in batches:
-        t = translate_and_score(nets, embed, batch, direction, options.embed_batch,
-                                options.training)
+        t = translate_and_score(
+            nets, embed, batch, direction, options.embed_batch, options.training
+        )
         distances.append(t.distances)
         cycles.append(metrics.l1_errors(batch, t.reconstructed))
         emb_in.append(t.input_embeddings)
@@ -41,21 +48,20 @@ def score_direction(nets, embed: Embed, batches: Iterable[np.ndarray], direction
     return np.concatenate(distances), np.concatenate(cycles), examples, embeddings
 
 
-def score_checkpoint(nets, embed: Embed, cfg: Config, data: EvalData, samples: int,
-                     options: EvalOptions, keep: int) -> tuple[dict, dict]:
+def score_checkpoint(
+    nets, embed: Embed, cfg: Config, data: EvalData, samples: int, options: EvalOptions, keep: int
+) -> tuple[dict, dict]:
     """({direction: summary}, {direction: kept samples}) of `samples` samples per direction."""
     results, examples = {}, {}
-    for direction, kind, pattern in zip(DIRECTIONS, ("images", "clips"),
-                                        (data.images, data.clips)):
+    for direction, kind, pattern in zip(DIRECTIONS, ("images", "clips"), (data.images, data.clips)):
         key = data.option(kind)
-        batches = seeded_samples(pattern, kind, cfg, samples, options.seed, key,
-                                 options.batch_size)
-        distances, cycles, kept, embeddings = score_direction(nets, embed, batches, direction,
-                                                              options, keep)
+        batches = seeded_samples(pattern, kind, cfg, samples, options.seed, key, options.batch_size)
+        distances, cycles, kept, embeddings = score_direction(
+            nets, embed, batches, direction, options, keep
+        )
         if distances.size == 0:
             raise UserError(f"{key}: {pattern} holds no {kind}")
-        results[direction] = metrics.summarize(distances, cycles, options.threshold,
-                                               *embeddings)
+        results[direction] = metrics.summarize(distances, cycles, options.threshold, *embeddings)
         examples[direction] = kept
     return results, examples
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -47,16 +47,18 @@ def eval_data_for(cfg: Config, options: EvalOptions, run: str, log: Log) -> Eval
     if d.test_images and d.test_clips:
         return EvalData(d.test_images, d.test_clips, "test", dataset_label(d.test_images))
     if d.train_images and d.train_clips:
-        log(f"warning: {run}: the config has no data.test_images/data.test_clips; evaluating on "
+        log(
+            f"warning: {run}: the config has no data.test_images/data.test_clips; evaluating on "
             "the TRAINING split (scores will be optimistic); pass --images/--clips for a test "
-            "split")
+            "split"
+        )
         return EvalData(d.train_images, d.train_clips, "train", dataset_label(d.train_images))
-    raise UserError(f"{run}: the config names no test or training data; pass --images and "
-                    "--clips")
+    raise UserError(f"{run}: the config names no test or training data; pass --images and --clips")
 
 
-def seeded_samples(pattern: str, kind: str, cfg: Config, samples: int, seed: int, key: str,
-                   batch_size: int) -> Iterator[np.ndarray]:
+def seeded_samples(
+    pattern: str, kind: str, cfg: Config, samples: int, seed: int, key: str, batch_size: int
+) -> Iterator[np.ndarray]:
     """The first `samples` samples (unflipped) of a seeded shuffle of `pattern`, in batches;
     a one-line UserError naming `key` when the shards do not hold `kind` of the run's shape."""
     import tensorflow as tf
@@ -64,9 +66,19 @@ def seeded_samples(pattern: str, kind: str, cfg: Config, samples: int, seed: int
     from idcg_tf.data import reader
 
     m = cfg.model
-    ds = reader.make_dataset(pattern, kind, m.resolution, m.frames, 1,
-                             shuffle_buffer=SELECTION_BUFFER, seed=seed, flip=False,
-                             repeat=False, on_corrupt=cfg.data.on_corrupt, key=key)
+    ds = reader.make_dataset(
+        pattern,
+        kind,
+        m.resolution,
+        m.frames,
+        1,
+        shuffle_buffer=SELECTION_BUFFER,
+        seed=seed,
+        flip=False,
+        repeat=False,
+        on_corrupt=cfg.data.on_corrupt,
+        key=key,
+    )
     iterator = iter(ds.unbatch().take(samples).batch(batch_size))
     while True:
         try:
@@ -75,8 +87,10 @@ def seeded_samples(pattern: str, kind: str, cfg: Config, samples: int, seed: int
             return
         except tf.errors.OpError as exc:
             first = (exc.message or type(exc).__name__).strip().splitlines()[0]
-            shape = f"{m.resolution}x{m.resolution}" + (f", {m.frames} frames" if kind == "clips"
-                                                         else "")
-            raise UserError(f"{key}: cannot read {pattern} as {kind} of the run's shape "
-                            f"({shape}): {first}") from None
+            shape = f"{m.resolution}x{m.resolution}" + (
+                f", {m.frames} frames" if kind == "clips" else ""
+            )
+            raise UserError(
+                f"{key}: cannot read {pattern} as {kind} of the run's shape ({shape}): {first}"
+            ) from None
         yield batch.numpy()

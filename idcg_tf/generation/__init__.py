@@ -10,6 +10,15 @@ from idcg_tf.generation.sampling import generate_clips, load_generator, sample_n
 from idcg_tf.runs import checkpoint_variables
 from idcg_tf.visualize import SHEET_FRAMES, comparison_sheet, generation_sheet
 
-__all__ = ["GenerationNetworks", "build_generation_networks", "checkpoint_variables",
-           "load_generator", "sample_noise", "generate_clips", "generation_sheet",
-           "comparison_sheet", "save_clip", "SHEET_FRAMES"]
+__all__ = [
+    "GenerationNetworks",
+    "build_generation_networks",
+    "checkpoint_variables",
+    "load_generator",
+    "sample_noise",
+    "generate_clips",
+    "generation_sheet",
+    "comparison_sheet",
+    "save_clip",
+    "SHEET_FRAMES",
+]

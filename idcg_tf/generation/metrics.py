@@ -88,8 +88,12 @@ def clip_statistics(clips, embedder, frame_step: int = 1) -> dict:
     """What the metrics need from one set of clips: per-clip embeddings, identity stability,
     motion, count."""
     emb = embed_clips(clips, embedder, frame_step)
-    return {"embeddings": emb, "identity_stability": identity_stability(emb),
-            "motion": motion(clips), "num_clips": int(len(clips))}
+    return {
+        "embeddings": emb,
+        "identity_stability": identity_stability(emb),
+        "motion": motion(clips),
+        "num_clips": int(len(clips)),
+    }
 
 
 def compare_statistics(generated: dict, real: dict) -> dict:
@@ -100,14 +104,20 @@ def compare_statistics(generated: dict, real: dict) -> dict:
     which differences are noise."""
     flat = lambda e: e.reshape(-1, e.shape[-1])  # noqa: E731
     half = real["num_clips"] // 2
-    floor = (frechet_distance(flat(real["embeddings"][:half]), flat(real["embeddings"][half:]))
-             if half >= 1 else None)
+    floor = (
+        frechet_distance(flat(real["embeddings"][:half]), flat(real["embeddings"][half:]))
+        if half >= 1
+        else None
+    )
     return {
-        "frechet_facenet": frechet_distance(flat(generated["embeddings"]),
-                                            flat(real["embeddings"])),
+        "frechet_facenet": frechet_distance(
+            flat(generated["embeddings"]), flat(real["embeddings"])
+        ),
         "frechet_facenet_real_halves": floor,
-        "identity_stability": {"generated": generated["identity_stability"],
-                               "real": real["identity_stability"]},
+        "identity_stability": {
+            "generated": generated["identity_stability"],
+            "real": real["identity_stability"],
+        },
         "motion": {"generated": generated["motion"], "real": real["motion"]},
         "num_generated": generated["num_clips"],
         "num_real": real["num_clips"],
@@ -124,8 +134,9 @@ def real_clips_for(cfg, clips: str | None = None) -> tuple[str, str, str]:
         return d.test_clips, "test", "data.test_clips"
     if d.train_clips:
         return d.train_clips, "train", "data.train_clips"
-    raise UserError("data.test_clips: the run's config names no clips to compare with; "
-                    "pass --clips")
+    raise UserError(
+        "data.test_clips: the run's config names no clips to compare with; pass --clips"
+    )
 
 
 def read_real_clips(cfg, num: int, seed: int = 0, clips: str | None = None) -> np.ndarray:
@@ -141,15 +152,20 @@ def read_real_clips(cfg, num: int, seed: int = 0, clips: str | None = None) -> n
     return out[0]
 
 
-def real_statistics(cfg, num: int, embedder, frame_step: int = 1, seed: int = 0,
-                    clips: str | None = None) -> dict:
+def real_statistics(
+    cfg, num: int, embedder, frame_step: int = 1, seed: int = 0, clips: str | None = None
+) -> dict:
     """`clip_statistics` of up to `num` real clips of a run (see `read_real_clips`), plus
     "pattern", "split" and "clips" (kept for the sheets)."""
     _check_counts(num, frame_step, cfg.model.frames)
     pattern, split, _ = real_clips_for(cfg, clips)
     real = read_real_clips(cfg, num, seed, clips)
-    return {**clip_statistics(real, embedder, frame_step), "pattern": pattern, "split": split,
-            "clips": real}
+    return {
+        **clip_statistics(real, embedder, frame_step),
+        "pattern": pattern,
+        "split": split,
+        "clips": real,
+    }
 
 
 def _check_counts(num: int, frame_step: int, frames: int | None = None) -> None:
@@ -158,21 +174,36 @@ def _check_counts(num: int, frame_step: int, frames: int | None = None) -> None:
     if frame_step < 1:
         raise UserError(f"--frame-step: must be >= 1, got {frame_step}")
     if frames is not None and len(range(0, frames, frame_step)) < 2:
-        raise UserError(f"--frame-step: {frame_step} leaves fewer than 2 of the {frames} "
-                        "frames to compare")
+        raise UserError(
+            f"--frame-step: {frame_step} leaves fewer than 2 of the {frames} frames to compare"
+        )
 
 
-def evaluate_generator(cfg, generator, step: int, real: dict, embedder, num: int = 64,
-                       seed: int = 0, frame_step: int = 1) -> dict:
+def evaluate_generator(
+    cfg,
+    generator,
+    step: int,
+    real: dict,
+    embedder,
+    num: int = 64,
+    seed: int = 0,
+    frame_step: int = 1,
+) -> dict:
     """The generation metrics of a generator: `num` clips from noise of `seed` against the
     `real_statistics` of its data; a JSON-ready dict."""
     from idcg_tf.generation import generate_clips
 
     _check_counts(num, frame_step, cfg.model.frames)
     generated = clip_statistics(generate_clips(generator, num, seed), embedder, frame_step)
-    return {"model": cfg.generation.model, "step": step, "seed": seed,
-            "frame_step": frame_step, "real_clips": real["pattern"], "real_split": real["split"],
-            **compare_statistics(generated, real)}
+    return {
+        "model": cfg.generation.model,
+        "step": step,
+        "seed": seed,
+        "frame_step": frame_step,
+        "real_clips": real["pattern"],
+        "real_split": real["split"],
+        **compare_statistics(generated, real),
+    }
 
 
 def _load_embedder(facenet_weights: str | None):
@@ -181,9 +212,16 @@ def _load_embedder(facenet_weights: str | None):
     return FaceNetEmbedder(weights_path=facenet_weights or None, name="facenet")
 
 
-def evaluate_generation(workdir, num: int = 64, seed: int = 0, step: int | None = None,
-                        frame_step: int = 1, clips: str | None = None, embedder=None,
-                        real: dict | None = None) -> dict:
+def evaluate_generation(
+    workdir,
+    num: int = 64,
+    seed: int = 0,
+    step: int | None = None,
+    frame_step: int = 1,
+    clips: str | None = None,
+    embedder=None,
+    real: dict | None = None,
+) -> dict:
     """The generation metrics of one run: `num` clips from noise of `seed` against up to `num`
     real clips (`clips`, else its config's data.test_clips, else data.train_clips).
 
@@ -200,9 +238,10 @@ def evaluate_generation(workdir, num: int = 64, seed: int = 0, step: int | None 
     cfg, generator, at_step = load_generator(workdir, step)
     embedder = embedder or _load_embedder(cfg.loss.facenet_weights)
     real = real or real_statistics(cfg, num, embedder, frame_step, seed, clips)
-    return {"run": str(workdir),
-            **evaluate_generator(cfg, generator, at_step, real, embedder, num, seed,
-                                 frame_step)}
+    return {
+        "run": str(workdir),
+        **evaluate_generator(cfg, generator, at_step, real, embedder, num, seed, frame_step),
+    }
 
 
 def _cell(value, digits=4):
@@ -211,20 +250,43 @@ def _cell(value, digits=4):
 
 def table_markdown(results: dict) -> str:
     """Side-by-side table of `evaluate_generation` results keyed by run name."""
-    head = ["run", "model", "step", "clips gen / real", "Frechet FaceNet (lower is better)",
-            "real vs real", "identity drift gen / real", "motion gen / real"]
-    rows = [[name, r["model"], r["step"], f"{r['num_generated']} / {r['num_real']}",
-             _cell(r["frechet_facenet"]), _cell(r["frechet_facenet_real_halves"]),
-             " / ".join(_cell(r["identity_stability"][k]) for k in ("generated", "real")),
-             " / ".join(_cell(r["motion"][k]) for k in ("generated", "real"))]
-            for name, r in results.items()]
+    head = [
+        "run",
+        "model",
+        "step",
+        "clips gen / real",
+        "Frechet FaceNet (lower is better)",
+        "real vs real",
+        "identity drift gen / real",
+        "motion gen / real",
+    ]
+    rows = [
+        [
+            name,
+            r["model"],
+            r["step"],
+            f"{r['num_generated']} / {r['num_real']}",
+            _cell(r["frechet_facenet"]),
+            _cell(r["frechet_facenet_real_halves"]),
+            " / ".join(_cell(r["identity_stability"][k]) for k in ("generated", "real")),
+            " / ".join(_cell(r["motion"][k]) for k in ("generated", "real")),
+        ]
+        for name, r in results.items()
+    ]
     return "\n".join(reporting.markdown_table(head, rows)) + "\n"
 
 
-def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
-                             frame_step: int = 1, clips: str | None = None,
-                             facenet_weights: str | None = None, embedder=None,
-                             log=None) -> dict:
+def evaluate_generation_runs(
+    runs,
+    output_dir,
+    num: int = 64,
+    seed: int = 0,
+    frame_step: int = 1,
+    clips: str | None = None,
+    facenet_weights: str | None = None,
+    embedder=None,
+    log=None,
+) -> dict:
     """Evaluates generation runs ((workdir, step or None for the latest) each) and writes into
     `output_dir`: generation.json (every number), generation.md (the table) and
     generation_sheet.png (Fig. 3: real clips, then each run's first clips, frames 1, 8, 16,
@@ -245,15 +307,19 @@ def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
     for workdir, step in runs:  # mistakes fail before FaceNet loads
         cfg = load_config(workdir)
         if not cfg.generation.model:
-            raise UserError(f"{workdir}: a translation run (generation.model is empty); "
-                            "evaluate it without --generation")
+            raise UserError(
+                f"{workdir}: a translation run (generation.model is empty); "
+                "evaluate it without --generation"
+            )
         checkpoint_path(workdir, step)
         _check_counts(num, frame_step, cfg.model.frames)
         pattern, split, key = real_clips_for(cfg, clips)
         reader.list_shards(pattern, key)
         if split == "train":
-            log(f"warning: {workdir}: the config has no data.test_clips; comparing with the "
-                "TRAINING clips; pass --clips for a test split")
+            log(
+                f"warning: {workdir}: the config has no data.test_clips; comparing with the "
+                "TRAINING clips; pass --clips for a test split"
+            )
     embedder = embedder or _load_embedder(facenet_weights)
     real_cache: dict = {}
     results, sheet_clips = {}, {}
@@ -263,19 +329,24 @@ def evaluate_generation_runs(runs, output_dir, num: int = 64, seed: int = 0,
         if key not in real_cache:
             real_cache[key] = real = real_statistics(cfg, num, embedder, frame_step, seed, clips)
             sheet_clips[f"real ({real['split']}): {real['pattern']}"] = real["clips"][:SHEET_CLIPS]
-        results[name] = {"run": str(workdir),
-                         **evaluate_generator(cfg, generator, at_step, real_cache[key],
-                                              embedder, num, seed, frame_step)}
-        log(f"{name}: step {at_step}, {cfg.generation.model}: Frechet FaceNet "
-            f"{results[name]['frechet_facenet']:.4g}")
+        results[name] = {
+            "run": str(workdir),
+            **evaluate_generator(
+                cfg, generator, at_step, real_cache[key], embedder, num, seed, frame_step
+            ),
+        }
+        log(
+            f"{name}: step {at_step}, {cfg.generation.model}: Frechet FaceNet "
+            f"{results[name]['frechet_facenet']:.4g}"
+        )
         # The same noise rows as the first evaluated clips.
         sheet_clips[f"{name}: {cfg.generation.model}, step {at_step}"] = generate_clips(
-            generator, min(num, SHEET_CLIPS), seed)
+            generator, min(num, SHEET_CLIPS), seed
+        )
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "generation.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "generation.md").write_text(table_markdown(results))
     save_png(out / "generation_sheet.png", comparison_sheet(sheet_clips))
-    log(f"wrote {out / 'generation.json'}, {out / 'generation.md'}, "
-        f"{out / 'generation_sheet.png'}")
+    log(f"wrote {out / 'generation.json'}, {out / 'generation.md'}, {out / 'generation_sheet.png'}")
     return results

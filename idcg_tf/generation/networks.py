@@ -40,20 +40,33 @@ def build_generation_networks(cfg: Config) -> GenerationNetworks:
     m, kind = cfg.model, cfg.generation.model
     if not kind:
         raise UserError("generation.model: empty; set it to build a video generator")
-    common = dict(frames=m.frames, resolution=m.resolution, noise_dim=cfg.generation.noise_dim,
-                  code_channels=cfg.generation.code_channels,
-                  decoder_widths=m.video_decoder_widths, channels=m.channels,
-                  kernel_size=m.kernel_size, impl=m.conv3d_impl)
+    common = dict(
+        frames=m.frames,
+        resolution=m.resolution,
+        noise_dim=cfg.generation.noise_dim,
+        code_channels=cfg.generation.code_channels,
+        decoder_widths=m.video_decoder_widths,
+        channels=m.channels,
+        kernel_size=m.kernel_size,
+        impl=m.conv3d_impl,
+    )
     if kind == "videogan_two_stream":
         generator = TwoStreamVideoGenerator(name="generator", **common)
     else:
         generator = VideoGenerator(name="generator", **common)
     if kind == "wgan_one_stream":
-        critic = VideoCritic(m.video_critic_widths, m.frames, m.kernel_size,
-                             impl=m.conv3d_impl, form=m.video_critic_form, name="critic")
+        critic = VideoCritic(
+            m.video_critic_widths,
+            m.frames,
+            m.kernel_size,
+            impl=m.conv3d_impl,
+            form=m.video_critic_form,
+            name="critic",
+        )
     else:
-        critic = VideoDiscriminator(m.video_critic_widths, m.frames, m.kernel_size,
-                                    impl=m.conv3d_impl, name="critic")
+        critic = VideoDiscriminator(
+            m.video_critic_widths, m.frames, m.kernel_size, impl=m.conv3d_impl, name="critic"
+        )
     generator.build((None, cfg.generation.noise_dim))
     critic.build((None, m.frames, m.resolution, m.resolution, m.channels))
     return GenerationNetworks(generator, critic)

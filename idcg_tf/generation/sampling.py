@@ -19,13 +19,14 @@ def load_generator(workdir: str | Path, step: int | None = None):
 
     cfg = load_config(workdir)
     if cfg.task != "generation":
-        raise UserError(f"{workdir}: a translation run (task: {cfg.task} in its config.yaml); "
-                        "this needs a run trained with a gen_*.yaml config")
+        raise UserError(
+            f"{workdir}: a translation run (task: {cfg.task} in its config.yaml); "
+            "this needs a run trained with a gen_*.yaml config"
+        )
     path = checkpoint_path(workdir, step)
     nets = build_generation_networks(cfg)
     step_var = tf.Variable(0, dtype=tf.int64)
-    checkpoint = tf.train.Checkpoint(step=step_var,
-                                     generator=checkpoint_variables(nets.generator))
+    checkpoint = tf.train.Checkpoint(step=step_var, generator=checkpoint_variables(nets.generator))
     checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
     return cfg, nets.generator, int(step_var.numpy())
 
@@ -37,8 +38,7 @@ def sample_noise(num: int, noise_dim: int, seed: int = 0) -> np.ndarray:
     return rng.standard_normal((num, noise_dim)).astype(np.float32)
 
 
-def generate_clips(generator, num: int, seed: int = 0, batch_size: int = 16,
-                   streams: bool = False):
+def generate_clips(generator, num: int, seed: int = 0, batch_size: int = 16, streams: bool = False):
     """`num` clips (num, l, r, r, C) in [-1, 1] from noise of `seed`, inference mode.
 
     With `streams=True` (two-stream generators only) returns the dict of `streams()` parts as
@@ -46,10 +46,11 @@ def generate_clips(generator, num: int, seed: int = 0, batch_size: int = 16,
     z = sample_noise(num, generator.noise_dim, seed)
     parts = []
     for start in range(0, num, batch_size):
-        batch = z[start:start + batch_size]
+        batch = z[start : start + batch_size]
         if streams:
-            parts.append({k: np.asarray(v)
-                          for k, v in generator.streams(batch, training=False).items()})
+            parts.append(
+                {k: np.asarray(v) for k, v in generator.streams(batch, training=False).items()}
+            )
         else:
             parts.append(np.asarray(generator(batch, training=False)))
     if streams:

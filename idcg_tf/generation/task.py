@@ -25,8 +25,15 @@ from idcg_tf.visualize import generation_sheet
 _CRITIC_NOISE, _GENERATOR_NOISE, _PENALTY_EPS = 0, 1, 2
 
 
-def clip_datasets(strategy: tf.distribute.Strategy, data_cfg, model_cfg, global_batch: int,
-                  seed: int, start_step: int = 0, batches_per_step: int = 1):
+def clip_datasets(
+    strategy: tf.distribute.Strategy,
+    data_cfg,
+    model_cfg,
+    global_batch: int,
+    seed: int,
+    start_step: int = 0,
+    batches_per_step: int = 1,
+):
     """The distributed dataset of training clips, positioned after `start_step` steps of
     `batches_per_step` global batches (exact resume, as `reader.training_datasets`)."""
 
@@ -34,12 +41,20 @@ def clip_datasets(strategy: tf.distribute.Strategy, data_cfg, model_cfg, global_
         per_replica = ctx.get_per_replica_batch_size(global_batch)
         per_pipeline_step = per_replica * ctx.num_replicas_in_sync // ctx.num_input_pipelines
         return reader.make_dataset(
-            data_cfg.train_clips, "clips", resolution=model_cfg.resolution,
-            frames=model_cfg.frames, batch_size=per_replica,
-            shuffle_buffer=data_cfg.shuffle_buffer, seed=seed, flip=data_cfg.flip,
-            cycle_length=data_cfg.cycle_length, on_corrupt=data_cfg.on_corrupt,
-            start=start_step * batches_per_step * per_pipeline_step, input_context=ctx,
-            key="data.train_clips")
+            data_cfg.train_clips,
+            "clips",
+            resolution=model_cfg.resolution,
+            frames=model_cfg.frames,
+            batch_size=per_replica,
+            shuffle_buffer=data_cfg.shuffle_buffer,
+            seed=seed,
+            flip=data_cfg.flip,
+            cycle_length=data_cfg.cycle_length,
+            on_corrupt=data_cfg.on_corrupt,
+            start=start_step * batches_per_step * per_pipeline_step,
+            input_context=ctx,
+            key="data.train_clips",
+        )
 
     return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -52,16 +67,16 @@ class GenerationTask(Task):
     """
 
     generator_reads_data = False
-    fixed_keys = ("model", "generation.model", "generation.noise_dim",
-                  "generation.code_channels")
+    fixed_keys = ("model", "generation.model", "generation.noise_dim", "generation.code_channels")
 
     def __init__(self, cfg):
         super().__init__(cfg)
         self.wgan = cfg.generation.model == "wgan_one_stream"
         self.critic_metrics = (
             ("critic/loss", "critic/wasserstein_video", "critic/gradient_penalty_video")
-            if self.wgan else ("critic/loss", "critic/real_probability",
-                               "critic/fake_probability"))
+            if self.wgan
+            else ("critic/loss", "critic/real_probability", "critic/fake_probability")
+        )
 
     def build_networks(self):
         self.nets = build_generation_networks(self.cfg)
@@ -75,14 +90,23 @@ class GenerationTask(Task):
         return self.nets.critic.trainable_variables
 
     def checkpoint_items(self):
-        return {"generator": checkpoint_variables(self.nets.generator),
-                "critic": checkpoint_variables(self.nets.critic)}
+        return {
+            "generator": checkpoint_variables(self.nets.generator),
+            "critic": checkpoint_variables(self.nets.critic),
+        }
 
     def datasets(self, strategy, global_batch, start_step):
         t = self.cfg.train
         # The generator step reads no data: n_critic batches per iteration.
-        return clip_datasets(strategy, self.cfg.data, self.cfg.model, global_batch, t.seed,
-                             start_step=start_step, batches_per_step=t.n_critic)
+        return clip_datasets(
+            strategy,
+            self.cfg.data,
+            self.cfg.model,
+            global_batch,
+            t.seed,
+            start_step=start_step,
+            batches_per_step=t.n_critic,
+        )
 
     @property
     def input_patterns(self):
@@ -91,9 +115,11 @@ class GenerationTask(Task):
     # ------------------------------------------------------------------ the steps
     def _noise(self, update: Update, stream: int) -> tf.Tensor:
         dim = self.cfg.generation.noise_dim
-        return tf.transpose(update.draw(
-            lambda key: tf.random.stateless_normal([dim, update.global_batch], seed=key),
-            stream))
+        return tf.transpose(
+            update.draw(
+                lambda key: tf.random.stateless_normal([dim, update.global_batch], seed=key), stream
+            )
+        )
 
     def critic_step(self, update: Update, batch) -> dict:
         """One update of the adversary on one replica's batch of real clips."""
@@ -104,21 +130,28 @@ class GenerationTask(Task):
             if self.wgan:
                 eps = update.draw(
                     lambda key: tf.random.stateless_uniform([update.global_batch], seed=key),
-                    _PENALTY_EPS)
+                    _PENALTY_EPS,
+                )
                 penalty = losses.gradient_penalty(c, clips, fake, eps)
-                per_sample = (losses.wasserstein_critic_loss(real_scores, fake_scores)
-                              + self.cfg.loss.gradient_penalty * penalty)
+                per_sample = (
+                    losses.wasserstein_critic_loss(real_scores, fake_scores)
+                    + self.cfg.loss.gradient_penalty * penalty
+                )
             else:
                 per_sample = losses.gan_critic_loss(real_scores, fake_scores)
             loss = update.mean(per_sample)
             update.minimize(tape, loss)
         if self.wgan:
-            return {"critic/loss": loss,
-                    "critic/wasserstein_video": update.mean(real_scores - fake_scores),
-                    "critic/gradient_penalty_video": update.mean(penalty)}
-        return {"critic/loss": loss,
-                "critic/real_probability": update.mean(tf.sigmoid(real_scores)),
-                "critic/fake_probability": update.mean(tf.sigmoid(fake_scores))}
+            return {
+                "critic/loss": loss,
+                "critic/wasserstein_video": update.mean(real_scores - fake_scores),
+                "critic/gradient_penalty_video": update.mean(penalty),
+            }
+        return {
+            "critic/loss": loss,
+            "critic/real_probability": update.mean(tf.sigmoid(real_scores)),
+            "critic/fake_probability": update.mean(tf.sigmoid(fake_scores)),
+        }
 
     def generator_step(self, update: Update, batch=None) -> dict:
         """One generator update on one replica's share of the global batch of noise."""
@@ -131,12 +164,14 @@ class GenerationTask(Task):
             else:
                 fake = g(z, training=True)
             scores = c(fake, training=True)
-            adversarial = (losses.wasserstein_generator_loss if self.wgan
-                           else losses.gan_generator_loss)
+            adversarial = (
+                losses.wasserstein_generator_loss if self.wgan else losses.gan_generator_loss
+            )
             terms = {"adversarial_video": adversarial(scores)}
             if self.nets.two_stream:
-                terms["mask_sparsity"] = (self.cfg.generation.mask_sparsity
-                                          * losses.mask_sparsity_loss(parts["mask"]))
+                terms["mask_sparsity"] = (
+                    self.cfg.generation.mask_sparsity * losses.mask_sparsity_loss(parts["mask"])
+                )
             averaged = {k: update.mean(v) for k, v in terms.items()}
             loss = tf.add_n(list(averaged.values()))
             update.minimize(tape, loss)
@@ -159,23 +194,31 @@ class GenerationTask(Task):
         g, m, t = self.cfg.generation, self.cfg.model, self.cfg.train
         nets = build_generation_networks(self.cfg)
         video = (None, m.frames, m.resolution, m.resolution, m.channels)
-        rows = [(f"G {type(nets.generator).__name__}", nets.generator, (None, g.noise_dim)),
-                (f"C {type(nets.critic).__name__}", nets.critic, video)]
+        rows = [
+            (f"G {type(nets.generator).__name__}", nets.generator, (None, g.noise_dim)),
+            (f"C {type(nets.critic).__name__}", nets.critic, video),
+        ]
         lines = [f"{'network':32} {'parameters':>12}  input -> output"]
         for name, net, shape in rows:
             out = net.compute_output_shape(shape)
             lines.append(f"{name:32} {net.count_params():>12,}  {shape} -> {tuple(out)}")
-        lines.append(f"generation {g.model}: z ~ N(0, I) of {g.noise_dim} -> code "
-                     f"{code_shape(self.cfg)}")
+        lines.append(
+            f"generation {g.model}: z ~ N(0, I) of {g.noise_dim} -> code {code_shape(self.cfg)}"
+        )
         if self.wgan:
-            lines.append(f"loss: WGAN-GP (lambda {self.cfg.loss.gradient_penalty}); critic "
-                         f"updates per generator update: {t.n_critic}")
+            lines.append(
+                f"loss: WGAN-GP (lambda {self.cfg.loss.gradient_penalty}); critic "
+                f"updates per generator update: {t.n_critic}"
+            )
         else:
-            sparsity = (f" + {g.mask_sparsity} * mask L1" if g.model == "videogan_two_stream"
-                        else "")
-            lines.append(f"loss: GAN cross-entropy (non-saturating generator){sparsity}; "
-                         f"discriminator updates per generator update: {t.n_critic}")
-        lines.append("unused by task generation: model.variant, the encoders' and image "
-                     "decoder's widths (but their count: one per strided layer), loss.cycle, "
-                     "loss.*identity, data.*_images")
+            sparsity = f" + {g.mask_sparsity} * mask L1" if g.model == "videogan_two_stream" else ""
+            lines.append(
+                f"loss: GAN cross-entropy (non-saturating generator){sparsity}; "
+                f"discriminator updates per generator update: {t.n_critic}"
+            )
+        lines.append(
+            "unused by task generation: model.variant, the encoders' and image "
+            "decoder's widths (but their count: one per strided layer), loss.cycle, "
+            "loss.*identity, data.*_images"
+        )
         return "\n".join(lines)

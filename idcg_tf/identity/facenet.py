@@ -27,8 +27,9 @@ def build_inception_resnet_v1() -> keras.Model:
     try:
         from keras_facenet.inception_resnet_v1 import InceptionResNetV1
     except ImportError as e:
-        raise UserError(f"FaceNet needs keras-facenet ({e}): "
-                        "pip install 'idcg-tf[identity]'") from e
+        raise UserError(
+            f"FaceNet needs keras-facenet ({e}): pip install 'idcg-tf[identity]'"
+        ) from e
     # Its last layer is already an L2 normalisation (Lambda 'normalize'), so outputs are unit rows.
     return InceptionResNetV1(input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), classes=EMBEDDING_SIZE)
 
@@ -110,8 +111,9 @@ class FaceNetEmbedder(keras.layers.Layer):
         """Embed uint8 RGB images (N, H, W, 3) in batches; returns float32 (N, 512)."""
         images = np.asarray(images_uint8)
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError("expected uint8 images of shape (N, H, W, 3), got "
-                             f"{images.dtype} {images.shape}")
+            raise ValueError(
+                f"expected uint8 images of shape (N, H, W, 3), got {images.dtype} {images.shape}"
+            )
         out = [np.zeros((0, EMBEDDING_SIZE), np.float32)]
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size].astype(np.float32) / 127.5 - 1.0

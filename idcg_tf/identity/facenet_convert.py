@@ -39,8 +39,9 @@ _GRAPH_OUTPUT = "embeddings:0"
 
 def default_cache_dir() -> str:
     """`$IDCG_CACHE`, else `~/.cache/idcg_tf`."""
-    return (os.environ.get("IDCG_CACHE")
-            or os.path.join(os.path.expanduser("~"), ".cache", "idcg_tf"))
+    return os.environ.get("IDCG_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "idcg_tf"
+    )
 
 
 def frozen_graph_path() -> str | None:
@@ -112,7 +113,7 @@ def _keras_weight_key(const_name: str) -> tuple[str, str] | None:
     prefix = "InceptionResnetV1/"
     if not const_name.startswith(prefix):
         return None
-    path = const_name[len(prefix):]
+    path = const_name[len(prefix) :]
     # slim's `repeat` scopes ("Repeat_1/block17_3/") are flat layer names in keras-facenet,
     # and the last, unrepeated Block8 is its sixth.
     path = re.sub(r"^Repeat(?:_\d+)?/block(\d+)_(\d+)/", r"Block\1_\2/", path)
@@ -162,8 +163,9 @@ def convert_frozen_graph(model: keras.Model, graph_path: str) -> None:
                 elif var.name == "moving_variance":
                     value = np.full(var.shape, 1.0 - layer.epsilon, np.float32)
             if value is None or tuple(value.shape) != tuple(var.shape):
-                raise UserError(f"{expected}; no weight of shape {var.shape} for "
-                                f"{layer.name}/{var.name}")
+                raise UserError(
+                    f"{expected}; no weight of shape {var.shape} for {layer.name}/{var.name}"
+                )
             values.append(value)
         layer.set_weights(values)
     if weights:

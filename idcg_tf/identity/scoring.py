@@ -7,7 +7,8 @@ them, and a training loop can call `facenet_scores` on a fixed batch.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -55,14 +56,17 @@ def facenet_score(distances) -> float:
 def compiled_embedder(embedder) -> Embed:
     """The embedder as one traced function: on CPU ~30% faster than eager calls, and traced
     once for any batch and face size (a FaceNet trace takes seconds)."""
-    return tf.function(lambda faces: embedder(faces),
-                       input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    return tf.function(
+        lambda faces: embedder(faces),
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+    )
 
 
 def embed_in_chunks(embed: Embed, faces: np.ndarray, chunk: int) -> np.ndarray:
     """Embeddings of (N, r, r, 3) faces, `chunk` faces per call."""
-    out = [np.asarray(embed(tf.constant(faces[i:i + chunk])))
-           for i in range(0, len(faces), chunk)]
+    out = [
+        np.asarray(embed(tf.constant(faces[i : i + chunk]))) for i in range(0, len(faces), chunk)
+    ]
     return np.concatenate(out).astype(np.float32)
 
 
@@ -77,8 +81,9 @@ class Translation(NamedTuple):
     output_embeddings: np.ndarray
 
 
-def translate_and_score(nets, embed: Embed, inputs: np.ndarray, direction: str, chunk: int,
-                        training: bool = False) -> Translation:
+def translate_and_score(
+    nets, embed: Embed, inputs: np.ndarray, direction: str, chunk: int, training: bool = False
+) -> Translation:
     """Translates `inputs` (images for "image_to_video", clips for "video_to_image") with
     `nets` (anything with `image_to_video` and `video_to_image` translators), back again, and
     scores the translation with Eq. 8."""
@@ -87,20 +92,26 @@ def translate_and_score(nets, embed: Embed, inputs: np.ndarray, direction: str, 
         forward, backward = backward, forward
     translated = np.asarray(forward(inputs, training=training))
     reconstructed = np.asarray(backward(translated, training=training))
-    images, clips = ((inputs, translated) if direction == DIRECTIONS[0]
-                     else (translated, inputs))
+    images, clips = (inputs, translated) if direction == DIRECTIONS[0] else (translated, inputs)
     n, frames = clips.shape[:2]
-    emb = embed_in_chunks(embed, np.concatenate([images, clips.reshape(-1, *images.shape[1:])]),
-                          chunk)
+    emb = embed_in_chunks(
+        embed, np.concatenate([images, clips.reshape(-1, *images.shape[1:])]), chunk
+    )
     image_emb, clip_emb = emb[:n], emb[n:].reshape(n, frames, -1)
     distances = image_to_video_distances(image_emb, clip_emb)
-    emb_in, emb_out = ((image_emb, clip_emb) if direction == DIRECTIONS[0]
-                       else (clip_emb, image_emb))
+    emb_in, emb_out = (image_emb, clip_emb) if direction == DIRECTIONS[0] else (clip_emb, image_emb)
     return Translation(distances, translated, reconstructed, emb_in, emb_out)
 
 
-def facenet_scores(nets, embedder, images, clips, batch_size: int = 16,
-                   embed_batch: int = 64, training: bool = False) -> dict:
+def facenet_scores(
+    nets,
+    embedder,
+    images,
+    clips,
+    batch_size: int = 16,
+    embed_batch: int = 64,
+    training: bool = False,
+) -> dict:
     """FaceNet scores (Table 1) of the translations of `images` (N, r, r, 3) and `clips`
     (M, l, r, r, 3) in [-1, 1]: {"facenet_score_image_to_video", "facenet_score_video_to_image"}.
 
@@ -111,8 +122,11 @@ def facenet_scores(nets, embedder, images, clips, batch_size: int = 16,
     out = {}
     for key, data, direction in zip(SCORE_KEYS, (images, clips), DIRECTIONS):
         data = np.asarray(data, np.float32)
-        distances = [translate_and_score(nets, embedder, data[i:i + batch_size], direction,
-                                         embed_batch, training).distances
-                     for i in range(0, len(data), batch_size)]
+        distances = [
+            translate_and_score(
+                nets, embedder, data[i : i + batch_size], direction, embed_batch, training
+            ).distances
+            for i in range(0, len(data), batch_size)
+        ]
         out[key] = facenet_score(np.concatenate(distances))
     return out

@@ -55,8 +55,10 @@ def _tf_strides(strides) -> tuple[int, int, int]:
 
 # Per kind of layer (the keys of conv3d_autotune.CANDIDATES, which also holds the ops of the
 # other impls): the Keras layer that holds the weights, and its name (a checkpoint path part).
-_STOCK = {"conv": (keras.layers.Conv3D, "conv"),
-          "transpose": (keras.layers.Conv3DTranspose, "conv_transpose")}
+_STOCK = {
+    "conv": (keras.layers.Conv3D, "conv"),
+    "transpose": (keras.layers.Conv3DTranspose, "conv_transpose"),
+}
 
 
 class _VideoConvBase(keras.layers.Layer):
@@ -72,8 +74,15 @@ class _VideoConvBase(keras.layers.Layer):
         self.strides = strides
         self.use_bias = use_bias
         stock, name = _STOCK[self._kind]
-        self.conv = stock(filters, kernel_size, strides=strides, padding="same",
-                          use_bias=use_bias, dtype=self.dtype_policy, name=name)
+        self.conv = stock(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            use_bias=use_bias,
+            dtype=self.dtype_policy,
+            name=name,
+        )
 
     def build(self, input_shape):
         self.conv.build(input_shape)
@@ -87,8 +96,9 @@ class _VideoConvBase(keras.layers.Layer):
             return resolve_impl(self.impl)
         # An unknown batch is timed at 1: the choice is per layer shape, as cuDNN's.
         shape = (shape[0] or 1, *shape[1:])
-        return conv3d_autotune.choose(self._kind, shape, tuple(self.conv.kernel.shape),
-                                      _tf_strides(self.strides), dtype)
+        return conv3d_autotune.choose(
+            self._kind, shape, tuple(self.conv.kernel.shape), _tf_strides(self.strides), dtype
+        )
 
     def call(self, inputs):
         impl = self.implementation(inputs.shape, inputs.dtype)
@@ -106,8 +116,13 @@ class _VideoConvBase(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      use_bias=self.use_bias, impl=self.impl)
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            strides=self.strides,
+            use_bias=self.use_bias,
+            impl=self.impl,
+        )
         return config
 
 

@@ -26,16 +26,19 @@ class ResidualBlock(keras.layers.Layer):
             raise ValueError(f"rank must be 2 or 3, got {rank}")
         self.rank = rank
         self.impl = impl
-        self.bn1 = keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                                   name="bn1")
-        self.bn2 = keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                                   name="bn2")
+        self.bn1 = keras.layers.BatchNormalization(
+            synchronized=True, dtype=self.dtype_policy, name="bn1"
+        )
+        self.bn2 = keras.layers.BatchNormalization(
+            synchronized=True, dtype=self.dtype_policy, name="bn2"
+        )
         self.conv1 = self.conv2 = None
 
     def _conv(self, filters, name):
         if self.rank == 2:
-            return keras.layers.Conv2D(filters, 3, padding="same", dtype=self.dtype_policy,
-                                       name=name)
+            return keras.layers.Conv2D(
+                filters, 3, padding="same", dtype=self.dtype_policy, name=name
+            )
         return VideoConv(filters, 3, 1, impl=self.impl, dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape):

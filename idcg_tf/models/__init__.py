@@ -12,8 +12,14 @@ from idcg_tf.models.video_to_image import VideoToImage
 if TYPE_CHECKING:
     from idcg_tf.config import ModelConfig
 
-__all__ = ["ImageToVideo", "VideoToImage", "ImageCritic", "VideoCritic", "Networks",
-           "build_networks"]
+__all__ = [
+    "ImageToVideo",
+    "VideoToImage",
+    "ImageCritic",
+    "VideoCritic",
+    "Networks",
+    "build_networks",
+]
 
 
 @dataclasses.dataclass
@@ -38,17 +44,36 @@ def build_networks(m: ModelConfig) -> Networks:
     """Creates and builds the four networks (call inside `strategy.scope()` when distributed)."""
     image_shape = (None, m.resolution, m.resolution, m.channels)
     video_shape = (None, m.frames, m.resolution, m.resolution, m.channels)
-    common = dict(channels=m.channels, residual_blocks=m.residual_blocks,
-                  kernel_size=m.kernel_size, impl=m.conv3d_impl)
+    common = dict(
+        channels=m.channels,
+        residual_blocks=m.residual_blocks,
+        kernel_size=m.kernel_size,
+        impl=m.conv3d_impl,
+    )
     nets = Networks(
-        image_to_video=ImageToVideo(m.frames, m.image_encoder_widths, m.video_decoder_widths,
-                                    name="image_to_video", **common),
-        video_to_image=VideoToImage(m.frames, m.video_encoder_widths, m.image_decoder_widths,
-                                    name="video_to_image", **common),
+        image_to_video=ImageToVideo(
+            m.frames,
+            m.image_encoder_widths,
+            m.video_decoder_widths,
+            name="image_to_video",
+            **common,
+        ),
+        video_to_image=VideoToImage(
+            m.frames,
+            m.video_encoder_widths,
+            m.image_decoder_widths,
+            name="video_to_image",
+            **common,
+        ),
         image_critic=ImageCritic(m.image_critic_widths, m.kernel_size, name="image_critic"),
-        video_critic=VideoCritic(m.video_critic_widths, m.frames, m.kernel_size,
-                                 impl=m.conv3d_impl, form=m.video_critic_form,
-                                 name="video_critic"),
+        video_critic=VideoCritic(
+            m.video_critic_widths,
+            m.frames,
+            m.kernel_size,
+            impl=m.conv3d_impl,
+            form=m.video_critic_form,
+            name="video_critic",
+        ),
     )
     nets.image_to_video.build(image_shape)
     nets.video_to_image.build(video_shape)

@@ -40,8 +40,9 @@ class _Critic(keras.Model):
     # What the forms differ in; the image critic is WGAN-GP's DCGAN critic [8].
     def _norm(self, i):
         # Over every feature of a sample (all axes but the batch).
-        return keras.layers.LayerNormalization(axis=list(range(1, self.rank + 2)),
-                                               dtype=self.dtype_policy, name=f"ln{i}")
+        return keras.layers.LayerNormalization(
+            axis=list(range(1, self.rank + 2)), dtype=self.dtype_policy, name=f"ln{i}"
+        )
 
     def _conv_widths(self) -> tuple:
         return self.widths
@@ -87,11 +88,13 @@ class _Critic(keras.Model):
             strides = "x".join(str(s) for s in self._strides(i))
             kernel = "x".join([str(self.kernel_size)] * self.rank)
             extras = ([self.norm_name] if i in self.norms else []) + (
-                ["LeakyReLU(0.2)"] if i in activated else [])
+                ["LeakyReLU(0.2)"] if i in activated else []
+            )
             width = f"{shape[-1]} channel" + ("s" if shape[-1] > 1 else "")
-            lines.append(f"conv{i + 1} {self.rank}D {kernel}, {width}, stride {strides} -> "
-                         f"{tuple(shape[1:])}"
-                         + (" + " + " + ".join(extras) if extras else ""))
+            lines.append(
+                f"conv{i + 1} {self.rank}D {kernel}, {width}, stride {strides} -> "
+                f"{tuple(shape[1:])}" + (" + " + " + ".join(extras) if extras else "")
+            )
         features = self.flatten.compute_output_shape(shape)[-1]
         lines.append(f"linear {features} -> 1")
         return lines
@@ -117,8 +120,14 @@ class ImageCritic(_Critic):
     rank = 2
 
     def _conv(self, width, i):
-        return keras.layers.Conv2D(width, self.kernel_size, strides=2, padding="same",
-                                   dtype=self.dtype_policy, name=f"conv{i}")
+        return keras.layers.Conv2D(
+            width,
+            self.kernel_size,
+            strides=2,
+            padding="same",
+            dtype=self.dtype_policy,
+            name=f"conv{i}",
+        )
 
     def _strides(self, i):
         return (2, 2)
@@ -167,8 +176,14 @@ class VideoCritic(_Critic):
         return (2 if i < self.time_strides else 1, 2, 2)
 
     def _conv(self, width, i):
-        return VideoConv(width, self.kernel_size, self._strides(i), impl=self.impl,
-                         dtype=self.dtype_policy, name=f"conv{i}")
+        return VideoConv(
+            width,
+            self.kernel_size,
+            self._strides(i),
+            impl=self.impl,
+            dtype=self.dtype_policy,
+            name=f"conv{i}",
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -21,12 +21,23 @@ class ImageDecoder(StridedDecoder):
     def __init__(self, widths=(512, 256, 128), channels=3, kernel_size=4, **kwargs):
         super().__init__(widths, channels, kernel_size, **kwargs)
         outs = self.widths + (channels,)
-        self.convs = [keras.layers.Conv2DTranspose(w, kernel_size, strides=2, padding="same",
-                                                   dtype=self.dtype_policy, name=f"deconv{i}")
-                      for i, w in enumerate(outs)]
-        self.norms = [keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                                      name=f"bn{i}")
-                      for i in range(len(outs) - 1)]
+        self.convs = [
+            keras.layers.Conv2DTranspose(
+                w,
+                kernel_size,
+                strides=2,
+                padding="same",
+                dtype=self.dtype_policy,
+                name=f"deconv{i}",
+            )
+            for i, w in enumerate(outs)
+        ]
+        self.norms = [
+            keras.layers.BatchNormalization(
+                synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
+            )
+            for i in range(len(outs) - 1)
+        ]
 
     def compute_output_shape(self, input_shape):
         n, s = input_shape[0], input_shape[1]

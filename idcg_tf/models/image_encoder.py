@@ -22,9 +22,17 @@ class ImageEncoder(StridedEncoder):
 
     def __init__(self, widths=(128, 256, 512, 1024), residual_blocks=3, kernel_size=4, **kwargs):
         super().__init__(widths, residual_blocks, kernel_size, **kwargs)
-        self._make_stages(2, lambda i, width: keras.layers.Conv2D(
-            width, kernel_size, strides=2, padding="same", dtype=self.dtype_policy,
-            name=f"conv{i}"))
+        self._make_stages(
+            2,
+            lambda i, width: keras.layers.Conv2D(
+                width,
+                kernel_size,
+                strides=2,
+                padding="same",
+                dtype=self.dtype_policy,
+                name=f"conv{i}",
+            ),
+        )
 
     def call(self, inputs, training=False):
         return self._encode(inputs, training)

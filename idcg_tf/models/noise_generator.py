@@ -31,10 +31,12 @@ class NoiseProjection(keras.layers.Layer):
         self.size = size
         self.channels = channels
         self.frames = frames
-        self.dense = keras.layers.Dense(size * size * frames * channels, dtype=self.dtype_policy,
-                                        name="dense")
-        self.norm = keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                                    name="bn")
+        self.dense = keras.layers.Dense(
+            size * size * frames * channels, dtype=self.dtype_policy, name="dense"
+        )
+        self.norm = keras.layers.BatchNormalization(
+            synchronized=True, dtype=self.dtype_policy, name="bn"
+        )
 
     def build(self, input_shape):
         self.dense.build(input_shape)
@@ -73,9 +75,18 @@ class NoiseGenerator(Chain):
         impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
     """
 
-    def __init__(self, frames=32, resolution=64, noise_dim=100, code_channels=512,
-                 decoder_widths=(256, 128, 64), channels=3, kernel_size=4, impl="auto",
-                 **kwargs):
+    def __init__(
+        self,
+        frames=32,
+        resolution=64,
+        noise_dim=100,
+        code_channels=512,
+        decoder_widths=(256, 128, 64),
+        channels=3,
+        kernel_size=4,
+        impl="auto",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.frames = frames
         self.resolution = resolution
@@ -91,20 +102,35 @@ class NoiseGenerator(Chain):
         self.code_frames = frames // 2**self.code_time_strides
 
     def _projection(self, frames, name):
-        return NoiseProjection(self.code_size, self.code_channels, frames,
-                               dtype=self.dtype_policy, name=name)
+        return NoiseProjection(
+            self.code_size, self.code_channels, frames, dtype=self.dtype_policy, name=name
+        )
 
     def _video_decoder(self, channels, name):
-        return VideoDecoder(self.decoder_widths, channels, self.code_frames,
-                            self.code_time_strides, self.kernel_size, impl=self.impl,
-                            dtype=self.dtype_policy, name=name)
+        return VideoDecoder(
+            self.decoder_widths,
+            channels,
+            self.code_frames,
+            self.code_time_strides,
+            self.kernel_size,
+            impl=self.impl,
+            dtype=self.dtype_policy,
+            name=name,
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.frames, self.resolution, self.resolution, self.channels)
 
     def get_config(self):
         config = super().get_config()
-        config.update(frames=self.frames, resolution=self.resolution, noise_dim=self.noise_dim,
-                      code_channels=self.code_channels, decoder_widths=list(self.decoder_widths),
-                      channels=self.channels, kernel_size=self.kernel_size, impl=self.impl)
+        config.update(
+            frames=self.frames,
+            resolution=self.resolution,
+            noise_dim=self.noise_dim,
+            code_channels=self.code_channels,
+            decoder_widths=list(self.decoder_widths),
+            channels=self.channels,
+            kernel_size=self.kernel_size,
+            impl=self.impl,
+        )
         return config

@@ -42,6 +42,7 @@ class StridedDecoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(widths=list(self.widths), channels=self.channels,
-                      kernel_size=self.kernel_size)
+        config.update(
+            widths=list(self.widths), channels=self.channels, kernel_size=self.kernel_size
+        )
         return config

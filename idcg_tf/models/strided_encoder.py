@@ -24,12 +24,15 @@ class StridedEncoder(keras.layers.Layer):
         for i, width in enumerate(self.widths):
             stage = []
             if i >= n - 2:  # paper Sec. 3.1: residual blocks before the 3rd and 4th conv
-                stage += [ResidualBlock(rank=rank, impl=impl, dtype=self.dtype_policy,
-                                        name=f"res{i}_{j}") for j in range(self.residual_blocks)]
+                stage += [
+                    ResidualBlock(rank=rank, impl=impl, dtype=self.dtype_policy, name=f"res{i}_{j}")
+                    for j in range(self.residual_blocks)
+                ]
             stage += [
                 make_conv(i, width),
-                keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                                name=f"bn{i}"),
+                keras.layers.BatchNormalization(
+                    synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
+                ),
             ]
             self.stages.append(stage)
 
@@ -51,6 +54,9 @@ class StridedEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(widths=list(self.widths), residual_blocks=self.residual_blocks,
-                      kernel_size=self.kernel_size)
+        config.update(
+            widths=list(self.widths),
+            residual_blocks=self.residual_blocks,
+            kernel_size=self.kernel_size,
+        )
         return config

@@ -20,8 +20,17 @@ class Translator(Chain):
         impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
     """
 
-    def __init__(self, frames, encoder_widths, decoder_widths, channels=3, residual_blocks=3,
-                 kernel_size=4, impl="auto", **kwargs):
+    def __init__(
+        self,
+        frames,
+        encoder_widths,
+        decoder_widths,
+        channels=3,
+        residual_blocks=3,
+        kernel_size=4,
+        impl="auto",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.frames = frames
         self.encoder_widths = tuple(encoder_widths)
@@ -39,8 +48,13 @@ class Translator(Chain):
 
     def get_config(self):
         config = super().get_config()
-        config.update(frames=self.frames, encoder_widths=list(self.encoder_widths),
-                      decoder_widths=list(self.decoder_widths), channels=self.channels,
-                      residual_blocks=self.residual_blocks, kernel_size=self.kernel_size,
-                      impl=self.impl)
+        config.update(
+            frames=self.frames,
+            encoder_widths=list(self.encoder_widths),
+            decoder_widths=list(self.decoder_widths),
+            channels=self.channels,
+            residual_blocks=self.residual_blocks,
+            kernel_size=self.kernel_size,
+            impl=self.impl,
+        )
         return config

@@ -40,8 +40,13 @@ class TwoStreamVideoGenerator(NoiseGenerator):
         # turned into the mask by (tanh(a) + 1) / 2 = sigmoid(2a), a sigmoid.
         self.foreground = self._video_decoder(self.channels + 1, "foreground")
         self.background_projection = self._projection(1, "background_projection")
-        self.background = ImageDecoder(self.decoder_widths, self.channels, self.kernel_size,
-                                       dtype=self.dtype_policy, name="background")
+        self.background = ImageDecoder(
+            self.decoder_widths,
+            self.channels,
+            self.kernel_size,
+            dtype=self.dtype_policy,
+            name="background",
+        )
 
     def build(self, input_shape):
         build_chain((self.foreground_projection, self.foreground), input_shape)
@@ -51,12 +56,11 @@ class TwoStreamVideoGenerator(NoiseGenerator):
         """{"video", "foreground" f, "mask" m in [0, 1] (N, l, r, r, 1), "background" b
         (N, r, r, channels)}."""
         out = run_chain((self.foreground_projection, self.foreground), z, training)
-        foreground = out[..., :self.channels]
-        mask = (out[..., self.channels:] + 1.0) * 0.5
+        foreground = out[..., : self.channels]
+        mask = (out[..., self.channels :] + 1.0) * 0.5
         background = run_chain((self.background_projection, self.background), z, training)
         video = mask * foreground + (1.0 - mask) * ops.expand_dims(background, 1)
-        return {"video": video, "foreground": foreground, "mask": mask,
-                "background": background}
+        return {"video": video, "foreground": foreground, "mask": mask, "background": background}
 
     def call(self, z, training=False):
         return self.streams(z, training=training)["video"]

@@ -26,8 +26,16 @@ class VideoDecoder(StridedDecoder):
         impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
     """
 
-    def __init__(self, widths=(256, 128, 64), channels=3, latent_frames=2, time_strides=4,
-                 kernel_size=4, impl="auto", **kwargs):
+    def __init__(
+        self,
+        widths=(256, 128, 64),
+        channels=3,
+        latent_frames=2,
+        time_strides=4,
+        kernel_size=4,
+        impl="auto",
+        **kwargs,
+    ):
         super().__init__(widths, channels, kernel_size, **kwargs)
         self.latent_frames = latent_frames
         self.time_strides = time_strides
@@ -37,11 +45,22 @@ class VideoDecoder(StridedDecoder):
         self.convs, self.norms = [], []
         for i, width in enumerate(outs):
             strides = (2 if i >= n - time_strides else 1, 2, 2)
-            self.convs.append(VideoConvTranspose(width, kernel_size, strides, impl=impl,
-                                                 dtype=self.dtype_policy, name=f"deconv{i}"))
+            self.convs.append(
+                VideoConvTranspose(
+                    width,
+                    kernel_size,
+                    strides,
+                    impl=impl,
+                    dtype=self.dtype_policy,
+                    name=f"deconv{i}",
+                )
+            )
             if i < n - 1:
-                self.norms.append(keras.layers.BatchNormalization(
-                    synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"))
+                self.norms.append(
+                    keras.layers.BatchNormalization(
+                        synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
+                    )
+                )
 
     def _unfold(self, x):
         _, s, _, c = x.shape
@@ -60,6 +79,7 @@ class VideoDecoder(StridedDecoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(latent_frames=self.latent_frames, time_strides=self.time_strides,
-                      impl=self.impl)
+        config.update(
+            latent_frames=self.latent_frames, time_strides=self.time_strides, impl=self.impl
+        )
         return config

@@ -30,13 +30,13 @@ class VideoDiscriminator(VideoCritic):
 
     norm_name = "BatchNorm"
 
-    def __init__(self, widths=(64, 128, 256, 512), frames=32, kernel_size=4, impl="auto",
-                 **kwargs):
+    def __init__(self, widths=(64, 128, 256, 512), frames=32, kernel_size=4, impl="auto", **kwargs):
         super().__init__(widths, frames, kernel_size, impl, form="four_conv", **kwargs)
 
     def _norm(self, i):
-        return keras.layers.BatchNormalization(synchronized=True, dtype=self.dtype_policy,
-                                               name=f"bn{i}")
+        return keras.layers.BatchNormalization(
+            synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
+        )
 
     def get_config(self):
         config = super().get_config()

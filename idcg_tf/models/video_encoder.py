@@ -25,14 +25,30 @@ class VideoEncoder(StridedEncoder):
         impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
     """
 
-    def __init__(self, widths=(64, 128, 256, 512), time_strides=4, residual_blocks=3,
-                 kernel_size=4, impl="auto", **kwargs):
+    def __init__(
+        self,
+        widths=(64, 128, 256, 512),
+        time_strides=4,
+        residual_blocks=3,
+        kernel_size=4,
+        impl="auto",
+        **kwargs,
+    ):
         super().__init__(widths, residual_blocks, kernel_size, **kwargs)
         self.time_strides = time_strides
         self.impl = impl
-        self._make_stages(3, lambda i, width: VideoConv(
-            width, kernel_size, (2 if i < time_strides else 1, 2, 2), impl=impl,
-            dtype=self.dtype_policy, name=f"conv{i}"), impl=impl)
+        self._make_stages(
+            3,
+            lambda i, width: VideoConv(
+                width,
+                kernel_size,
+                (2 if i < time_strides else 1, 2, 2),
+                impl=impl,
+                dtype=self.dtype_policy,
+                name=f"conv{i}",
+            ),
+            impl=impl,
+        )
 
     def call(self, inputs, training=False):
         x = self._encode(inputs, training)

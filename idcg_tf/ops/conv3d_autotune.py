@@ -38,8 +38,9 @@ def _stock_conv(x, w, strides):
 
 
 def _stock_transpose(x, w, strides):
-    out = tf.concat([tf.shape(x)[:1], [n * s for n, s in zip(x.shape[1:4], strides)],
-                     tf.shape(w)[3:4]], axis=0)
+    out = tf.concat(
+        [tf.shape(x)[:1], [n * s for n, s in zip(x.shape[1:4], strides)], tf.shape(w)[3:4]], axis=0
+    )
     return tf.nn.conv3d_transpose(x, w, out, [1, *strides, 1], "SAME")
 
 
@@ -62,8 +63,9 @@ def enabled() -> bool:
 
 
 def cache_dir() -> str:
-    base = os.environ.get("IDCG_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                        "idcg_tf")
+    base = os.environ.get("IDCG_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "idcg_tf"
+    )
     return os.path.join(base, "conv3d_autotune")
 
 
@@ -87,8 +89,9 @@ def device_key() -> dict:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        device = (f"GPU {details.get('device_name', 'unknown')} "
-                  f"cc {details.get('compute_capability')}")
+        device = (
+            f"GPU {details.get('device_name', 'unknown')} cc {details.get('compute_capability')}"
+        )
     else:
         device = f"CPU {_cpu_model()} x{os.cpu_count()}"
     return {"tf": tf.__version__, "device": device, "onednn": onednn_enabled()}
@@ -101,8 +104,10 @@ def cache_path() -> str:
 
 def shape_key(kind: str, input_shape, kernel_shape, strides, dtype) -> str:
     dims = lambda s: "x".join(str(int(d)) for d in s)  # noqa: E731
-    return (f"{kind} in={dims(input_shape)} k={dims(kernel_shape)} s={dims(strides)} "
-            f"{tf.as_dtype(dtype).name}")
+    return (
+        f"{kind} in={dims(input_shape)} k={dims(kernel_shape)} s={dims(strides)} "
+        f"{tf.as_dtype(dtype).name}"
+    )
 
 
 def _load() -> None:
@@ -178,6 +183,7 @@ def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
         w = tf.cast(g.normal(kernel_shape) * 0.05, dtype)
         r = None
         for impl, op in CANDIDATES[kind].items():
+
             @tf.function(autograph=False)
             def step(x, w, r, op=op):
                 with tf.GradientTape() as tape:
@@ -187,7 +193,8 @@ def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
                 dx, dw = tape.gradient(loss, [x, w])
                 # Scalars out: the timing is the layer's, not a device-to-host copy's.
                 return tf.reduce_sum(tf.cast(dx, tf.float32)) + tf.reduce_sum(
-                    tf.cast(dw, tf.float32))
+                    tf.cast(dw, tf.float32)
+                )
 
             if r is None:
                 r = tf.cast(g.normal(op(x, w, strides).shape), dtype)

@@ -48,7 +48,7 @@ def conv3d_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:
     t_out, before, after = same_padding(t, kt, st)
     xp = tf.pad(x, [[0, 0], [before, after], [0, 0], [0, 0], [0, 0]])
     # Tap dt of output frame o reads padded frame o * st + dt.
-    taps = [xp[:, dt:dt + st * (t_out - 1) + 1:st] for dt in range(kt)]
+    taps = [xp[:, dt : dt + st * (t_out - 1) + 1 : st] for dt in range(kt)]
     stacked = taps[0] if kt == 1 else tf.concat(taps, axis=-1)  # channels (dt, c)
     kh, kw, c, f = kernel.shape[1:]
     k2 = tf.reshape(tf.transpose(kernel, [1, 2, 0, 3, 4]), [kh, kw, kt * c, f])
@@ -86,8 +86,7 @@ def conv3d_transpose_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tens
     for p in range(st):
         taps = [dt for dt in range(kt) if (p + pad - dt) % st == 0]
         if not taps:
-            phases.append(tf.zeros(tf.concat([tf.shape(x)[:2], out_frames[1:]], axis=0),
-                                   x.dtype))
+            phases.append(tf.zeros(tf.concat([tf.shape(x)[:2], out_frames[1:]], axis=0), x.dtype))
             continue
         shifted = [_shift(x, (p + pad - dt) // st) for dt in taps]
         stacked = shifted[0] if len(taps) == 1 else tf.concat(shifted, axis=-1)

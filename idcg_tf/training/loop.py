@@ -78,8 +78,7 @@ class Trainer:
         hooks: periodic work of the chief after each iteration (see `Hook`).
     """
 
-    def __init__(self, task: Task, workdir: str | os.PathLike, strategy=None, log=None,
-                 hooks=()):
+    def __init__(self, task: Task, workdir: str | os.PathLike, strategy=None, log=None, hooks=()):
         self.task = task
         self.cfg = cfg = task.cfg
         self.workdir = local_workdir(workdir)
@@ -97,8 +96,9 @@ class Trainer:
             self.lock.acquire()
         replicas = self.strategy.num_replicas_in_sync
         if t.batch_size % replicas:
-            raise UserError(f"train.batch_size: {t.batch_size} is not divisible by the "
-                            f"{replicas} replicas")
+            raise UserError(
+                f"train.batch_size: {t.batch_size} is not divisible by the {replicas} replicas"
+            )
         self.global_batch = t.batch_size
         self._check_workdir()
         with self.strategy.scope():
@@ -109,8 +109,13 @@ class Trainer:
             # Built here, inside the scope: building lazily in the replica context fails.
             self.generator_optimizer.build(self.generator_variables)
             self.critic_optimizer.build(self.critic_variables)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
-                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            self.step = tf.Variable(
+                0,
+                dtype=tf.int64,
+                trainable=False,
+                name="step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
             task.build_losses()
         self.writer = tf.summary.create_noop_writer()
         self._iteration_fn = None
@@ -123,8 +128,11 @@ class Trainer:
         generator iteration), loss-scaled under mixed_float16."""
         opt = self.cfg.optimizer
         adam = keras.optimizers.Adam(
-            learning_rate(opt, self.cfg.train.steps, updates_per_step), beta_1=opt.beta_1,
-            beta_2=opt.beta_2, name=name)
+            learning_rate(opt, self.cfg.train.steps, updates_per_step),
+            beta_1=opt.beta_1,
+            beta_2=opt.beta_2,
+            name=name,
+        )
         if self.cfg.train.mixed_precision == "mixed_float16":
             # float16's 5 exponent bits underflow small gradients: dynamic loss scaling (steps
             # with non-finite gradients are skipped and the scale halved).
@@ -151,17 +159,23 @@ class Trainer:
     # ------------------------------------------------------------------ the iteration
     def _run(self, step_fn, args) -> dict:
         per_replica = self.strategy.run(step_fn, args)
-        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                for k, v in per_replica.items()}
+        return {
+            k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in per_replica.items()
+        }
 
     def make_iteration_fn(self):
         """A tf.function running one full iteration on a distributed iterator."""
         n_critic, seed = self.cfg.train.n_critic, self.cfg.train.seed
         task = self.task
-        critic_step = functools.partial(task.critic_step, Update(
-            self.critic_optimizer, self.critic_variables, self.global_batch, seed))
-        generator_step = functools.partial(task.generator_step, Update(
-            self.generator_optimizer, self.generator_variables, self.global_batch, seed))
+        critic_step = functools.partial(
+            task.critic_step,
+            Update(self.critic_optimizer, self.critic_variables, self.global_batch, seed),
+        )
+        generator_step = functools.partial(
+            task.generator_step,
+            Update(self.generator_optimizer, self.generator_variables, self.global_batch, seed),
+        )
         if self.cfg.train.jit_compile:
             # XLA compiles each replica's step; the input pipeline and the loop stay outside
             # (iterator ops cannot be compiled).
@@ -175,8 +189,7 @@ class Trainer:
             for _ in tf.range(n_critic):
                 step_metrics = self._run(critic_step, (next(iterator),))
                 critic = {k: critic[k] + step_metrics[k] / n_critic for k in critic}
-            gen = self._run(generator_step,
-                            (next(iterator),) if task.generator_reads_data else ())
+            gen = self._run(generator_step, (next(iterator),) if task.generator_reads_data else ())
             self.step.assign_add(1)
             return {**critic, **gen}
 
@@ -194,11 +207,16 @@ class Trainer:
             keys += [f"{key}.{k}" for k in new[key]] if isinstance(new.get(key), dict) else [key]
         for key in keys:
             section, _, field = key.partition(".")
-            was, now = (old[section], new[section]) if not field else (
-                old[section][field], new[section][field])
+            was, now = (
+                (old[section], new[section])
+                if not field
+                else (old[section][field], new[section][field])
+            )
             if was != now:
-                raise UserError(f"{self.workdir}: {key} differs from the run's saved "
-                                f"config.yaml ({was!r} vs {now!r}); use a new --workdir")
+                raise UserError(
+                    f"{self.workdir}: {key} differs from the run's saved "
+                    f"config.yaml ({was!r} vs {now!r}); use a new --workdir"
+                )
 
     def _checkpoint_dir(self) -> Path:
         if self.chief:
@@ -209,13 +227,19 @@ class Trainer:
     def setup(self, dataset=None):
         """Restores the latest checkpoint (if any), then positions the input pipeline there."""
         self.checkpoint = tf.train.Checkpoint(
-            step=self.step, generator_optimizer=self.generator_optimizer,
-            critic_optimizer=self.critic_optimizer, **self.task.checkpoint_items())
+            step=self.step,
+            generator_optimizer=self.generator_optimizer,
+            critic_optimizer=self.critic_optimizer,
+            **self.task.checkpoint_items(),
+        )
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(self._checkpoint_dir()),
-            max_to_keep=self.cfg.train.keep_checkpoints)
-        latest = newest_intact_checkpoint(self._checkpoint_dir(),
-                                          warn=lambda line: self.log(f"warning: {line}"))
+            self.checkpoint,
+            str(self._checkpoint_dir()),
+            max_to_keep=self.cfg.train.keep_checkpoints,
+        )
+        latest = newest_intact_checkpoint(
+            self._checkpoint_dir(), warn=lambda line: self.log(f"warning: {line}")
+        )
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
             self.log(f"resumed from {latest} (step {self.current_step})")
@@ -247,8 +271,10 @@ class Trainer:
             if pattern:
                 bad = reader.find_corrupt_shard(pattern, kind, m.resolution, m.frames)
                 if bad:
-                    return UserError(f"{key}: corrupt record in {bad} (set data.on_corrupt=skip "
-                                     "to skip bad records)")
+                    return UserError(
+                        f"{key}: corrupt record in {bad} (set data.on_corrupt=skip "
+                        "to skip bad records)"
+                    )
         return exc
 
     def append_record(self, record: dict) -> None:
@@ -285,7 +311,8 @@ class Trainer:
             if bad:
                 raise TrainingDiverged(
                     f"step {step}: loss term {bad[0]} is {metrics[bad[0]]}; training stopped, "
-                    f"the last good checkpoint is {self.manager.latest_checkpoint or 'none'}")
+                    f"the last good checkpoint is {self.manager.latest_checkpoint or 'none'}"
+                )
             if first:  # the first iteration includes tracing: time from its end
                 window_start, window_step, first = time.perf_counter(), step, False
             if step % t.log_every == 0 or step == total:
@@ -316,12 +343,18 @@ class Trainer:
             if math.isfinite(steps_per_sec):
                 tf.summary.scalar("speed/steps_per_second", steps_per_sec)
         self.append_record({"step": step, **metrics, "steps_per_second": steps_per_sec})
-        short = {"critic/loss": "critic", "generator/loss": "gen", "generator/cycle": "cycle",
-                 "critic/wasserstein_image": "W_img", "critic/wasserstein_video": "W_vid"}
+        short = {
+            "critic/loss": "critic",
+            "generator/loss": "gen",
+            "generator/cycle": "cycle",
+            "critic/wasserstein_image": "W_img",
+            "critic/wasserstein_video": "W_vid",
+        }
         parts = [f"{name} {metrics[k]:.4g}" for k, name in short.items() if k in metrics]
         for k in ("generator/pixel_identity", "generator/facenet_identity"):
             if k in metrics:
                 parts.append(f"{k.split('/')[1]} {metrics[k]:.4g}")
         speed = f"{steps_per_sec:.3g} it/s" if math.isfinite(steps_per_sec) else "- it/s"
-        self.log(f"step {step}/{total} | " + " | ".join(parts)
-                 + f" | {speed} | ETA {_fmt_duration(eta)}")
+        self.log(
+            f"step {step}/{total} | " + " | ".join(parts) + f" | {speed} | ETA {_fmt_duration(eta)}"
+        )

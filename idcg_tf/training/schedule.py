@@ -33,8 +33,11 @@ class LinearDecayTail(keras.optimizers.schedules.LearningRateSchedule):
         return self.learning_rate * (1.0 - fraction)
 
     def get_config(self):
-        return {"learning_rate": self.learning_rate, "decay_start": self.decay_start,
-                "total": self.total}
+        return {
+            "learning_rate": self.learning_rate,
+            "decay_start": self.decay_start,
+            "total": self.total,
+        }
 
 
 def learning_rate(opt_cfg, steps: int, updates_per_step: int = 1):

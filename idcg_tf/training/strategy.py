@@ -12,14 +12,16 @@ from idcg_tf.errors import UserError
 
 
 def make_strategy(name: str = "mirrored", devices=None) -> tf.distribute.Strategy:
-    """"mirrored": every local GPU (or the CPU when there is none); "multi_worker": the
+    """ "mirrored": every local GPU (or the CPU when there is none); "multi_worker": the
     cluster in TF_CONFIG; "default": no distribution (one device)."""
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise UserError("train.strategy=multi_worker: set TF_CONFIG to describe the cluster "
-                            "(see README, 'Training on several machines')")
+            raise UserError(
+                "train.strategy=multi_worker: set TF_CONFIG to describe the cluster "
+                "(see README, 'Training on several machines')"
+            )
         try:
             json.loads(os.environ["TF_CONFIG"])
         except json.JSONDecodeError as exc:

@@ -50,22 +50,24 @@ class Update:
 
     def mean(self, per_sample: tf.Tensor) -> tf.Tensor:
         """This replica's share of the global-batch mean (the replicas' shares are summed)."""
-        return tf.nn.compute_average_loss(tf.reshape(per_sample, [-1]),
-                                          global_batch_size=self.global_batch)
+        return tf.nn.compute_average_loss(
+            tf.reshape(per_sample, [-1]), global_batch_size=self.global_batch
+        )
 
     def draw(self, sample, stream: int | None = None) -> tf.Tensor:
         """This replica's slice of `sample(key)`, a stateless draw with the global batch as its
         last axis, keyed by (seed, update count[, stream]): the same on resume and for any
         replica count."""
-        key = tf.stack([tf.constant(self.seed, tf.int64),
-                        tf.cast(self.optimizer.iterations.value, tf.int64)])
+        key = tf.stack(
+            [tf.constant(self.seed, tf.int64), tf.cast(self.optimizer.iterations.value, tf.int64)]
+        )
         if stream is not None:
             key = tf.random.experimental.stateless_fold_in(key, stream)
         values = sample(key)
         ctx = tf.distribute.get_replica_context()
         batch = self.global_batch // ctx.num_replicas_in_sync
         start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * batch
-        return values[..., start:start + batch]
+        return values[..., start : start + batch]
 
     @property
     def loss_scale(self):

@@ -60,17 +60,21 @@ class WorkdirLock:
             except FileNotFoundError:
                 continue
             except (ValueError, KeyError, TypeError):
-                raise UserError(f"{self.path}: unreadable lock file; if no run uses this "
-                                "workdir, delete it") from None
+                raise UserError(
+                    f"{self.path}: unreadable lock file; if no run uses this workdir, delete it"
+                ) from None
             if (host, pid) == (self.me["host"], self.me["pid"]):
                 return  # this process already holds it (a second Trainer in one process)
             if host == self.me["host"] and not _alive(pid):
-                self.warn(f"{self.path}: taking over the lock of process {pid} on {host}, "
-                          "which is gone")
+                self.warn(
+                    f"{self.path}: taking over the lock of process {pid} on {host}, which is gone"
+                )
                 self.path.unlink(missing_ok=True)
                 continue
-            raise UserError(f"{self.path.parent}: another training run uses this workdir "
-                            f"(host {host}, pid {pid}); wait for it, or use another --workdir")
+            raise UserError(
+                f"{self.path.parent}: another training run uses this workdir "
+                f"(host {host}, pid {pid}); wait for it, or use another --workdir"
+            )
         raise UserError(f"{self.path}: could not take the lock; try again")
 
     def release(self) -> None:

@@ -14,8 +14,13 @@ from idcg_tf.runs import weights_checkpoint
 from idcg_tf.training.task import Task, Update
 from idcg_tf.visualize import translation_sheet
 
-CRITIC_METRICS = ("critic/loss", "critic/wasserstein_image", "critic/wasserstein_video",
-                  "critic/gradient_penalty_image", "critic/gradient_penalty_video")
+CRITIC_METRICS = (
+    "critic/loss",
+    "critic/wasserstein_image",
+    "critic/wasserstein_video",
+    "critic/gradient_penalty_image",
+    "critic/gradient_penalty_video",
+)
 
 
 class TranslationTask(Task):
@@ -54,40 +59,56 @@ class TranslationTask(Task):
 
         lc = self.cfg.loss
         self.embedder = FaceNetEmbedder(weights_path=lc.facenet_weights or None, name="facenet")
-        self.identity_loss = functools.partial(losses.facenet_identity_loss, self.embedder,
-                                               frame_step=lc.facenet_frame_step)
+        self.identity_loss = functools.partial(
+            losses.facenet_identity_loss, self.embedder, frame_step=lc.facenet_frame_step
+        )
 
     @property
     def generator_variables(self):
-        return (self.nets.image_to_video.trainable_variables
-                + self.nets.video_to_image.trainable_variables)
+        return (
+            self.nets.image_to_video.trainable_variables
+            + self.nets.video_to_image.trainable_variables
+        )
 
     @property
     def critic_variables(self):
-        return (self.nets.image_critic.trainable_variables
-                + self.nets.video_critic.trainable_variables)
+        return (
+            self.nets.image_critic.trainable_variables + self.nets.video_critic.trainable_variables
+        )
 
     def checkpoint_items(self):
         return {"weights": weights_checkpoint(self.nets)}
 
     def datasets(self, strategy, global_batch, start_step):
         t = self.cfg.train
-        return reader.training_datasets(strategy, self.cfg.data, self.cfg.model, global_batch,
-                                        t.seed, start_step=start_step,
-                                        batches_per_step=t.n_critic + 1)
+        return reader.training_datasets(
+            strategy,
+            self.cfg.data,
+            self.cfg.model,
+            global_batch,
+            t.seed,
+            start_step=start_step,
+            batches_per_step=t.n_critic + 1,
+        )
 
     @property
     def input_patterns(self):
         d = self.cfg.data
-        return (("data.train_images", d.train_images, "images"),
-                ("data.train_clips", d.train_clips, "clips"))
+        return (
+            ("data.train_images", d.train_images, "images"),
+            ("data.train_clips", d.train_clips, "clips"),
+        )
 
     # ------------------------------------------------------------------ the steps
     def _float32_networks(self):
         """G_Y, G_X, C_X, C_Y with float32 outputs: under a mixed policy the networks compute
         in float16 / bfloat16, but critic scores and every loss term are float32."""
-        nets = [self.nets.image_to_video, self.nets.video_to_image, self.nets.image_critic,
-                self.nets.video_critic]
+        nets = [
+            self.nets.image_to_video,
+            self.nets.video_to_image,
+            self.nets.image_critic,
+            self.nets.video_critic,
+        ]
         if self.cfg.train.mixed_precision == "none":
             return nets
         return [lambda x, _net=net, **kw: tf.cast(_net(x, **kw), tf.float32) for net in nets]
@@ -103,8 +124,9 @@ class TranslationTask(Task):
         g_y, g_x, c_x, c_y = self._float32_networks()
         images, clips = self._as_network_dtype(*batch)
         # eps ~ U[0, 1] per sample, keyed by seed and critic update.
-        eps = update.draw(lambda key: tf.random.stateless_uniform([2, update.global_batch],
-                                                                  seed=key))
+        eps = update.draw(
+            lambda key: tf.random.stateless_uniform([2, update.global_batch], seed=key)
+        )
         fake_clips = tf.stop_gradient(g_y(images, training=True))
         fake_images = tf.stop_gradient(g_x(clips, training=True))
         with tf.GradientTape() as tape:
@@ -112,9 +134,11 @@ class TranslationTask(Task):
             real_y, fake_y = c_y(clips), c_y(fake_clips)
             gp_x = losses.gradient_penalty(c_x, images, fake_images, eps[0], update.loss_scale)
             gp_y = losses.gradient_penalty(c_y, clips, fake_clips, eps[1], update.loss_scale)
-            per_sample = (losses.wasserstein_critic_loss(real_x, fake_x)
-                          + losses.wasserstein_critic_loss(real_y, fake_y)
-                          + self.cfg.loss.gradient_penalty * (gp_x + gp_y))
+            per_sample = (
+                losses.wasserstein_critic_loss(real_x, fake_x)
+                + losses.wasserstein_critic_loss(real_y, fake_y)
+                + self.cfg.loss.gradient_penalty * (gp_x + gp_y)
+            )
             loss = update.mean(per_sample)
             update.minimize(tape, loss)
         return {
@@ -128,8 +152,9 @@ class TranslationTask(Task):
 
     def _pixel_identity(self, images, fake_clips, fake_images, clips):
         form = self.cfg.loss.pixel_identity_form
-        return (losses.pixel_identity_loss(images, fake_clips, form)
-                + losses.pixel_identity_loss(fake_images, clips, form))
+        return losses.pixel_identity_loss(images, fake_clips, form) + losses.pixel_identity_loss(
+            fake_images, clips, form
+        )
 
     def _facenet_identity(self, images, fake_clips, fake_images, clips):
         return self.identity_loss(images, fake_clips, fake_images, clips)
@@ -144,8 +169,8 @@ class TranslationTask(Task):
         terms = {
             "adversarial_video": losses.wasserstein_generator_loss(c_y(fake_clips)),
             "adversarial_image": losses.wasserstein_generator_loss(c_x(fake_images)),
-            "cycle": self.cfg.loss.cycle * (losses.cycle_loss(images, rec_images)
-                                            + losses.cycle_loss(clips, rec_clips)),
+            "cycle": self.cfg.loss.cycle
+            * (losses.cycle_loss(images, rec_images) + losses.cycle_loss(clips, rec_clips)),
         }
         if self._identity_term:
             name, weight, term = self._identity_term
@@ -169,8 +194,15 @@ class TranslationTask(Task):
         clips_pattern = d.test_clips or d.train_clips
         if not images_pattern or not clips_pattern:
             return None
-        common = dict(resolution=m.resolution, frames=m.frames, batch_size=1, shuffle_buffer=1,
-                      flip=False, repeat=True, cycle_length=1)
+        common = dict(
+            resolution=m.resolution,
+            frames=m.frames,
+            batch_size=1,
+            shuffle_buffer=1,
+            flip=False,
+            repeat=True,
+            cycle_length=1,
+        )
         images = reader.make_dataset(images_pattern, "images", **common)
         clips = reader.make_dataset(clips_pattern, "clips", **common)
         images = np.concatenate([b.numpy() for b in images.take(count)])
@@ -190,7 +222,8 @@ class TranslationTask(Task):
         images, clips = inputs
         fake_clips, rec_images, fake_images, rec_clips = self.translate(images, clips)
         return "samples/image_to_video_to_image", translation_sheet(
-            images, fake_clips, rec_images, clips, fake_images, rec_clips)
+            images, fake_clips, rec_images, clips, fake_images, rec_clips
+        )
 
     def describe(self) -> str:
         """Parameter counts and input -> output shapes of the four networks, and the critics'
@@ -209,10 +242,12 @@ class TranslationTask(Task):
         for name, net, shape in rows:
             out = net.compute_output_shape(shape)
             lines.append(f"{name:22} {net.count_params():>12,}  {shape} -> {tuple(out)}")
-        lines.append(f"latent code {m.latent_size}x{m.latent_size}x{m.image_encoder_widths[-1]} "
-                     f"= {m.latent_frames} frames x "
-                     f"{m.image_encoder_widths[-1] // m.latent_frames} channels; "
-                     f"{m.time_strides} of {m.num_strided} 3D layers stride over time")
+        lines.append(
+            f"latent code {m.latent_size}x{m.latent_size}x{m.image_encoder_widths[-1]} "
+            f"= {m.latent_frames} frames x "
+            f"{m.image_encoder_widths[-1] // m.latent_frames} channels; "
+            f"{m.time_strides} of {m.num_strided} 3D layers stride over time"
+        )
         for name, net, shape in rows[2:]:
             form = f", form {m.video_critic_form}" if net is nets.video_critic else ""
             lines.append(f"{name} layers{form}:")
