@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import typing
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import yaml
 
 from idcg_tf import configs
 from idcg_tf.architecture import CONV3D_IMPLS, VIDEO_CRITIC_FORMS, time_strides
+from idcg_tf.config_fields import apply_override, build, parse_override, plain
 from idcg_tf.errors import ConfigError
 
 TASKS = ("translation", "generation")  # see idcg_tf.experiment
@@ -156,107 +156,54 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(_plain(self.to_dict()), sort_keys=False)
+        return yaml.safe_dump(plain(self.to_dict()), sort_keys=False)
 
 
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+# Settings with a fixed set of values, and numbers with a lower bound only.
+_CHOICES = (
+    ("task", TASKS),
+    ("model.variant", VARIANTS),
+    ("model.conv3d_impl", CONV3D_IMPLS),
+    ("model.video_critic_form", VIDEO_CRITIC_FORMS),
+    ("loss.pixel_identity_form", PIXEL_IDENTITY_FORMS),
+    ("train.mixed_precision", MIXED_PRECISION),
+    ("train.strategy", ("mirrored", "multi_worker", "default")),
+    ("data.on_corrupt", ("error", "skip")),
+)
+_AT_LEAST = (
+    ("model.residual_blocks", 0),
+    ("model.kernel_size", 2),
+    *((f"loss.{key}", 0) for key in ("gradient_penalty", "cycle", "pixel_identity")),
+    ("loss.facenet_identity", 0),
+    ("loss.facenet_frame_step", 1),
+    ("train.steps", 0),
+    *((f"train.{key}", 1) for key in ("batch_size", "n_critic", "log_every", "sample_every")),
+    *((f"train.{key}", 1) for key in ("checkpoint_every", "keep_checkpoints")),
+    *((f"train.{key}", 1) for key in ("facenet_score_samples", "facenet_score_every")),
+    *((f"data.{key}", 1) for key in ("shuffle_buffer", "cycle_length")),
+    *((f"generation.{key}", 1) for key in ("noise_dim", "code_channels")),
+    ("generation.mask_sparsity", 0),
+)
+
+
+def _value(cfg: Config, dotted: str):
+    value = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
     return value
-
-
-def _coerce(key: str, value, annotation):
-    """Checks `value` against a field's annotation; returns it in the field's type."""
-    origin = typing.get_origin(annotation)
-    if origin is tuple:
-        (item_type, _) = typing.get_args(annotation)
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list of {item_type.__name__}, got {value!r}")
-        return tuple(_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, str):
-            # PyYAML reads 1e-4 (no dot) as a string (YAML 1.1); accept what float() accepts.
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported annotation {annotation!r} for {key}")
-
-
-def _build(cls, data, prefix: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if key not in fields:
-            known = ", ".join(sorted(fields))
-            raise ConfigError(f"unknown config key '{dotted}' (known here: {known})")
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value if value is not None else {}, dotted)
-        else:
-            kwargs[key] = _coerce(dotted, value, hint)
-    return cls(**kwargs)
-
-
-def _parse_override(text: str) -> tuple[list[str], object]:
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected section.key=value")
-    key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
-    return key.strip().split("."), value
-
-
-def _apply_override(tree: dict, path: list[str], value) -> None:
-    node = tree
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a section")
-    node[path[-1]] = value
 
 
 def validate(cfg: Config) -> Config:
     """Cross-field checks; raises ConfigError naming the key."""
-    m, t, lo = cfg.model, cfg.train, cfg.loss
-    if m.variant not in VARIANTS:
-        raise ConfigError(
-            f"model.variant: expected one of {', '.join(VARIANTS)}, got {m.variant!r}"
-        )
-    if m.conv3d_impl not in CONV3D_IMPLS:
-        raise ConfigError(
-            f"model.conv3d_impl: expected one of {', '.join(CONV3D_IMPLS)}, got {m.conv3d_impl!r}"
-        )
-    if m.video_critic_form not in VIDEO_CRITIC_FORMS:
-        raise ConfigError(
-            f"model.video_critic_form: expected one of "
-            f"{', '.join(VIDEO_CRITIC_FORMS)}, got {m.video_critic_form!r}"
-        )
+    m, t = cfg.model, cfg.train
+    for key, choices in _CHOICES:
+        if _value(cfg, key) not in choices:
+            raise ConfigError(
+                f"{key}: expected one of {', '.join(choices)}, got {_value(cfg, key)!r}"
+            )
+    for key, least in _AT_LEAST:
+        if _value(cfg, key) < least:
+            raise ConfigError(f"{key}: must be >= {least}, got {_value(cfg, key)}")
     n = m.num_strided
     for key in (
         "image_encoder_widths",
@@ -300,25 +247,11 @@ def validate(cfg: Config) -> Config:
             f"model.image_encoder_widths: the last width ({m.image_encoder_widths[-1]}) must be "
             f"divisible by the {m.latent_frames} latent frames the video decoder starts from"
         )
-    if m.residual_blocks < 0:
-        raise ConfigError("model.residual_blocks: must be >= 0")
-    if m.kernel_size < 2:
-        raise ConfigError("model.kernel_size: must be >= 2")
     if m.channels != 3:
         raise ConfigError(
             f"model.channels: only 3 (RGB) is supported (the data reader decodes "
             f"RGB, FaceNet embeds RGB faces), got {m.channels}"
         )
-    for key in ("gradient_penalty", "cycle", "pixel_identity", "facenet_identity"):
-        if getattr(lo, key) < 0:
-            raise ConfigError(f"loss.{key}: must be >= 0")
-    if lo.pixel_identity_form not in PIXEL_IDENTITY_FORMS:
-        raise ConfigError(
-            f"loss.pixel_identity_form: expected one of "
-            f"{', '.join(PIXEL_IDENTITY_FORMS)}, got {lo.pixel_identity_form!r}"
-        )
-    if lo.facenet_frame_step < 1:
-        raise ConfigError("loss.facenet_frame_step: must be >= 1")
     if cfg.optimizer.learning_rate <= 0:
         raise ConfigError("optimizer.learning_rate: must be > 0")
     for key in ("beta_1", "beta_2"):
@@ -329,38 +262,7 @@ def validate(cfg: Config) -> Config:
             f"optimizer.decay_start: must be in [0, 1] (a fraction of "
             f"train.steps; 1 = no decay), got {cfg.optimizer.decay_start}"
         )
-    if t.steps < 0:
-        raise ConfigError("train.steps: must be >= 0")
-    if t.batch_size < 1:
-        raise ConfigError("train.batch_size: must be >= 1")
-    if t.n_critic < 1:
-        raise ConfigError("train.n_critic: must be >= 1")
-    for key in (
-        "log_every",
-        "sample_every",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "facenet_score_samples",
-        "facenet_score_every",
-    ):
-        if getattr(t, key) < 1:
-            raise ConfigError(f"train.{key}: must be >= 1")
-    if t.mixed_precision not in MIXED_PRECISION:
-        raise ConfigError(
-            f"train.mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, "
-            f"got {t.mixed_precision!r}"
-        )
-    if t.strategy not in ("mirrored", "multi_worker", "default"):
-        raise ConfigError(
-            f"train.strategy: expected mirrored, multi_worker or default, got {t.strategy!r}"
-        )
-    if cfg.data.on_corrupt not in ("error", "skip"):
-        raise ConfigError(f"data.on_corrupt: expected error or skip, got {cfg.data.on_corrupt!r}")
-    if cfg.data.shuffle_buffer < 1 or cfg.data.cycle_length < 1:
-        raise ConfigError("data.shuffle_buffer and data.cycle_length: must be >= 1")
     g = cfg.generation
-    if cfg.task not in TASKS:
-        raise ConfigError(f"task: expected one of {', '.join(TASKS)}, got {cfg.task!r}")
     if cfg.task == "generation" and g.model not in GENERATION_MODELS:
         raise ConfigError(
             f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
@@ -374,24 +276,21 @@ def validate(cfg: Config) -> Config:
             "train.mixed_precision / train.jit_compile: not supported with "
             f"task: generation ({g.model}) yet; use none / false"
         )
-    for key, least in (("noise_dim", 1), ("code_channels", 1), ("mask_sparsity", 0)):
-        if getattr(g, key) < least:
-            raise ConfigError(f"generation.{key}: must be >= {least}, got {getattr(g, key)}")
     return cfg
 
 
 def from_dict(data: dict, overrides: typing.Sequence[str] = ()) -> Config:
     tree = json.loads(json.dumps(data or {}))  # deep copy of plain data
     for text in overrides:
-        path, value = _parse_override(text)
-        _apply_override(tree, path, value)
+        path, value = parse_override(text)
+        apply_override(tree, path, value)
     # A config from before the `task` key: generation.model chose the task, and the code took
     # its channels from the translator's (model.image_encoder_widths[-1] / latent frames).
     gen = tree.get("generation")
     legacy = "task" not in tree and isinstance(gen, dict) and bool(gen.get("model"))
     if legacy:
         tree["task"] = "generation"
-    cfg = _build(Config, tree, "")
+    cfg = build(Config, tree, "")
     if legacy and "code_channels" not in gen and cfg.model.image_encoder_widths:
         m = cfg.model
         cfg = dataclasses.replace(
@@ -426,4 +325,4 @@ def replace(cfg: Config, **sections) -> Config:
             tree[section].update(values)
         else:
             tree[section] = values
-    return from_dict(_plain(tree))
+    return from_dict(plain(tree))

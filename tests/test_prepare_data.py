@@ -18,6 +18,7 @@ import pytest
 
 from conftest import run_tool
 from idcg_tf.data import faces as F
+from idcg_tf.data import media
 from idcg_tf.data import prepare as P
 from idcg_tf.data import sources as S
 from idcg_tf.data.demo_media import lay_out_demo_media
@@ -274,7 +275,7 @@ def broken_inputs(tmp_path_factory, demo):
     person.mkdir(parents=True)
     (root / "frame_images_DB" / "Jane_Doe.labeled_faces.txt").write_text("labels\n")
     item = S.Item("videos", "videos", str(carphone))
-    for index, frame in S.iter_video_frames(item, limit=24):
+    for index, frame in media.iter_video_frames(item, limit=24):
         if index != 12:
             Image.fromarray(frame).save(person / f"0.{index}.jpg", quality=95)
     return root

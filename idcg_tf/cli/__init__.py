@@ -8,6 +8,7 @@ quiet TensorFlow logs. Modules here import no TensorFlow at the top: the log fil
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -51,3 +52,8 @@ def run_tool(main: Callable[[list[str] | None], int | None]) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)
     sys.exit(code or 0)
+
+
+def console_script(main: Callable[[list[str] | None], int | None]) -> Callable[[], None]:
+    """The entry point of a tool (`idcg-train = idcg_tf.cli.train:cli`): `run_tool(main)`."""
+    return functools.partial(run_tool, main)

@@ -19,7 +19,7 @@ import json
 import sys
 
 from idcg_tf.architecture import CONV3D_IMPLS
-from idcg_tf.cli import add_overrides, run_tool
+from idcg_tf.cli import add_overrides, console_script
 
 
 def _log(line: str) -> None:
@@ -97,6 +97,4 @@ def main(argv=None) -> int:
     return 0
 
 
-def cli() -> None:
-    """The `idcg-benchmark` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-benchmark` console script

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from idcg_tf.cli import add_overrides, run_tool
+from idcg_tf.cli import add_overrides, console_script
 
 
 def main(argv=None) -> int:
@@ -43,6 +43,4 @@ def main(argv=None) -> int:
     return 0
 
 
-def cli() -> None:
-    """The `idcg-compare` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-compare` console script

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import console_script
 
 
 def main(argv=None) -> int:
@@ -167,6 +167,4 @@ def main(argv=None) -> int:
     return 0
 
 
-def cli() -> None:
-    """The `idcg-evaluate` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-evaluate` console script

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import console_script
 
 
 def main(argv=None) -> int:
@@ -42,6 +42,4 @@ def main(argv=None) -> int:
     return 0
 
 
-def cli() -> None:
-    """The `idcg-export` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-export` console script

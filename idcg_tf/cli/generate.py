@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import console_script
 
 
 def main(argv=None) -> int:
@@ -53,6 +53,4 @@ def main(argv=None) -> int:
     return 0
 
 
-def cli() -> None:
-    """The `idcg-generate` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-generate` console script

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import console_script
 
 
 def main(argv=None) -> int:
@@ -25,6 +25,4 @@ def main(argv=None) -> int:
     return 0 if report["ok"] else 1
 
 
-def cli() -> None:
-    """The `idcg-gpu-check` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-gpu-check` console script

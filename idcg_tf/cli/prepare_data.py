@@ -12,7 +12,7 @@ import argparse
 import json
 import os
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import console_script
 from idcg_tf.data import sources  # light: argument errors come before TensorFlow loads
 
 EXAMPLES = """\
@@ -217,6 +217,4 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result.written else 1
 
 
-def cli() -> None:
-    """The `idcg-prepare` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-prepare` console script

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from idcg_tf.cli import run_tool
+from idcg_tf.cli import console_script
 
 
 def main(argv=None) -> int:
@@ -71,6 +71,4 @@ def main(argv=None) -> int:
     return 1 if result.failed else 0
 
 
-def cli() -> None:
-    """The `idcg-translate` console script."""
-    run_tool(main)
+cli = console_script(main)  # the `idcg-translate` console script

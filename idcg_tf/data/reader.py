@@ -210,15 +210,17 @@ def find_corrupt_shard(pattern: str, kind: str, resolution: int, frames: int) ->
 
 def training_datasets(
     strategy: tf.distribute.Strategy,
-    data_cfg,
-    model_cfg,
+    cfg,
     global_batch: int,
-    seed: int,
     start_step: int = 0,
     batches_per_step: int = 1,
+    streams: tuple = (("images", 0), ("clips", 1)),
 ):
-    """The distributed (images, clips) dataset of the training split, positioned after
-    `start_step` steps of `batches_per_step` global batches each (exact resume)."""
+    """The distributed dataset of the training split, positioned after `start_step` steps of
+    `batches_per_step` global batches each (exact resume). `streams` names the kinds read and
+    the seed offset of each: (images, clips) batches by default, bare clip batches for
+    `(("clips", 0),)` (video generation). Seeds: `cfg.train.seed` plus the offset."""
+    data_cfg, model_cfg, seed = cfg.data, cfg.model, cfg.train.seed
 
     def dataset_fn(ctx: tf.distribute.InputContext):
         per_replica = ctx.get_per_replica_batch_size(global_batch)
@@ -235,12 +237,16 @@ def training_datasets(
             input_context=ctx,
             start=start_step * batches_per_step * per_pipeline_step,
         )
-        images = make_dataset(
-            data_cfg.train_images, "images", seed=seed, key="data.train_images", **common
+        datasets = tuple(
+            make_dataset(
+                getattr(data_cfg, f"train_{kind}"),
+                kind,
+                seed=seed + offset,
+                key=f"data.train_{kind}",
+                **common,
+            )
+            for kind, offset in streams
         )
-        clips = make_dataset(
-            data_cfg.train_clips, "clips", seed=seed + 1, key="data.train_clips", **common
-        )
-        return tf.data.Dataset.zip((images, clips))
+        return datasets[0] if len(datasets) == 1 else tf.data.Dataset.zip(datasets)
 
     return strategy.distribute_datasets_from_function(dataset_fn)

@@ -1,4 +1,5 @@
-"""Source kinds: where the face media comes from, how it is enumerated and how it is read.
+"""Source kinds: where the face media comes from and how it is enumerated (reading it:
+`idcg_tf.data.media`).
 
 A source is given as ``KIND:PATH``. Still images (domain X, ``--images``):
 
@@ -36,8 +37,6 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
 
 from idcg_tf.errors import UserError
 
@@ -132,7 +131,7 @@ def _stamp(path: Path) -> str:
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def _natural_key(name: str) -> list:
+def natural_key(name: str) -> list:
     """Sorts "2.jpg" before "10.jpg", as frame numbers are meant."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
@@ -145,7 +144,7 @@ def _walk_files(root: Path) -> list[Path]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(
-            Path(folder, f) for f in sorted(files, key=_natural_key) if not f.startswith(".")
+            Path(folder, f) for f in sorted(files, key=natural_key) if not f.startswith(".")
         )
     return found
 
@@ -269,7 +268,7 @@ def _ytf(source: Source) -> tuple[list[Item], list[Rejected]]:
     items = []
     for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for video in sorted(
-            (v for v in person.iterdir() if v.is_dir()), key=lambda v: _natural_key(v.name)
+            (v for v in person.iterdir() if v.is_dir()), key=lambda v: natural_key(v.name)
         ):
             items.append(
                 Item("videos", "ytf", str(video), f"ytf:{person.name}", None, _stamp(video))
@@ -323,110 +322,3 @@ def enumerate_source(source: Source) -> tuple[list[Item], list[Rejected]]:
         )
         raise UserError(f"--{source.domain} {source.spec}: empty source, no {what} found")
     return items, rejected
-
-
-# --------------------------------------------------------------------------- reading media
-
-
-def _to_rgb8(image) -> np.ndarray:
-    """Any Pillow image as HxWx3 uint8 RGB."""
-    from PIL import Image
-
-    mode = image.mode
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        # Pillow's own convert() clips 16-bit and float values at 255 instead of scaling them.
-        values = np.asarray(image).astype(np.float64)
-        peak = values.max() if values.size else 0.0
-        if mode.startswith("I;16") or 255 < peak <= 65535:
-            values = values / 257.0
-        elif mode == "F" and peak <= 1.0:
-            values = values * 255.0
-        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-        # Transparent pixels carry arbitrary colours; a white backdrop is what viewers show.
-        rgba = image.convert("RGBA")
-        backdrop = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(backdrop, rgba).convert("RGB"))
-    return np.asarray(image.convert("RGB"))
-
-
-def read_image(path: str) -> np.ndarray:
-    """Reads a still image as HxWx3 uint8 RGB, upright per its EXIF orientation.
-
-    Raises `SkipInput` for empty, truncated or undecodable files.
-    """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if os.path.getsize(path) == 0:
-        raise SkipInput("empty file", "the file has zero bytes")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            return np.ascontiguousarray(_to_rgb8(image))
-    except UnidentifiedImageError:
-        raise SkipInput("unreadable", "not an image Pillow can identify") from None
-    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
-        raise SkipInput("unreadable", f"cannot decode: {error}") from None
-
-
-def _frame_number(path: Path) -> int | None:
-    numbers = re.findall(r"\d+", path.stem)
-    return int(numbers[-1]) if numbers else None
-
-
-def list_frames(folder: str) -> list[tuple[int, str]]:
-    """The frames of a frame folder as (frame index, path), in order.
-
-    The index is the last number in the file name (YouTube Faces names frames
-    ``<video>.<frame>.jpg``); where names carry no distinct numbers the position is used.
-    """
-    files = sorted(
-        (
-            p
-            for p in Path(folder).iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
-        ),
-        key=lambda p: _natural_key(p.name),
-    )
-    numbers = [_frame_number(p) for p in files]
-    if None in numbers or len(set(numbers)) != len(numbers) or numbers != sorted(numbers):
-        numbers = list(range(len(files)))
-    return [(n, str(p)) for n, p in zip(numbers, files)]
-
-
-def iter_video_frames(item: Item, limit: int = 0) -> Iterator[tuple[int, np.ndarray | None]]:
-    """Yields (frame index, HxWx3 uint8 RGB frame) for a video file or a frame folder.
-
-    A frame of a frame folder that cannot be read is yielded as None (it breaks face runs);
-    a video file that cannot be opened raises `SkipInput`. `limit` > 0 stops after that many
-    frames. Decoding is deterministic, so two passes over one item see the same frames.
-    """
-    if item.is_frame_folder:
-        for count, (index, path) in enumerate(list_frames(item.path)):
-            if limit and count >= limit:
-                return
-            try:
-                yield index, read_image(path)
-            except SkipInput:
-                yield index, None
-        return
-
-    import cv2
-
-    if os.path.getsize(item.path) == 0:
-        raise SkipInput("empty file", "the file has zero bytes")
-    capture = cv2.VideoCapture(item.path)
-    try:
-        if not capture.isOpened():
-            raise SkipInput("unreadable", "OpenCV cannot open it (truncated or not a video)")
-        index = 0
-        while not limit or index < limit:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                return
-            yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            index += 1
-    finally:
-        capture.release()

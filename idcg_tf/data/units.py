@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 from idcg_tf.data import faces as F
+from idcg_tf.data import media
 from idcg_tf.data import sources as S
 from idcg_tf.data.split import time_ranges
 from idcg_tf.data.video_faces import ClipCut, face_clips
@@ -91,7 +92,7 @@ def _load_stills(task: Task, min_face: int, skipped: list) -> list:
     loaded = []
     for item, split in zip(task.items, task.splits):
         try:
-            image = S.read_image(item.path)
+            image = media.read_image(item.path)
             h, w = image.shape[:2]
             if min(h, w) < min_face:
                 raise S.SkipInput("too small", f"{w}x{h} pixels, below --min-face {min_face}")

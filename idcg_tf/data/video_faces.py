@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from idcg_tf.data import faces as F
+from idcg_tf.data import media
 from idcg_tf.data import sources as S
 
 Parts = Callable[[int, int], dict[str, tuple[int, int]]]
@@ -133,7 +134,7 @@ def face_clips(
     stats = {} if stats is None else stats
     length = cut.frames
     detections, seen = _detect_main_face(
-        S.iter_video_frames(item, limit), detector, length if first_clip_only else 0, stats
+        media.iter_video_frames(item, limit), detector, length if first_clip_only else 0, stats
     )
     if not detections:
         raise S.SkipInput("no frames", "no frame could be decoded")
@@ -171,7 +172,7 @@ def face_clips(
         )
     needed = {i for _, clip in plan for i in clip}
     last, crops = max(needed), {}
-    for index, frame in S.iter_video_frames(item, limit):  # pass 2
+    for index, frame in media.iter_video_frames(item, limit):  # pass 2
         if index in needed and frame is not None:
             crops[index] = F.crop_square(frame, *boxes[index], cut.resolution)
         if index >= last:

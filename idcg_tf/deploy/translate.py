@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from idcg_tf.data import faces as F
+from idcg_tf.data import media
 from idcg_tf.data import sources as S
 from idcg_tf.data.crop import crop_settings
 from idcg_tf.data.video_faces import ClipCut, face_clips
@@ -83,7 +84,7 @@ class _Work:
 
     # --------------------------------------------------------------- stills
     def crop_still(self, path: str) -> np.ndarray:
-        image = S.read_image(path)
+        image = media.read_image(path)
         h, w = image.shape[:2]
         if min(h, w) < self.min_face:
             raise S.SkipInput(

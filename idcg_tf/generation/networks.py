@@ -32,7 +32,7 @@ def code_shape(cfg: Config) -> tuple[int, int, int, int]:
 def build_generation_networks(cfg: Config) -> GenerationNetworks:
     """Creates and builds the networks of `cfg.generation.model` (inside `strategy.scope()`
     when distributed)."""
-    from idcg_tf.models.critics import VideoCritic
+    from idcg_tf.models import video_critic
     from idcg_tf.models.two_stream_generator import TwoStreamVideoGenerator
     from idcg_tf.models.video_discriminator import VideoDiscriminator
     from idcg_tf.models.video_generator import VideoGenerator
@@ -55,14 +55,7 @@ def build_generation_networks(cfg: Config) -> GenerationNetworks:
     else:
         generator = VideoGenerator(name="generator", **common)
     if kind == "wgan_one_stream":
-        critic = VideoCritic(
-            m.video_critic_widths,
-            m.frames,
-            m.kernel_size,
-            impl=m.conv3d_impl,
-            form=m.video_critic_form,
-            name="critic",
-        )
+        critic = video_critic(m, "critic")
     else:
         critic = VideoDiscriminator(
             m.video_critic_widths, m.frames, m.kernel_size, impl=m.conv3d_impl, name="critic"

@@ -14,49 +14,14 @@ import numpy as np
 import tensorflow as tf
 
 from idcg_tf import losses
-from idcg_tf.data import reader
 from idcg_tf.generation.networks import build_generation_networks, code_shape
 from idcg_tf.generation.sampling import sample_noise
 from idcg_tf.runs import checkpoint_variables
-from idcg_tf.training.task import Task, Update
+from idcg_tf.training.task import Task, Update, network_table
 from idcg_tf.visualize import generation_sheet
 
 # Independent random streams under one (seed, update count) key.
 _CRITIC_NOISE, _GENERATOR_NOISE, _PENALTY_EPS = 0, 1, 2
-
-
-def clip_datasets(
-    strategy: tf.distribute.Strategy,
-    data_cfg,
-    model_cfg,
-    global_batch: int,
-    seed: int,
-    start_step: int = 0,
-    batches_per_step: int = 1,
-):
-    """The distributed dataset of training clips, positioned after `start_step` steps of
-    `batches_per_step` global batches (exact resume, as `reader.training_datasets`)."""
-
-    def dataset_fn(ctx: tf.distribute.InputContext):
-        per_replica = ctx.get_per_replica_batch_size(global_batch)
-        per_pipeline_step = per_replica * ctx.num_replicas_in_sync // ctx.num_input_pipelines
-        return reader.make_dataset(
-            data_cfg.train_clips,
-            "clips",
-            resolution=model_cfg.resolution,
-            frames=model_cfg.frames,
-            batch_size=per_replica,
-            shuffle_buffer=data_cfg.shuffle_buffer,
-            seed=seed,
-            flip=data_cfg.flip,
-            cycle_length=data_cfg.cycle_length,
-            on_corrupt=data_cfg.on_corrupt,
-            start=start_step * batches_per_step * per_pipeline_step,
-            input_context=ctx,
-            key="data.train_clips",
-        )
-
-    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 class GenerationTask(Task):
@@ -95,22 +60,11 @@ class GenerationTask(Task):
             "critic": checkpoint_variables(self.nets.critic),
         }
 
-    def datasets(self, strategy, global_batch, start_step):
-        t = self.cfg.train
-        # The generator step reads no data: n_critic batches per iteration.
-        return clip_datasets(
-            strategy,
-            self.cfg.data,
-            self.cfg.model,
-            global_batch,
-            t.seed,
-            start_step=start_step,
-            batches_per_step=t.n_critic,
-        )
+    STREAMS = (("clips", 0),)
 
     @property
-    def input_patterns(self):
-        return (("data.train_clips", self.cfg.data.train_clips, "clips"),)
+    def batches_per_step(self):
+        return self.cfg.train.n_critic  # the generator step reads no data
 
     # ------------------------------------------------------------------ the steps
     def _noise(self, update: Update, stream: int) -> tf.Tensor:
@@ -198,10 +152,7 @@ class GenerationTask(Task):
             (f"G {type(nets.generator).__name__}", nets.generator, (None, g.noise_dim)),
             (f"C {type(nets.critic).__name__}", nets.critic, video),
         ]
-        lines = [f"{'network':32} {'parameters':>12}  input -> output"]
-        for name, net, shape in rows:
-            out = net.compute_output_shape(shape)
-            lines.append(f"{name:32} {net.count_params():>12,}  {shape} -> {tuple(out)}")
+        lines = network_table(rows, 32)
         lines.append(
             f"generation {g.model}: z ~ N(0, I) of {g.noise_dim} -> code {code_shape(self.cfg)}"
         )

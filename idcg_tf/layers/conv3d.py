@@ -115,15 +115,8 @@ class _VideoConvBase(keras.layers.Layer):
         return self.conv.compute_output_shape(input_shape)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            filters=self.filters,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            use_bias=self.use_bias,
-            impl=self.impl,
-        )
-        return config
+        names = ("filters", "kernel_size", "strides", "use_bias", "impl")
+        return {**super().get_config(), **{name: getattr(self, name) for name in names}}
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")

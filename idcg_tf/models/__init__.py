@@ -19,6 +19,7 @@ __all__ = [
     "VideoCritic",
     "Networks",
     "build_networks",
+    "video_critic",
 ]
 
 
@@ -40,6 +41,13 @@ class Networks:
         return [self.image_critic, self.video_critic]
 
 
+def video_critic(m: ModelConfig, name: str) -> VideoCritic:
+    """C_Y of model config `m` (also the critic of the WGAN video generation task)."""
+    form = m.video_critic_form
+    args = (m.video_critic_widths, m.frames, m.kernel_size)
+    return VideoCritic(*args, impl=m.conv3d_impl, form=form, name=name)
+
+
 def build_networks(m: ModelConfig) -> Networks:
     """Creates and builds the four networks (call inside `strategy.scope()` when distributed)."""
     image_shape = (None, m.resolution, m.resolution, m.channels)
@@ -50,30 +58,13 @@ def build_networks(m: ModelConfig) -> Networks:
         kernel_size=m.kernel_size,
         impl=m.conv3d_impl,
     )
+    g_y = (m.frames, m.image_encoder_widths, m.video_decoder_widths)
+    g_x = (m.frames, m.video_encoder_widths, m.image_decoder_widths)
     nets = Networks(
-        image_to_video=ImageToVideo(
-            m.frames,
-            m.image_encoder_widths,
-            m.video_decoder_widths,
-            name="image_to_video",
-            **common,
-        ),
-        video_to_image=VideoToImage(
-            m.frames,
-            m.video_encoder_widths,
-            m.image_decoder_widths,
-            name="video_to_image",
-            **common,
-        ),
+        image_to_video=ImageToVideo(*g_y, name="image_to_video", **common),
+        video_to_image=VideoToImage(*g_x, name="video_to_image", **common),
         image_critic=ImageCritic(m.image_critic_widths, m.kernel_size, name="image_critic"),
-        video_critic=VideoCritic(
-            m.video_critic_widths,
-            m.frames,
-            m.kernel_size,
-            impl=m.conv3d_impl,
-            form=m.video_critic_form,
-            name="video_critic",
-        ),
+        video_critic=video_critic(m, "video_critic"),
     )
     nets.image_to_video.build(image_shape)
     nets.video_to_image.build(video_shape)

@@ -25,41 +25,19 @@ class ImageToVideo(Translator):
     CycleGAN", Sec. 3.1.
     """
 
-    def __init__(
-        self,
-        frames=32,
-        encoder_widths=(128, 256, 512, 1024),
-        decoder_widths=(256, 128, 64),
-        channels=3,
-        residual_blocks=3,
-        kernel_size=4,
-        impl="auto",
-        **kwargs,
-    ):
-        super().__init__(
-            frames,
-            encoder_widths,
-            decoder_widths,
-            channels,
-            residual_blocks,
-            kernel_size,
-            impl,
-            **kwargs,
+    def _parts(self):
+        k, dtype = self.kernel_size, self.dtype_policy
+        encoder = ImageEncoder(
+            self.encoder_widths, self.residual_blocks, k, dtype=dtype, name="image_encoder"
         )
-        self.encoder = ImageEncoder(
-            self.encoder_widths,
-            residual_blocks,
-            kernel_size,
-            dtype=self.dtype_policy,
-            name="image_encoder",
-        )
-        self.decoder = VideoDecoder(
+        decoder = VideoDecoder(
             self.decoder_widths,
-            channels,
-            frames // 2**self.time_strides,
+            self.channels,
+            self.frames // 2**self.time_strides,
             self.time_strides,
-            kernel_size,
-            impl=impl,
-            dtype=self.dtype_policy,
+            k,
+            impl=self.impl,
+            dtype=dtype,
             name="video_decoder",
         )
+        return encoder, decoder

@@ -25,16 +25,8 @@ class VideoEncoder(StridedEncoder):
         impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
     """
 
-    def __init__(
-        self,
-        widths=(64, 128, 256, 512),
-        time_strides=4,
-        residual_blocks=3,
-        kernel_size=4,
-        impl="auto",
-        **kwargs,
-    ):
-        super().__init__(widths, residual_blocks, kernel_size, **kwargs)
+    def __init__(self, widths, time_strides=4, residual_blocks=3, kernel_size=4, impl="auto", **kw):
+        super().__init__(widths, residual_blocks, kernel_size, **kw)
         self.time_strides = time_strides
         self.impl = impl
         self._make_stages(

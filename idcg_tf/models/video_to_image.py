@@ -22,40 +22,18 @@ class VideoToImage(Translator):
         TensorShape([2, 32, 32, 3])
     """
 
-    def __init__(
-        self,
-        frames=32,
-        encoder_widths=(64, 128, 256, 512),
-        decoder_widths=(512, 256, 128),
-        channels=3,
-        residual_blocks=3,
-        kernel_size=4,
-        impl="auto",
-        **kwargs,
-    ):
-        super().__init__(
-            frames,
-            encoder_widths,
-            decoder_widths,
-            channels,
-            residual_blocks,
-            kernel_size,
-            impl,
-            **kwargs,
-        )
-        self.encoder = VideoEncoder(
+    def _parts(self):
+        encoder = VideoEncoder(
             self.encoder_widths,
             self.time_strides,
-            residual_blocks,
-            kernel_size,
-            impl=impl,
+            self.residual_blocks,
+            self.kernel_size,
+            impl=self.impl,
             dtype=self.dtype_policy,
             name="video_encoder",
         )
-        self.decoder = ImageDecoder(
-            self.decoder_widths,
-            channels,
-            kernel_size,
-            dtype=self.dtype_policy,
-            name="image_decoder",
+        k, dtype = self.kernel_size, self.dtype_policy
+        decoder = ImageDecoder(
+            self.decoder_widths, self.channels, k, dtype=dtype, name="image_decoder"
         )
+        return encoder, decoder

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from idcg_tf.config import Config
+from idcg_tf.data import reader
 
 
 @contextlib.contextmanager
@@ -125,14 +126,29 @@ class Task(abc.ABC):
     def checkpoint_items(self) -> dict:
         """The task's part of the checkpoint (the loop adds step and optimizers)."""
 
-    @abc.abstractmethod
-    def datasets(self, strategy, global_batch: int, start_step: int):
-        """The distributed input pipeline, positioned after `start_step` iterations."""
+    # The record kinds a task reads from data.train_<kind>, with the seed offset of each
+    # stream; batches of several kinds come zipped in this order.
+    STREAMS: tuple = (("images", 0), ("clips", 1))
 
     @property
     @abc.abstractmethod
+    def batches_per_step(self) -> int:
+        """Global batches one iteration (critic steps + generator step) reads."""
+
+    def datasets(self, strategy, global_batch: int, start_step: int):
+        """The distributed input pipeline, positioned after `start_step` iterations."""
+        steps = self.batches_per_step
+        return reader.training_datasets(
+            strategy, self.cfg, global_batch, start_step, steps, self.STREAMS
+        )
+
+    @property
     def input_patterns(self) -> tuple[tuple[str, str, str], ...]:
         """(config key, file pattern, record kind) of each training input, for error messages."""
+        return tuple(
+            (f"data.train_{kind}", getattr(self.cfg.data, f"train_{kind}"), kind)
+            for kind, _ in self.STREAMS
+        )
 
     @abc.abstractmethod
     def critic_step(self, update: Update, batch) -> dict:
@@ -153,3 +169,12 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """The dry-run report: networks, shapes and losses, built on the CPU."""
+
+
+def network_table(rows, width: int) -> list[str]:
+    """Dry-run lines for (name, network, input shape) rows: parameters, input -> output."""
+    lines = [f"{'network':{width}} {'parameters':>12}  input -> output"]
+    for name, net, shape in rows:
+        out = net.compute_output_shape(shape)
+        lines.append(f"{name:{width}} {net.count_params():>12,}  {shape} -> {tuple(out)}")
+    return lines

@@ -11,7 +11,7 @@ from idcg_tf import losses
 from idcg_tf.data import reader
 from idcg_tf.models import build_networks
 from idcg_tf.runs import weights_checkpoint
-from idcg_tf.training.task import Task, Update
+from idcg_tf.training.task import Task, Update, network_table
 from idcg_tf.visualize import translation_sheet
 
 CRITIC_METRICS = (
@@ -79,25 +79,9 @@ class TranslationTask(Task):
     def checkpoint_items(self):
         return {"weights": weights_checkpoint(self.nets)}
 
-    def datasets(self, strategy, global_batch, start_step):
-        t = self.cfg.train
-        return reader.training_datasets(
-            strategy,
-            self.cfg.data,
-            self.cfg.model,
-            global_batch,
-            t.seed,
-            start_step=start_step,
-            batches_per_step=t.n_critic + 1,
-        )
-
     @property
-    def input_patterns(self):
-        d = self.cfg.data
-        return (
-            ("data.train_images", d.train_images, "images"),
-            ("data.train_clips", d.train_clips, "clips"),
-        )
+    def batches_per_step(self):
+        return self.cfg.train.n_critic + 1
 
     # ------------------------------------------------------------------ the steps
     def _float32_networks(self):
@@ -238,10 +222,7 @@ class TranslationTask(Task):
             ("C_X image_critic", nets.image_critic, image),
             ("C_Y video_critic", nets.video_critic, video),
         ]
-        lines = [f"{'network':22} {'parameters':>12}  input -> output"]
-        for name, net, shape in rows:
-            out = net.compute_output_shape(shape)
-            lines.append(f"{name:22} {net.count_params():>12,}  {shape} -> {tuple(out)}")
+        lines = network_table(rows, 22)
         lines.append(
             f"latent code {m.latent_size}x{m.latent_size}x{m.image_encoder_widths[-1]} "
             f"= {m.latent_frames} frames x "

@@ -1,0 +1,117 @@
+"""Reading the media of a source item: still images in any mode Pillow reads as RGB uint8,
+frame folders in frame order, video files decoded with OpenCV."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from idcg_tf.data.sources import IMAGE_EXTENSIONS, Item, SkipInput, natural_key
+
+
+def _to_rgb8(image) -> np.ndarray:
+    """Any Pillow image as HxWx3 uint8 RGB."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        # Pillow's own convert() clips 16-bit and float values at 255 instead of scaling them.
+        values = np.asarray(image).astype(np.float64)
+        peak = values.max() if values.size else 0.0
+        if mode.startswith("I;16") or 255 < peak <= 65535:
+            values = values / 257.0
+        elif mode == "F" and peak <= 1.0:
+            values = values * 255.0
+        gray = np.clip(np.round(values), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        # Transparent pixels carry arbitrary colours; a white backdrop is what viewers show.
+        rgba = image.convert("RGBA")
+        backdrop = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(backdrop, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def read_image(path: str) -> np.ndarray:
+    """Reads a still image as HxWx3 uint8 RGB, upright per its EXIF orientation.
+
+    Raises `SkipInput` for empty, truncated or undecodable files.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if os.path.getsize(path) == 0:
+        raise SkipInput("empty file", "the file has zero bytes")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return np.ascontiguousarray(_to_rgb8(image))
+    except UnidentifiedImageError:
+        raise SkipInput("unreadable", "not an image Pillow can identify") from None
+    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
+        raise SkipInput("unreadable", f"cannot decode: {error}") from None
+
+
+def _frame_number(path: Path) -> int | None:
+    numbers = re.findall(r"\d+", path.stem)
+    return int(numbers[-1]) if numbers else None
+
+
+def list_frames(folder: str) -> list[tuple[int, str]]:
+    """The frames of a frame folder as (frame index, path), in order.
+
+    The index is the last number in the file name (YouTube Faces names frames
+    ``<video>.<frame>.jpg``); where names carry no distinct numbers the position is used.
+    """
+    files = sorted(
+        (
+            p
+            for p in Path(folder).iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+        ),
+        key=lambda p: natural_key(p.name),
+    )
+    numbers = [_frame_number(p) for p in files]
+    if None in numbers or len(set(numbers)) != len(numbers) or numbers != sorted(numbers):
+        numbers = list(range(len(files)))
+    return [(n, str(p)) for n, p in zip(numbers, files)]
+
+
+def iter_video_frames(item: Item, limit: int = 0) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Yields (frame index, HxWx3 uint8 RGB frame) for a video file or a frame folder.
+
+    A frame of a frame folder that cannot be read is yielded as None (it breaks face runs);
+    a video file that cannot be opened raises `SkipInput`. `limit` > 0 stops after that many
+    frames. Decoding is deterministic, so two passes over one item see the same frames.
+    """
+    if item.is_frame_folder:
+        for count, (index, path) in enumerate(list_frames(item.path)):
+            if limit and count >= limit:
+                return
+            try:
+                yield index, read_image(path)
+            except SkipInput:
+                yield index, None
+        return
+
+    import cv2
+
+    if os.path.getsize(item.path) == 0:
+        raise SkipInput("empty file", "the file has zero bytes")
+    capture = cv2.VideoCapture(item.path)
+    try:
+        if not capture.isOpened():
+            raise SkipInput("unreadable", "OpenCV cannot open it (truncated or not a video)")
+        index = 0
+        while not limit or index < limit:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                return
+            yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        capture.release()
