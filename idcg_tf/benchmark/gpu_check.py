@@ -29,8 +29,7 @@ PARITY_TOLERANCE = {"CPU": 1e-4, "GPU": 5e-3}
 
 
 def device_report() -> dict:
-    from idcg_tf.layers.conv3d import onednn_enabled
-    from idcg_tf.ops.conv3d_autotune import _cpu_model
+    from idcg_tf.ops.conv3d_autotune import _cpu_model, onednn_enabled
 
     gpus = tf.config.list_physical_devices("GPU")
     return {

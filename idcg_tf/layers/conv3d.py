@@ -22,22 +22,13 @@ import tensorflow as tf
 
 from idcg_tf.architecture import CONV3D_IMPLS as IMPLS
 from idcg_tf.ops import conv3d_autotune
+from idcg_tf.ops.conv3d_autotune import onednn_enabled
 
 
 def _check_impl(impl: str) -> str:
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     return impl
-
-
-def onednn_enabled() -> bool:
-    """Whether TF's CPU kernels come from oneDNN (on by default on x86 Linux; off with
-    TF_ENABLE_ONEDNN_OPTS=0)."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # a TF build without it: assume the default, oneDNN on
-        return True
-    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def resolve_impl(impl: str) -> str:

@@ -33,6 +33,16 @@ ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"
 CACHE_VERSION = 2  # 2: without the "fast" candidate (removed: it never won, docs/performance.md)
 
 
+def onednn_enabled() -> bool:
+    """Whether TF's CPU kernels come from oneDNN (on by default on x86 Linux; off with
+    TF_ENABLE_ONEDNN_OPTS=0)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TF build without it: assume the default, oneDNN on
+        return True
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def _stock_conv(x, w, strides):
     return tf.nn.conv3d(x, w, [1, *strides, 1], "SAME")
 
@@ -84,8 +94,6 @@ def _cpu_model() -> str:
 
 def device_key() -> dict:
     """What a timing depends on besides the shape: TF version, device, oneDNN on/off."""
-    from idcg_tf.layers.conv3d import onednn_enabled
-
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
