@@ -132,7 +132,7 @@ def _load() -> None:
         with open(path) as f:
             data = json.load(f)
         if data.get("version") != CACHE_VERSION or data.get("device") != device_key():
-            raise ValueError("written for another version or device")
+            return  # an older cache format or another TF/CPU: not damage; timed again, replaced
         choices = data["choices"]
         for key, entry in choices.items():
             if entry["impl"] not in CANDIDATES[key.split(" ", 1)[0]]:
