@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -178,6 +179,35 @@ def test_rerun_after_interruption_completes_without_duplicates(demo, tmp_path):
         assert len(keys) == len(set(keys)) == result.manifest["counts"][split]["clips"]
         sources = [r["source"] for r in _records(out, "images", split)]
         assert len(sources) == len(set(sources)) == result.manifest["counts"][split]["images"]
+
+
+def test_same_media_elsewhere_gives_the_same_split_and_order(demo, tmp_path):
+    """The split and the record order depend on the inputs, not on where they sit or when the
+    files were written: a copy in another folder, with new file times, gives the same shards."""
+    media = Path(demo["media"].images).parent
+    copy = tmp_path / "elsewhere" / "media"
+    shutil.copytree(media, copy, copy_function=shutil.copy)  # new mtimes, new absolute paths
+    options = dataclasses.replace(
+        demo["options"],
+        output=str(tmp_path / "records"),
+        images=tuple(s.replace(str(media), str(copy)) for s in demo["options"].images),
+        videos=tuple(s.replace(str(media), str(copy)) for s in demo["options"].videos),
+        keep_work=False,
+    )
+    P.prepare(options, progress=False)
+    for kind in ("images", "clips"):
+        for split in SPLITS:
+            ours, theirs = (
+                [
+                    (os.path.relpath(r["source"].decode(), root), r["pixels"].tobytes())
+                    for r in _records(folder, kind, split)
+                ]
+                for folder, root in (
+                    (Path(demo["result"].output), media),
+                    (tmp_path / "records", copy),
+                )
+            )
+            assert ours and ours == theirs, (kind, split)
 
 
 def test_cli_on_demo_with_frontal_filter(tmp_path):

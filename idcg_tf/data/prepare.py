@@ -15,7 +15,9 @@ removed, so a reader globbing ``images-train-*`` never mixes two runs. The work 
 deleted after a successful run unless `keep_work` is set.
 
 Splits: a person (identity) or, where none is known, a file is the unit; for each domain the
-units are ordered by a seeded hash and the first `test_fraction` of them go to test. A unit in
+units are ordered by a seeded hash (of the identity, or of the file's path relative to the folder
+holding all inputs: the same split wherever the data sit) and the first `test_fraction` of them
+go to test. Records are written in a seeded order keyed the same way. A unit in
 test in one domain is in test in both (PaSC people have stills and videos); CelebA's official
 partition, when given, decides its units. With `time_split`, each video without an identity is
 split in time instead: its last `test_fraction` of frames are test, separated from the train

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -9,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from idcg_tf.data.pool import cached_records
-from idcg_tf.data.split import unit_hash
+from idcg_tf.data.split import inputs_root, portable, unit_hash
 from idcg_tf.data.units import Task
 
 SHARD_TARGET_BYTES = 64 << 20  # automatic shard count aims at about this much per shard
@@ -46,7 +47,13 @@ def write_shards(
             tf.io.TFRecordWriter(str(output / f"{name}.tmp-{os.getpid()}")) for name in names[key]
         ]
     # A seeded order of the units, records dealt round-robin: every shard mixes many sources.
-    order = sorted(range(len(tasks)), key=lambda k: unit_hash(seed, tasks[k].id))
+    root = inputs_root(i.path for t in tasks for i in t.items)
+
+    def position(task: Task) -> float:
+        paths = [portable(i.path, root) for i in task.items]
+        return unit_hash(seed, json.dumps([task.domain, paths, task.splits]))
+
+    order = sorted(range(len(tasks)), key=lambda k: position(tasks[k]))
     try:
         for k in order:
             if not summaries[k]["counts"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 
 from idcg_tf.data import sources as S
@@ -14,11 +15,29 @@ def unit_hash(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
+def inputs_root(paths: Iterable[str]) -> str:
+    """The folder holding every input: keys relative to it make the split and the record order
+    the same wherever the data sit (another clone, another mount) and whenever the files were
+    written (the cache keys include file times; these must not)."""
+    paths = list(paths)
+    return os.path.commonpath(paths) if paths else ""
+
+
+def portable(path: str, root: str) -> str:
+    return os.path.relpath(path, root) if root else path
+
+
+def _group_key(group: str, root: str) -> str:
+    kind, _, name = group.partition(":")
+    return f"file:{portable(name, root)}" if kind == "file" else group
+
+
 def assign_splits(
     items: Iterable[S.Item], test_fraction: float, seed: int, time_split: bool
 ) -> dict[str, str]:
     """Maps each item's path to "train", "test" or "time" (split in time, videos only)."""
     items = list(items)
+    root = inputs_root(i.path for i in items)
     split_of_group: dict[str, str] = {}
     result: dict[str, str] = {}
     official: dict[str, str] = {}
@@ -36,7 +55,7 @@ def assign_splits(
                 and i.group not in official
                 and not (time_split and domain == "videos" and not i.identity)
             },
-            key=lambda g: (unit_hash(seed, g), g),
+            key=lambda g: (unit_hash(seed, _group_key(g, root)), g),
         )
         n_test = 0
         if test_fraction > 0 and len(groups) >= 2:
