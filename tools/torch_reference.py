@@ -175,15 +175,22 @@ class VideoToImage(nn.Module):
 
 
 class Critic(nn.Module):
-    """Strided convs, LayerNorm over all of a sample's features (not after the first),
-    LeakyReLU(0.2), linear to one score."""
+    """Strided convs, LayerNorm over all of a sample's features, LeakyReLU(0.2), linear to one
+    score. The video critic follows `model.video_critic_form` (idcg_tf.models.critics): "paper"
+    and "ivgan" add a fifth conv to one channel; "ivgan" also normalises the first conv and
+    activates the fifth; the image critic is the "four_conv" pattern in 2D."""
 
     def __init__(self, rank, m, widths, size, frames=None):
         super().__init__()
         k = m["kernel_size"]
-        t_strides = time_strides(frames, len(widths)) if rank == 3 else 0
+        form = m.get("video_critic_form", "four_conv") if rank == 3 else "four_conv"
+        conv_widths = tuple(widths) + (() if form == "four_conv" else (1,))
+        normalized = range(len(widths)) if form == "ivgan" else range(1, len(widths))
+        last = len(conv_widths) - 1
+        activated = range(last) if form == "paper" else range(last + 1)
+        t_strides = time_strides(frames, len(conv_widths)) if rank == 3 else 0
         layers, cin, t = [], m["channels"], frames
-        for i, w in enumerate(widths):
+        for i, w in enumerate(conv_widths):
             size //= 2
             if rank == 2:
                 layers.append(nn.Conv2d(cin, w, k, stride=2, padding=(k - 2) // 2))
@@ -193,9 +200,10 @@ class Critic(nn.Module):
                 t //= st
                 layers.append(SameConv3d(cin, w, k, (st, 2, 2)))
                 shape = (w, t, size, size)
-            if i > 0:
+            if i in normalized:
                 layers.append(nn.LayerNorm(shape))
-            layers.append(nn.LeakyReLU(0.2))
+            if i in activated:
+                layers.append(nn.LeakyReLU(0.2))
             cin = w
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.linear = nn.Linear(int(torch.tensor(shape).prod()), 1)
