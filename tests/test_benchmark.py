@@ -22,25 +22,15 @@ def _json(proc):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _benchmark(section: str, options: str, env=None, *more: str) -> dict:
+    """`tools/benchmark.py SECTION --config tiny OPTIONS` in a subprocess: its JSON record."""
+    args = [section, "--config", str(TINY), *options.split(), *more]
+    return _json(run_tool(str(ROOT / "tools" / "benchmark.py"), *args, env=env))[section]
+
+
 def test_train_section_prints_speed_flops_and_mfu(tmp_path):
-    result = _json(
-        run_tool(
-            str(ROOT / "tools" / "benchmark.py"),
-            "train",
-            "--config",
-            str(TINY),
-            "--batch",
-            "2",
-            "--iterations",
-            "1",
-            "--warmup",
-            "0",
-            "--set",
-            "train.n_critic=1",
-            env={"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)},
-        )
-    )
-    train = result["train"]
+    env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
+    train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set train.n_critic=1", env)
     tune = train["conv3d_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
     assert set(tune["choices"].values()) <= {"stock", "taps"}
@@ -81,26 +71,10 @@ def test_unknown_section_is_a_usage_error():
 
 @pytest.mark.slow
 def test_data_and_infer_sections(synthetic_data):
-    data = _json(
-        run_tool(
-            str(ROOT / "tools" / "benchmark.py"),
-            "data",
-            "--config",
-            str(TINY),
-            "--set",
-            f"data.train_clips={synthetic_data['train_clips']}",
-            "--batches",
-            "5",
-            "--batch",
-            "2",
-        )
-    )["data"]
+    clips = f"data.train_clips={synthetic_data['train_clips']}"
+    data = _benchmark("data", "--batches 5 --batch 2", None, "--set", clips)
     assert data["reader_clips_per_second"] > 0 and data["train_clips_per_second"] > 0
-    infer = _json(
-        run_tool(
-            str(ROOT / "tools" / "benchmark.py"), "infer", "--config", str(TINY), "--repeats", "2"
-        )
-    )["infer"]
+    infer = _benchmark("infer", "--repeats 2")
     runtimes = {(r["generator"], r["runtime"], r["batch"]) for r in infer["latency"]}
     assert len(runtimes) == 2 * 4 * 2
     assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in infer["latency"])
@@ -108,18 +82,7 @@ def test_data_and_infer_sections(synthetic_data):
 
 @pytest.mark.slow
 def test_facenet_section():
-    result = _json(
-        run_tool(
-            str(ROOT / "tools" / "benchmark.py"),
-            "facenet",
-            "--config",
-            str(TINY),
-            "--batch",
-            "1",
-            "--repeats",
-            "1",
-        )
-    )["facenet"]
+    result = _benchmark("facenet", "--batch 1 --repeats 1")
     assert result["forward_backward_seconds"] >= result["forward_seconds"] * 0.5 > 0
 
 
@@ -128,24 +91,10 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     """conv3d_impl "auto" times each layer shape in the first process only; a second process on
     the same machine reads the cache and picks the same."""
     env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
-    args = (
-        str(ROOT / "tools" / "benchmark.py"),
-        "train",
-        "--config",
-        str(TINY),
-        "--batch",
-        "1",
-        "--iterations",
-        "1",
-        "--warmup",
-        "0",
-        "--set",
-        "train.n_critic=1",
-        "--set",
-        "model.residual_blocks=0",
-    )
-    first = _json(run_tool(*args, env=env))["train"]["conv3d_autotune"]
-    second = _json(run_tool(*args, env=env))["train"]["conv3d_autotune"]
+    options = "--batch 1 --iterations 1 --warmup 0 --set train.n_critic=1"
+    options += " --set model.residual_blocks=0"
+    first = _benchmark("train", options, env)["conv3d_autotune"]
+    second = _benchmark("train", options, env)["conv3d_autotune"]
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
     assert second["shapes_timed"] == 0
     assert second["choices"] == first["choices"]

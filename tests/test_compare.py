@@ -75,26 +75,13 @@ def test_training_curves_read_the_identity_score_records(tmp_path):
 
 
 def test_user_errors_are_one_line_exit_2(tmp_path):
-    proc = run_tool(
-        TOOL,
-        "--config",
-        str(ROOT / "configs" / "tiny.yaml"),
-        "--output",
-        str(tmp_path),
-        "--set",
-        "model.variant=model2",
-    )
+    def compare(override):
+        return run_tool(TOOL, "--config", "tiny", "--output", str(tmp_path), "--set", override)
+
+    proc = compare("model.variant=model2")
     assert proc.returncode == 2 and proc.stderr.strip() == (
         "error: --set model.variant: the comparison trains all three variants"
     )
-    proc = run_tool(
-        TOOL,
-        "--config",
-        str(ROOT / "configs" / "tiny.yaml"),
-        "--output",
-        str(tmp_path),
-        "--set",
-        "train.stepz=1",
-    )
+    proc = compare("train.stepz=1")
     assert proc.returncode == 2 and "train.stepz" in proc.stderr.strip().splitlines()[-1]
     assert not any(tmp_path.iterdir())  # nothing trained

@@ -453,6 +453,11 @@ def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
         ExportedModel(tmp_path / "tiny", "onnx")
 
 
+def _export_args(workdir, output, name="tiny") -> list[str]:
+    """tools/export.py's command line for a run."""
+    return ["tools/export.py", "--workdir", str(workdir), "--name", name, "--output", str(output)]
+
+
 def _export_until(run, output, trigger):
     """Starts tools/export.py and SIGKILLs it as soon as it prints a line containing
     `trigger`; returns the lines it printed."""
@@ -462,16 +467,7 @@ def _export_until(run, output, trigger):
     from conftest import ROOT
 
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "tools/export.py",
-            "--workdir",
-            str(run.workdir),
-            "--name",
-            "tiny",
-            "--output",
-            str(output),
-        ],
+        [sys.executable, *_export_args(run.workdir, output)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -533,15 +529,7 @@ def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
     (model_dir / L.PENDING).write_text(json.dumps({"version": new}))
     (model_dir / L.STAGING / "image_to_video").rename(model_dir / "image_to_video" / str(new))
     # The rerun completes that export instead of starting another.
-    result = run_tool(
-        "tools/export.py",
-        "--workdir",
-        str(run.workdir),
-        "--name",
-        "tiny",
-        "--output",
-        str(tmp_path),
-    )
+    result = run_tool(*_export_args(run.workdir, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"completed the interrupted export of version {new}" in result.stdout
     assert f"version {new}" in result.stdout.splitlines()[-1]

@@ -71,19 +71,15 @@ def test_resume_skips_a_damaged_newest_checkpoint(tiny_run, tmp_path, damage):
         checkpoint_path(workdir, step=2)
 
 
+def _export_command(workdir, output) -> list[str]:
+    options = ["--workdir", str(workdir), "--name", "x", "--output", str(output)]
+    return ["tools/export.py", *options, "--no-onnx"]
+
+
 def test_export_of_a_run_with_a_damaged_newest_checkpoint(tiny_run, tmp_path):
     workdir = _copy(tiny_run, tmp_path)
     _truncate(workdir / "checkpoints" / DATA.format(2))
-    result = run_tool(
-        "tools/export.py",
-        "--workdir",
-        str(workdir),
-        "--name",
-        "x",
-        "--output",
-        str(tmp_path / "out"),
-        "--no-onnx",
-    )
+    result = run_tool(*_export_command(workdir, tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
@@ -106,16 +102,7 @@ def test_no_intact_checkpoint_is_one_line_exit_2(tiny_run, tmp_path):
             "--workdir",
             str(workdir),
         ],
-        "export": [
-            "tools/export.py",
-            "--workdir",
-            str(workdir),
-            "--name",
-            "x",
-            "--output",
-            str(tmp_path / "out"),
-            "--no-onnx",
-        ],
+        "export": _export_command(workdir, tmp_path / "out"),
         "evaluate": [
             "tools/evaluate.py",
             "--workdir",
