@@ -3,6 +3,7 @@ and generation load from it): its config, its checkpoints and which are intact, 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -13,6 +14,21 @@ from idcg_tf import config as config_lib
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 from idcg_tf.models import Networks, build_networks
+
+METRICS_LOG = "metrics.jsonl"  # one JSON record per line, appended by the training loop
+
+
+def read_metrics_log(workdir: str | os.PathLike) -> list[dict]:
+    """The records of a run's metrics.jsonl, oldest first ([] without one). A line cut short
+    by a killed run is skipped."""
+    path = Path(workdir) / METRICS_LOG
+    records = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
 
 
 def local_workdir(workdir: str | os.PathLike) -> Path:

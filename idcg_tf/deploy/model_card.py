@@ -8,6 +8,8 @@ from pathlib import Path
 
 from idcg_tf.config import Config
 from idcg_tf.deploy.layout import DIRECTIONS, VALUE_RANGES
+from idcg_tf.reporting import markdown_table
+from idcg_tf.runs import read_metrics_log
 
 PAPER = (
     "Z. Huang, B. Kratzwald, D. P. Paudel, J. Wu, L. Van Gool. *Face Translation between "
@@ -78,18 +80,6 @@ def _datasets(cfg: Config, manifest: dict | None) -> list[str]:
     ]
 
 
-def _jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:  # a line cut short by a killed run
-            continue
-    return records
-
-
 def _evaluation(workdir: Path, step: int) -> list[str]:
     """metrics.json of tools/evaluate.py, when it was written into the run (or its eval/)."""
     for path in (workdir / "metrics.json", workdir / "eval" / "metrics.json"):
@@ -102,28 +92,29 @@ def _evaluation(workdir: Path, step: int) -> list[str]:
         for run in runs:
             if run.get("step") != step or not all(d.generator in run for d in DIRECTIONS):
                 continue
-            lines = [
-                f"Evaluation (`{path.name}`, step {step}, {run.get('dataset', '?')} "
-                f"{run.get('split', '')} split):",
-                "",
-                "| direction | samples | FaceNet score | verification rate | cycle L1 |",
-                "|---|---|---|---|---|",
-            ]
-            for d in DIRECTIONS:
-                r = run[d.generator]
-                lines.append(
-                    f"| {d.generator} | {r.get('samples', '?')} | "
-                    f"{r.get('facenet_score', float('nan')):.4f} | "
-                    f"{r.get('verification_rate', float('nan')):.3f} | "
-                    f"{r.get('cycle_l1', float('nan')):.4f} |"
+            head = ("direction", "samples", "FaceNet score", "verification rate", "cycle L1")
+            rows = [
+                (
+                    d.generator,
+                    r.get("samples", "?"),
+                    f"{r.get('facenet_score', float('nan')):.4f}",
+                    f"{r.get('verification_rate', float('nan')):.3f}",
+                    f"{r.get('cycle_l1', float('nan')):.4f}",
                 )
-            return lines + [""]
+                for d in DIRECTIONS
+                for r in (run[d.generator],)
+            ]
+            title = (
+                f"Evaluation (`{path.name}`, step {step}, {run.get('dataset', '?')} "
+                f"{run.get('split', '')} split):"
+            )
+            return [title, "", *markdown_table(head, rows), ""]
     return []
 
 
 def _training(workdir: Path, step: int) -> tuple[list[str], list[str]]:
     """The last identity score and the last logged losses up to `step`, from metrics.jsonl."""
-    records = [r for r in _jsonl(workdir / "metrics.jsonl") if r.get("step", 0) <= step]
+    records = [r for r in read_metrics_log(workdir) if r.get("step", 0) <= step]
     lines, loss_lines = [], []
     scores = [r for r in records if "identity_score/image_to_video" in r]
     if scores:

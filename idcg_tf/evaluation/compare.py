@@ -4,7 +4,6 @@ page. `tools/compare.py` (`make compare`) runs it."""
 
 from __future__ import annotations
 
-import json
 import platform
 import shlex
 import time
@@ -18,6 +17,7 @@ from idcg_tf.evaluation.options import EvalOptions
 from idcg_tf.evaluation.report import TITLES, plot_identity_curves
 from idcg_tf.identity.scoring import DIRECTIONS
 from idcg_tf.reporting import log_to_stderr
+from idcg_tf.runs import read_metrics_log
 
 CURVE_PREFIX = "identity_score/"
 
@@ -32,13 +32,11 @@ def training_curves(workdirs: dict) -> dict:
     score the trainer logs on held-out samples)."""
     curves = {}
     for variant, workdir in workdirs.items():
-        points = []
-        path = Path(workdir) / "metrics.jsonl"
-        for line in path.read_text().splitlines() if path.is_file() else []:
-            record = json.loads(line)
-            if CURVE_PREFIX + DIRECTIONS[0] in record:
-                points.append((record["step"], {d: record[CURVE_PREFIX + d] for d in DIRECTIONS}))
-        curves[variant] = points
+        curves[variant] = [
+            (record["step"], {d: record[CURVE_PREFIX + d] for d in DIRECTIONS})
+            for record in read_metrics_log(workdir)
+            if CURVE_PREFIX + DIRECTIONS[0] in record
+        ]
     return curves
 
 

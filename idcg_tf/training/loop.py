@@ -25,7 +25,7 @@ import tensorflow as tf
 from idcg_tf import config as config_lib
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
-from idcg_tf.runs import local_workdir, newest_intact_checkpoint
+from idcg_tf.runs import METRICS_LOG, local_workdir, newest_intact_checkpoint
 from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.training.task import Task, Update, dtype_policy
@@ -279,7 +279,7 @@ class Trainer:
 
     def append_record(self, record: dict) -> None:
         """One line of metrics.jsonl (chief only)."""
-        with open(self.workdir / "metrics.jsonl", "a") as f:
+        with open(self.workdir / METRICS_LOG, "a") as f:
             f.write(json.dumps(record) + "\n")
 
     def train(self, steps: int | None = None, dataset=None, samples=None) -> dict:
