@@ -6,3 +6,9 @@ Images and Videos using Identity-aware CycleGAN", arXiv:1712.00971.
 """
 
 __version__ = "0.1.0"
+
+from idcg_tf import cpu as _cpu
+
+# Before anything imports TensorFlow: its oneDNN kernels on AVX2 CPUs too (see idcg_tf/cpu.py;
+# TF_ENABLE_ONEDNN_OPTS=0 keeps TF's own).
+_cpu.enable_onednn()

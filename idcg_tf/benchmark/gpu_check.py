@@ -29,7 +29,7 @@ PARITY_TOLERANCE = {"CPU": 1e-4, "GPU": 5e-3}
 
 
 def device_report() -> dict:
-    from idcg_tf.ops.conv3d_autotune import _cpu_model, onednn_enabled
+    from idcg_tf import cpu
 
     gpus = tf.config.list_physical_devices("GPU")
     return {
@@ -37,9 +37,7 @@ def device_report() -> dict:
         "gpus": [
             tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
         ],
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "onednn": onednn_enabled(),
+        **cpu.describe(),
         "tensorflow": tf.__version__,
     }
 

@@ -9,6 +9,7 @@ import time
 import tensorflow as tf
 
 from idcg_tf import config as config_lib
+from idcg_tf import cpu
 from idcg_tf.benchmark import flops, timing
 from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
 from idcg_tf.config import Config
@@ -55,6 +56,7 @@ def benchmark_train(
     dtype = compute_dtype(cfg.train.mixed_precision)
     if peak_flops is None:
         peak_flops = matmul_peak_flops(dtype=dtype)
+    log(f"CPU: {cpu.summary()}")
     log(
         f"matmul peak {peak_flops / 1e9:.1f} GFLOP/s; model {flops_per_iteration / 1e9:.1f} "
         "GFLOP per iteration"
@@ -109,6 +111,7 @@ def benchmark_train(
         "n_critic": cfg.train.n_critic,
         "replicas": trainer.strategy.num_replicas_in_sync,
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        "cpu": cpu.describe(),
         "iterations": iterations,
         "warmup": warmup,
         "trace_seconds": trace_seconds,

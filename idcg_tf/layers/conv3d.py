@@ -21,8 +21,8 @@ import keras
 import tensorflow as tf
 
 from idcg_tf.architecture import CONV3D_IMPLS as IMPLS
+from idcg_tf.cpu import onednn_enabled
 from idcg_tf.ops import conv3d_autotune
-from idcg_tf.ops.conv3d_autotune import onednn_enabled
 
 
 def _check_impl(impl: str) -> str:

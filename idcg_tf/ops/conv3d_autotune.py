@@ -24,6 +24,7 @@ import time
 
 import tensorflow as tf
 
+from idcg_tf.cpu import cpu_model, onednn_enabled
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
@@ -31,16 +32,6 @@ _log = logging.getLogger(__name__)
 
 ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"
 CACHE_VERSION = 2  # 2: without the "fast" candidate (removed: it never won, docs/performance.md)
-
-
-def onednn_enabled() -> bool:
-    """Whether TF's CPU kernels come from oneDNN (on by default on x86 Linux; off with
-    TF_ENABLE_ONEDNN_OPTS=0)."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # a TF build without it: assume the default, oneDNN on
-        return True
-    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _stock_conv(x, w, strides):
@@ -79,19 +70,6 @@ def cache_dir() -> str:
     return os.path.join(base, "conv3d_autotune")
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
-
-
 def device_key() -> dict:
     """What a timing depends on besides the shape: TF version, device, oneDNN on/off."""
     gpus = tf.config.list_physical_devices("GPU")
@@ -101,8 +79,11 @@ def device_key() -> dict:
             f"GPU {details.get('device_name', 'unknown')} cc {details.get('compute_capability')}"
         )
     else:
-        device = f"CPU {_cpu_model()} x{os.cpu_count()}"
-    return {"tf": tf.__version__, "device": device, "onednn": onednn_enabled()}
+        device = f"CPU {cpu_model()} x{os.cpu_count()}"
+    key = {"tf": tf.__version__, "device": device, "onednn": onednn_enabled()}
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):  # oneDNN limited to an older ISA: other timings
+        key["onednn_max_cpu_isa"] = os.environ["ONEDNN_MAX_CPU_ISA"]
+    return key
 
 
 def cache_path() -> str:
