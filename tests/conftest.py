@@ -14,10 +14,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # tests it, with its own cache folder.
 os.environ.setdefault("IDCG_CONV3D_AUTOTUNE", "0")
 
-# Before any test module imports TensorFlow, as the tools do: idcg_tf turns TF's oneDNN
-# kernels on on AVX2 CPUs (idcg_tf/cpu.py), so the suite runs what users run.
 import pytest  # noqa: E402
 
+# Before any test module imports TensorFlow, as the tools do: idcg_tf turns TF's oneDNN
+# kernels on on AVX2 CPUs (idcg_tf/cpu.py), so the suite runs what users run.
 import idcg_tf  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[1]
