@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from idcg_tf.layers.conv2d import ImageConv
 from idcg_tf.layers.conv3d import VideoConv
 
 
@@ -36,9 +37,7 @@ class ResidualBlock(keras.layers.Layer):
 
     def _conv(self, filters, name):
         if self.rank == 2:
-            return keras.layers.Conv2D(
-                filters, 3, padding="same", dtype=self.dtype_policy, name=name
-            )
+            return ImageConv(filters, 3, padding="same", dtype=self.dtype_policy, name=name)
         return VideoConv(filters, 3, 1, impl=self.impl, dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 
 from idcg_tf.architecture import VIDEO_CRITIC_FORMS, time_strides
-from idcg_tf.layers import VideoConv
+from idcg_tf.layers import ImageConv, VideoConv
 
 
 class _Critic(keras.Model):
@@ -120,7 +120,7 @@ class ImageCritic(_Critic):
     rank = 2
 
     def _conv(self, width, i):
-        return keras.layers.Conv2D(
+        return ImageConv(
             width,
             self.kernel_size,
             strides=2,

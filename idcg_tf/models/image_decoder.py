@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from idcg_tf.layers.conv2d import ImageConvTranspose
 from idcg_tf.models.strided_decoder import StridedDecoder
 
 
@@ -22,7 +23,7 @@ class ImageDecoder(StridedDecoder):
         super().__init__(widths, channels, kernel_size, **kwargs)
         outs = self.widths + (channels,)
         self.convs = [
-            keras.layers.Conv2DTranspose(
+            ImageConvTranspose(
                 w,
                 kernel_size,
                 strides=2,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from idcg_tf.layers.conv2d import ImageConv
 from idcg_tf.models.strided_encoder import StridedEncoder
 
 
@@ -24,7 +25,7 @@ class ImageEncoder(StridedEncoder):
         super().__init__(widths, residual_blocks, kernel_size, **kwargs)
         self._make_stages(
             2,
-            lambda i, width: keras.layers.Conv2D(
+            lambda i, width: ImageConv(
                 width,
                 kernel_size,
                 strides=2,

@@ -1,16 +1,17 @@
-"""Per-shape choice of the 3D (transposed) convolution implementation, by measurement.
+"""Per-shape choice of the (transposed) convolution implementation, by measurement.
 
 As cuDNN's autotuner does for GPU convolutions: the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
 in use, and the fastest is kept. No implementation wins every layer: with oneDNN off, TF's
-Eigen Conv3D beats the 2D-taps form on small deep layers and loses 10-100x on large ones
-(docs/performance.md, layer table).
+Eigen Conv3D beats the 2D-taps form on small deep layers and loses 10-100x on large ones; in
+2D, oneDNN's kernels win the large maps and one matmul (`idcg_tf.ops.conv2d_matmul`) the 4x4
+maps by 1.4-3.5x (docs/performance.md, layer tables).
 
 Choices are cached on disk under `$IDCG_CACHE/conv3d_autotune/` (default
 `~/.cache/idcg_tf`), one JSON file per (TF version, device or CPU model, CPU count, oneDNN
-on/off), so later runs on the same kind of machine pick the same without timing.
-`IDCG_CONV3D_AUTOTUNE=0` turns timing off; "auto" then falls back to the fixed rule of
-`idcg_tf.layers.conv3d.resolve_impl`.
+on/off, ONEDNN_MAX_CPU_ISA), so later runs on the same kind of machine pick the same without
+timing. `IDCG_CONV3D_AUTOTUNE=0` turns timing off; "auto" then falls back to the fixed rules
+of `idcg_tf.layers.conv3d.resolve_impl` (3D) and "stock" (2D).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import tensorflow as tf
 
 from idcg_tf.cpu import cpu_model, onednn_enabled
 from idcg_tf.fileio import write_atomically
+from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
 _log = logging.getLogger(__name__)
@@ -45,10 +47,24 @@ def _stock_transpose(x, w, strides):
     return tf.nn.conv3d_transpose(x, w, out, [1, *strides, 1], "SAME")
 
 
-# The candidates, per kind of layer; "stock" is what Keras' Conv3D / Conv3DTranspose run.
+def _stock_conv2d(x, w, strides):
+    return tf.nn.conv2d(x, w, [1, *strides, 1], "SAME")
+
+
+def _stock_transpose2d(x, w, strides):
+    out = tf.concat(
+        [tf.shape(x)[:1], [n * s for n, s in zip(x.shape[1:3], strides)], tf.shape(w)[2:3]], axis=0
+    )
+    return tf.nn.conv2d_transpose(x, w, out, [1, *strides, 1], "SAME")
+
+
+# The candidates, per kind of layer; "stock" is what Keras' Conv3D / Conv3DTranspose /
+# Conv2D / Conv2DTranspose run.
 CANDIDATES = {
     "conv": {"stock": _stock_conv, "taps": conv3d_taps},
     "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps},
+    "conv2d": {"stock": _stock_conv2d, "matmul": conv2d_matmul},
+    "transpose2d": {"stock": _stock_transpose2d, "matmul": conv2d_transpose_matmul},
 }
 
 _lock = threading.Lock()

@@ -1,6 +1,7 @@
-"""The custom 3D (transposed) convolutions ("taps": 2D convolutions over temporal taps) equal
-TF's own: values, all gradients, and the second derivative the WGAN-GP penalty takes through
-the video critic."""
+"""The custom convolutions equal TF's own: 3D ("taps": 2D convolutions over temporal taps) and
+2D ("matmul": one matmul), plain and transposed: values, all gradients, and the second
+derivative the WGAN-GP penalty takes through the critics; the per-shape autotuner that
+chooses between them."""
 
 import json
 import math
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from idcg_tf.layers import VideoConv, VideoConvTranspose, conv3d
+from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTranspose, conv3d
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
+from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 
 TOL = 1e-4  # relative to the largest reference value
 
@@ -238,3 +240,87 @@ def test_autotune_switch_off_falls_back_to_the_fixed_rule(autotune_cache, monkey
     assert _traced_impls() == (conv3d.resolve_impl("auto"),) * 2
     assert conv3d_autotune.timings_run == before
     assert not autotune_cache.exists()
+
+
+# 2D: (input shape, kernel, strides): the models' 4x4 stride 2 and 3x3 stride 1, odd sizes
+# (asymmetric "same" padding) and unequal strides.
+CONVS_2D = [
+    ((2, 8, 8, 5), 4, (2, 2)),
+    ((2, 4, 4, 6), 3, (1, 1)),
+    ((1, 7, 9, 3), 4, (2, 2)),
+    ((1, 6, 8, 2), (4, 2), (2, 1)),
+]
+TRANSPOSED_2D = [((2, 4, 4, 5), 4, (2, 2)), ((1, 3, 5, 4), 3, (1, 1)), ((1, 3, 4, 2), 4, (2, 1))]
+
+
+def _data_2d(shape, kernel, out_channels, transposed, seed=0):
+    rng = np.random.default_rng(seed)
+    ksize = (kernel,) * 2 if isinstance(kernel, int) else kernel
+    kshape = (*ksize, out_channels, shape[-1]) if transposed else (*ksize, shape[-1], out_channels)
+    return (
+        tf.constant(rng.normal(size=shape), tf.float32),
+        tf.constant(rng.normal(size=kshape), tf.float32),
+    )
+
+
+@pytest.mark.parametrize("shape,kernel,strides", CONVS_2D)
+def test_matmul_conv2d_matches_tf_with_gradients(shape, kernel, strides):
+    x, w = _data_2d(shape, kernel, 6, transposed=False)
+    want = _first_and_second_order(lambda x, w: conv3d_autotune._stock_conv2d(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: conv2d_matmul(x, w, strides), x, w)
+    for g, ref in zip(got, want):
+        _close(g, ref)
+
+
+@pytest.mark.parametrize("shape,kernel,strides", TRANSPOSED_2D)
+def test_matmul_transposed_conv2d_matches_tf_with_gradients(shape, kernel, strides):
+    x, w = _data_2d(shape, kernel, 3, transposed=True)
+    stock = conv3d_autotune._stock_transpose2d
+    want = _first_and_second_order(lambda x, w: stock(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: conv2d_transpose_matmul(x, w, strides), x, w)
+    for g, ref in zip(got, want):
+        _close(g, ref)
+
+
+@pytest.mark.parametrize(
+    "cls,shape", [(ImageConv, (2, 8, 8, 3)), (ImageConvTranspose, (2, 4, 4, 3))]
+)
+def test_2d_layer_impls_share_weights_and_agree(cls, shape):
+    layers = {impl: cls(5, 4, strides=2, padding="same", impl=impl) for impl in ("stock", "matmul")}
+    for layer in layers.values():
+        layer.build(shape)
+    for v in layers["matmul"].weights:  # a stock checkpoint loads into every impl
+        v.assign(tf.random.stateless_normal(v.shape, seed=[3, len(v.shape)]))
+    for v_stock, v_matmul in zip(layers["stock"].weights, layers["matmul"].weights):
+        assert v_stock.path.split("/")[-1] == v_matmul.path.split("/")[-1]
+        v_stock.assign(v_matmul)
+    x = tf.random.stateless_normal(shape, seed=[4, 5])
+    _close(layers["matmul"](x), layers["stock"](x))
+    again = cls.from_config(layers["matmul"].get_config())
+    assert again.impl == "matmul"
+
+
+def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_cache, monkeypatch):
+    conv = ImageConv(4, 4, strides=2, padding="same")
+    up = ImageConvTranspose(3, 4, strides=2, padding="same")
+    conv.build((1, 8, 8, 3))
+    up.build((1, 4, 4, 4))
+    before = conv3d_autotune.timings_run
+    tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((1, 8, 8, 3)))
+    assert conv3d_autotune.timings_run == before + 2
+    (path,) = autotune_cache.glob("*.json")
+    choices = json.loads(path.read_text())["choices"]
+    assert sorted(k.split(" ")[0] for k in choices) == ["conv2d", "transpose2d"]
+    for entry in choices.values():
+        assert set(entry["ms"]) == {"stock", "matmul"}
+        assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
+    # Traced again (a new process: memory forgotten): the disk cache answers.
+    conv3d_autotune.reset_memory()
+    tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((1, 8, 8, 3)))
+    assert conv3d_autotune.timings_run == before + 2
+    # Timing off: stock, nothing timed.
+    monkeypatch.setenv("IDCG_CONV3D_AUTOTUNE", "0")
+    monkeypatch.setattr(conv3d_autotune, "measure", None)
+    conv3d_autotune.reset_memory()
+    tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((2, 8, 8, 3)))
+    assert conv3d_autotune.timings_run == before + 2

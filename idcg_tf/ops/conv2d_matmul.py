@@ -1,0 +1,106 @@
+"""2D convolution and transposed convolution ("same" padding) as ONE matrix multiply.
+
+For a kernel k that the stride s divides (the models' 4x4 stride-2 and 3x3 stride-1 layers),
+space-to-depth by s turns the strided convolution into a stride-1 convolution with a
+(k/s x k/s) kernel over s*s*C channels; stacking its (k/s)^2 shifted windows on the channel
+axis makes it a (N*H'*W', (k/s)^2*s^2*C) x (k*k*C, F) matmul. The transposed convolution is
+its adjoint: the matmul with the transposed kernel, then the windows added back in place and
+depth-to-space. Every gradient, including the WGAN-GP penalty's second derivative, is TF's
+automatic derivative of pad, slice, concat, reshape and matmul.
+
+Why: the CPU kernels of small-map layers are slow. The image critic's last 4x4 stride-2 conv
+(8x8x512 -> 4x4x1024) computes its input and filter gradients at 11-43 GFLOP/s with oneDNN
+and 8-17 with TF's Eigen kernels, where the same FLOPs as one matmul run at 70-150
+(docs/performance.md). `idcg_tf.ops.conv3d_autotune` times both per layer shape and picks.
+
+Layouts are TensorFlow's: inputs (N, H, W, C); conv kernel (kh, kw, C, F); transposed conv
+kernel (kh, kw, F, C) with output (N, H*s, W*s, F).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from idcg_tf.ops.conv3d_taps import same_padding
+
+
+def supported(kernel_shape, strides) -> bool:
+    """Whether the kernel is square-free enough for this path: each stride divides its
+    kernel size."""
+    return all(k % s == 0 for k, s in zip(kernel_shape[:2], strides))
+
+
+def _geometry(h: int, w: int, kernel_shape, strides):
+    (kh, kw), (sh, sw) = kernel_shape[:2], strides
+    out_h, top, bottom = same_padding(h, kh, sh)
+    out_w, left, right = same_padding(w, kw, sw)
+    return (out_h, out_w), ((top, bottom), (left, right)), (kh // sh, kw // sw)
+
+
+def _matmul_kernel(kernel: tf.Tensor, strides) -> tf.Tensor:
+    """(kh, kw, C, F) -> (kh * kw * C, F) in the order of the stacked windows: window
+    (a_h, a_w) outer, then space-to-depth's (p_h, p_w, c), where kh index = a_h * s + p_h."""
+    kh, kw, c, f = kernel.shape
+    sh, sw = strides
+    k = tf.reshape(kernel, [kh // sh, sh, kw // sw, sw, c, f])
+    k = tf.transpose(k, [0, 2, 1, 3, 4, 5])
+    return tf.reshape(k, [kh * kw * c, f])
+
+
+def _space_to_depth(x: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
+    if sh == sw == 1:
+        return x
+    if sh == sw:
+        return tf.nn.space_to_depth(x, sh)
+    n, h, w, c = x.shape
+    x = tf.reshape(x, [-1, h // sh, sh, w // sw, sw, c])
+    return tf.reshape(tf.transpose(x, [0, 1, 3, 2, 4, 5]), [-1, h // sh, w // sw, sh * sw * c])
+
+
+def _depth_to_space(x: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
+    if sh == sw == 1:
+        return x
+    if sh == sw:
+        return tf.nn.depth_to_space(x, sh)
+    n, h, w, c = x.shape
+    x = tf.reshape(x, [-1, h, w, sh, sw, c // (sh * sw)])
+    return tf.reshape(tf.transpose(x, [0, 1, 3, 2, 4, 5]), [-1, h * sh, w * sw, c // (sh * sw)])
+
+
+def conv2d_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -> tf.Tensor:
+    """Equals `tf.nn.conv2d(x, kernel, [1, *strides, 1], "SAME")`. Static H, W, C."""
+    strides = tuple(strides)
+    (out_h, out_w), pads, (th, tw) = _geometry(*x.shape[1:3], kernel.shape, strides)
+    xp = tf.pad(x, [[0, 0], *pads, [0, 0]])
+    s = _space_to_depth(xp, *strides)  # (N, out_h + th - 1, out_w + tw - 1, sh * sw * C)
+    windows = [s[:, a : a + out_h, b : b + out_w] for a in range(th) for b in range(tw)]
+    patches = windows[0] if len(windows) == 1 else tf.concat(windows, axis=-1)
+    k2 = _matmul_kernel(kernel, strides)
+    y = tf.matmul(tf.reshape(patches, [-1, k2.shape[0]]), k2)
+    return tf.reshape(y, [-1, out_h, out_w, kernel.shape[-1]])
+
+
+def conv2d_transpose_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -> tf.Tensor:
+    """Equals Conv2DTranspose with "same" padding (output = input * strides), i.e.
+    `tf.nn.conv2d_transpose(x, kernel, out_shape, [1, *strides, 1], "SAME")`: the adjoint of
+    `conv2d_matmul` on an (H * sh, W * sw) input. Static H, W, C."""
+    strides = tuple(strides)
+    sh, sw = strides
+    h, w = x.shape[1] * sh, x.shape[2] * sw
+    (out_h, out_w), ((top, bottom), (left, right)), (th, tw) = _geometry(
+        h, w, kernel.shape, strides
+    )
+    f = kernel.shape[2]
+    k2 = _matmul_kernel(kernel, strides)  # (kh * kw * F, C)
+    z = tf.matmul(tf.reshape(x, [-1, k2.shape[1]]), k2, transpose_b=True)
+    depth = sh * sw * f
+    z = tf.reshape(z, [-1, out_h, out_w, th * tw, depth])
+    # Each window (a, b) read s[a : a + out_h, b : b + out_w]: add it back there.
+    placed = [
+        tf.pad(z[:, :, :, a * tw + b], [[0, 0], [a, th - 1 - a], [b, tw - 1 - b], [0, 0]])
+        for a in range(th)
+        for b in range(tw)
+    ]
+    s = placed[0] if len(placed) == 1 else tf.add_n(placed)
+    xp = _depth_to_space(s, sh, sw)  # the padded (H + pads, W + pads) input's gradient
+    return xp[:, top : top + h, left : left + w]
