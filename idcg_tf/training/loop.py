@@ -26,6 +26,7 @@ from idcg_tf import config as config_lib
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.runs import METRICS_LOG, local_workdir, newest_intact_checkpoint
+from idcg_tf.training.adam import FusedAdam
 from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.training.task import Task, Update, dtype_policy
@@ -124,10 +125,10 @@ class Trainer:
         self.manager = None
 
     def _optimizer(self, name: str, updates_per_step: int = 1):
-        """Adam (with the config's decay schedule, stepped `updates_per_step` times per
+        """Adam (fused update kernel; with the config's decay schedule, stepped `updates_per_step` times per
         generator iteration), loss-scaled under mixed_float16."""
         opt = self.cfg.optimizer
-        adam = keras.optimizers.Adam(
+        adam = FusedAdam(
             learning_rate(opt, self.cfg.train.steps, updates_per_step),
             beta_1=opt.beta_1,
             beta_2=opt.beta_2,
