@@ -33,7 +33,7 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set train.n_critic=1", env)
     tune = train["conv3d_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
-    assert set(tune["choices"].values()) <= {"stock", "taps"}
+    assert set(tune["choices"].values()) <= {"stock", "taps", "matmul"}
     for key in TRAIN_KEYS:
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2

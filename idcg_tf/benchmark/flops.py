@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from idcg_tf import config as config_lib
 from idcg_tf.config import Config
+from idcg_tf.ops import conv3d_autotune
 
 
 def _prod(values) -> int:
@@ -51,15 +52,16 @@ def network_flops(cfg: Config) -> dict:
     from idcg_tf.models import build_networks
 
     m = config_lib.replace(cfg, model={"conv3d_impl": "stock"}).model
-    nets = build_networks(m)
     image = (m.resolution, m.resolution, m.channels)
     video = (m.frames, *image)
-    return {
-        "image_to_video": forward_flops(nets.image_to_video, image),
-        "video_to_image": forward_flops(nets.video_to_image, video),
-        "image_critic": forward_flops(nets.image_critic, image),
-        "video_critic": forward_flops(nets.video_critic, video),
-    }
+    with conv3d_autotune.suspended():  # the 2D layers too: stock, nothing timed
+        nets = build_networks(m)
+        return {
+            "image_to_video": forward_flops(nets.image_to_video, image),
+            "video_to_image": forward_flops(nets.video_to_image, video),
+            "image_critic": forward_flops(nets.image_critic, image),
+            "video_critic": forward_flops(nets.video_critic, video),
+        }
 
 
 def iteration_flops(cfg: Config, per_network: dict | None = None) -> dict:

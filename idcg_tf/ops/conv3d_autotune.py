@@ -16,6 +16,7 @@ of `idcg_tf.layers.conv3d.resolve_impl` (3D) and "stock" (2D).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -74,9 +75,26 @@ _used: dict[str, str] = {}  # shape key -> impl, of the layers traced in this pr
 timings_run = 0  # shapes timed in this process (the tests read it)
 
 
+_suspended = 0  # > 0 inside `suspended()`
+
+
 def enabled() -> bool:
-    """False when `IDCG_CONV3D_AUTOTUNE` is 0 / false / off / no."""
+    """False when `IDCG_CONV3D_AUTOTUNE` is 0 / false / off / no, or inside `suspended()`."""
+    if _suspended:
+        return False
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+@contextlib.contextmanager
+def suspended():
+    """No timing inside (layers built here take the fixed rules): for graphs that are only
+    inspected, such as the FLOP count's, not run."""
+    global _suspended
+    _suspended += 1
+    try:
+        yield
+    finally:
+        _suspended -= 1
 
 
 def cache_dir() -> str:
