@@ -16,19 +16,27 @@ from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 
 TOL = 1e-4  # relative to the largest reference value
 
-# (input shape, kernel, strides): the models' shapes (k=4 stride 2 / (1, 2, 2), k=3 stride 1),
-# plus odd sizes where TF's "same" padding is asymmetric.
+# (op, input shape, kernel, strides): the models' shapes (k=4 stride 2 / (1, 2, 2), k=3
+# stride 1), plus odd sizes where TF's "same" padding is asymmetric and unequal strides; 3D
+# "taps" and 2D "matmul".
 CONVS = [
-    ((2, 8, 8, 8, 3), 4, (2, 2, 2)),
-    ((2, 4, 8, 8, 5), 4, (1, 2, 2)),
-    ((2, 4, 6, 6, 5), 3, (1, 1, 1)),
-    ((1, 5, 7, 9, 2), 4, (2, 2, 2)),
-    ((1, 3, 5, 4, 2), (3, 4, 2), (2, 1, 2)),
+    (conv3d_taps, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
+    (conv3d_taps, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
+    (conv3d_taps, (2, 4, 6, 6, 5), 3, (1, 1, 1)),
+    (conv3d_taps, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
+    (conv3d_taps, (1, 3, 5, 4, 2), (3, 4, 2), (2, 1, 2)),
+    (conv2d_matmul, (2, 8, 8, 5), 4, (2, 2)),
+    (conv2d_matmul, (2, 4, 4, 6), 3, (1, 1)),
+    (conv2d_matmul, (1, 7, 9, 3), 4, (2, 2)),
+    (conv2d_matmul, (1, 6, 8, 2), (4, 2), (2, 1)),
 ]
 TRANSPOSED = [
-    ((2, 2, 4, 4, 5), 4, (2, 2, 2)),
-    ((2, 2, 4, 4, 5), 4, (1, 2, 2)),
-    ((1, 3, 3, 5, 2), 3, (2, 2, 1)),
+    (conv3d_transpose_taps, (2, 2, 4, 4, 5), 4, (2, 2, 2)),
+    (conv3d_transpose_taps, (2, 2, 4, 4, 5), 4, (1, 2, 2)),
+    (conv3d_transpose_taps, (1, 3, 3, 5, 2), 3, (2, 2, 1)),
+    (conv2d_transpose_matmul, (2, 4, 4, 5), 4, (2, 2)),
+    (conv2d_transpose_matmul, (1, 3, 5, 4), 3, (1, 1)),
+    (conv2d_transpose_matmul, (1, 3, 4, 2), 4, (2, 1)),
 ]
 
 
@@ -41,7 +49,7 @@ def _close(got, want):
 
 def _data(shape, kernel, out_channels, transposed, seed=0):
     rng = np.random.default_rng(seed)
-    ksize = (kernel,) * 3 if isinstance(kernel, int) else kernel
+    ksize = (kernel,) * (len(shape) - 2) if isinstance(kernel, int) else kernel
     kshape = (*ksize, out_channels, shape[-1]) if transposed else (*ksize, shape[-1], out_channels)
     return (
         tf.constant(rng.normal(size=shape), tf.float32),
@@ -50,12 +58,17 @@ def _data(shape, kernel, out_channels, transposed, seed=0):
 
 
 def _stock_conv(x, w, strides):
-    return tf.nn.conv3d(x, w, [1, *strides, 1], "SAME")
+    """TF's Conv2D / Conv3D."""
+    conv = tf.nn.conv3d if len(strides) == 3 else tf.nn.conv2d
+    return conv(x, w, [1, *strides, 1], "SAME")
 
 
 def _stock_transpose(x, w, strides):
-    out = [x.shape[0], *(n * s for n, s in zip(x.shape[1:4], strides)), w.shape[3]]
-    return tf.nn.conv3d_transpose(x, w, out, [1, *strides, 1], "SAME")
+    """TF's Conv2DBackpropInput / Conv3DBackpropInputV2 as a transposed convolution."""
+    rank = len(strides)
+    out = [x.shape[0], *(n * s for n, s in zip(x.shape[1 : 1 + rank], strides)), w.shape[rank]]
+    transpose = tf.nn.conv3d_transpose if rank == 3 else tf.nn.conv2d_transpose
+    return transpose(x, w, out, [1, *strides, 1], "SAME")
 
 
 def _first_and_second_order(fn, x, w):
@@ -72,20 +85,20 @@ def _first_and_second_order(fn, x, w):
     return y, dx, dw, outer.gradient(penalty, w)
 
 
-@pytest.mark.parametrize("shape,kernel,strides", CONVS)
-def test_conv_matches_tf_with_gradients(shape, kernel, strides):
+@pytest.mark.parametrize("op,shape,kernel,strides", CONVS)
+def test_conv_matches_tf_with_gradients(op, shape, kernel, strides):
     x, w = _data(shape, kernel, 6, transposed=False)
     want = _first_and_second_order(lambda x, w: _stock_conv(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: conv3d_taps(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
 
 
-@pytest.mark.parametrize("shape,kernel,strides", TRANSPOSED)
-def test_transposed_conv_matches_tf_with_gradients(shape, kernel, strides):
+@pytest.mark.parametrize("op,shape,kernel,strides", TRANSPOSED)
+def test_transposed_conv_matches_tf_with_gradients(op, shape, kernel, strides):
     x, w = _data(shape, kernel, 6, transposed=True)
     want = _first_and_second_order(lambda x, w: _stock_transpose(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: conv3d_transpose_taps(x, w, strides), x, w)
+    got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
 
@@ -159,15 +172,22 @@ from idcg_tf.ops import conv3d_autotune  # noqa: E402
 
 @pytest.mark.parametrize(
     "kind,shape,strides",
-    [("conv", (2, 4, 8, 8, 3), (2, 2, 2)), ("transpose", (2, 2, 4, 4, 5), (2, 2, 2))],
+    [
+        ("conv", (2, 4, 8, 8, 3), (2, 2, 2)),
+        ("transpose", (2, 2, 4, 4, 5), (2, 2, 2)),
+        ("conv2d", (2, 8, 8, 3), (2, 2)),
+        ("transpose2d", (2, 4, 4, 5), (2, 2)),
+    ],
 )
 def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     """Whatever "auto" picks, values, both gradients and the penalty's second derivative are
     the same."""
-    x, w = _data(shape, 4, 6, transposed=kind == "transpose")
-    reference = _stock_conv if kind == "conv" else _stock_transpose
+    x, w = _data(shape, 4, 6, transposed=kind.startswith("transpose"))
+    reference = _stock_transpose if kind.startswith("transpose") else _stock_conv
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
-    assert set(conv3d_autotune.CANDIDATES[kind]) == {"stock", "taps"}
+    assert set(conv3d_autotune.CANDIDATES[kind]) == (
+        {"stock", "taps"} if len(strides) == 3 else {"stock", "matmul"}
+    )
     for impl, op in conv3d_autotune.CANDIDATES[kind].items():
         got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
         for g, ref in zip(got, want):
@@ -240,46 +260,6 @@ def test_autotune_switch_off_falls_back_to_the_fixed_rule(autotune_cache, monkey
     assert _traced_impls() == (conv3d.resolve_impl("auto"),) * 2
     assert conv3d_autotune.timings_run == before
     assert not autotune_cache.exists()
-
-
-# 2D: (input shape, kernel, strides): the models' 4x4 stride 2 and 3x3 stride 1, odd sizes
-# (asymmetric "same" padding) and unequal strides.
-CONVS_2D = [
-    ((2, 8, 8, 5), 4, (2, 2)),
-    ((2, 4, 4, 6), 3, (1, 1)),
-    ((1, 7, 9, 3), 4, (2, 2)),
-    ((1, 6, 8, 2), (4, 2), (2, 1)),
-]
-TRANSPOSED_2D = [((2, 4, 4, 5), 4, (2, 2)), ((1, 3, 5, 4), 3, (1, 1)), ((1, 3, 4, 2), 4, (2, 1))]
-
-
-def _data_2d(shape, kernel, out_channels, transposed, seed=0):
-    rng = np.random.default_rng(seed)
-    ksize = (kernel,) * 2 if isinstance(kernel, int) else kernel
-    kshape = (*ksize, out_channels, shape[-1]) if transposed else (*ksize, shape[-1], out_channels)
-    return (
-        tf.constant(rng.normal(size=shape), tf.float32),
-        tf.constant(rng.normal(size=kshape), tf.float32),
-    )
-
-
-@pytest.mark.parametrize("shape,kernel,strides", CONVS_2D)
-def test_matmul_conv2d_matches_tf_with_gradients(shape, kernel, strides):
-    x, w = _data_2d(shape, kernel, 6, transposed=False)
-    want = _first_and_second_order(lambda x, w: conv3d_autotune._stock_conv2d(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: conv2d_matmul(x, w, strides), x, w)
-    for g, ref in zip(got, want):
-        _close(g, ref)
-
-
-@pytest.mark.parametrize("shape,kernel,strides", TRANSPOSED_2D)
-def test_matmul_transposed_conv2d_matches_tf_with_gradients(shape, kernel, strides):
-    x, w = _data_2d(shape, kernel, 3, transposed=True)
-    stock = conv3d_autotune._stock_transpose2d
-    want = _first_and_second_order(lambda x, w: stock(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: conv2d_transpose_matmul(x, w, strides), x, w)
-    for g, ref in zip(got, want):
-        _close(g, ref)
 
 
 @pytest.mark.parametrize(

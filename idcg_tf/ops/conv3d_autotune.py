@@ -38,25 +38,18 @@ CACHE_VERSION = 2  # 2: without the "fast" candidate (removed: it never won, doc
 
 
 def _stock_conv(x, w, strides):
-    return tf.nn.conv3d(x, w, [1, *strides, 1], "SAME")
+    """TF's own convolution of the rank of `strides` (Conv2D or Conv3D), "same" padding."""
+    conv = tf.nn.conv3d if len(strides) == 3 else tf.nn.conv2d
+    return conv(x, w, [1, *strides, 1], "SAME")
 
 
 def _stock_transpose(x, w, strides):
-    out = tf.concat(
-        [tf.shape(x)[:1], [n * s for n, s in zip(x.shape[1:4], strides)], tf.shape(w)[3:4]], axis=0
-    )
-    return tf.nn.conv3d_transpose(x, w, out, [1, *strides, 1], "SAME")
-
-
-def _stock_conv2d(x, w, strides):
-    return tf.nn.conv2d(x, w, [1, *strides, 1], "SAME")
-
-
-def _stock_transpose2d(x, w, strides):
-    out = tf.concat(
-        [tf.shape(x)[:1], [n * s for n, s in zip(x.shape[1:3], strides)], tf.shape(w)[2:3]], axis=0
-    )
-    return tf.nn.conv2d_transpose(x, w, out, [1, *strides, 1], "SAME")
+    """TF's own transposed convolution of the rank of `strides`, output = input * strides."""
+    rank = len(strides)
+    spatial = [n * s for n, s in zip(x.shape[1 : 1 + rank], strides)]
+    out = tf.concat([tf.shape(x)[:1], spatial, tf.shape(w)[rank : rank + 1]], axis=0)
+    transpose = tf.nn.conv3d_transpose if rank == 3 else tf.nn.conv2d_transpose
+    return transpose(x, w, out, [1, *strides, 1], "SAME")
 
 
 # The candidates, per kind of layer; "stock" is what Keras' Conv3D / Conv3DTranspose /
@@ -64,8 +57,8 @@ def _stock_transpose2d(x, w, strides):
 CANDIDATES = {
     "conv": {"stock": _stock_conv, "taps": conv3d_taps},
     "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps},
-    "conv2d": {"stock": _stock_conv2d, "matmul": conv2d_matmul},
-    "transpose2d": {"stock": _stock_transpose2d, "matmul": conv2d_transpose_matmul},
+    "conv2d": {"stock": _stock_conv, "matmul": conv2d_matmul},
+    "transpose2d": {"stock": _stock_transpose, "matmul": conv2d_transpose_matmul},
 }
 
 _lock = threading.Lock()
