@@ -10,7 +10,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # conv3d_impl "auto" would time every new layer shape once per machine (and write to
-# ~/.cache); the suite uses the fixed rule, and tests/test_conv3d.py turns timing on where it
+# ~/.cache); the suite uses the fixed rule, and tests/test_convolutions.py turns timing on where it
 # tests it, with its own cache folder.
 os.environ.setdefault("IDCG_CONV3D_AUTOTUNE", "0")
 

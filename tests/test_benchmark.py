@@ -86,10 +86,10 @@ def test_facenet_section():
     assert result["forward_backward_seconds"] >= result["forward_seconds"] * 0.5 > 0
 
 
-@pytest.mark.slow  # two processes; tests/test_conv3d.py checks the same reuse in one
+@pytest.mark.slow  # two processes; tests/test_convolutions.py checks the same reuse in one
 def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
-    """conv3d_impl "auto" times each layer shape in the first process only; a second process on
-    the same machine reads the cache and picks the same."""
+    """With "auto", each 3D and 2D layer shape is timed in the first process only; a second
+    process on the same machine reads the cache and picks the same."""
     env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
     options = "--batch 1 --iterations 1 --warmup 0 --set train.n_critic=1"
     options += " --set model.residual_blocks=0"
@@ -98,4 +98,10 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
     assert second["shapes_timed"] == 0
     assert second["choices"] == first["choices"]
-    assert set(first["choices"].values()) <= {"stock", "taps"}
+    assert set(first["choices"].values()) <= {"stock", "taps", "matmul"}
+    assert {key.split(" ")[0] for key in first["choices"]} == {
+        "conv",
+        "transpose",
+        "conv2d",
+        "transpose2d",
+    }
