@@ -85,19 +85,14 @@ def _first_and_second_order(fn, x, w):
     return y, dx, dw, outer.gradient(penalty, w)
 
 
-@pytest.mark.parametrize("op,shape,kernel,strides", CONVS)
-def test_conv_matches_tf_with_gradients(op, shape, kernel, strides):
-    x, w = _data(shape, kernel, 6, transposed=False)
-    want = _first_and_second_order(lambda x, w: _stock_conv(x, w, strides), x, w)
-    got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
-    for g, ref in zip(got, want):
-        _close(g, ref)
-
-
-@pytest.mark.parametrize("op,shape,kernel,strides", TRANSPOSED)
-def test_transposed_conv_matches_tf_with_gradients(op, shape, kernel, strides):
-    x, w = _data(shape, kernel, 6, transposed=True)
-    want = _first_and_second_order(lambda x, w: _stock_transpose(x, w, strides), x, w)
+@pytest.mark.parametrize(
+    "op,shape,kernel,strides,transposed",
+    [(*case, False) for case in CONVS] + [(*case, True) for case in TRANSPOSED],
+)
+def test_custom_convolutions_match_tf_with_gradients(op, shape, kernel, strides, transposed):
+    x, w = _data(shape, kernel, 6, transposed=transposed)
+    reference = _stock_transpose if transposed else _stock_conv
+    want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
     got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
