@@ -20,18 +20,21 @@ IMPLS = ("stock", "matmul", "auto")
 
 
 def _choose(layer, kind: str, input_shape, dtype) -> str:
-    if layer.impl != "auto":
-        return layer.impl
+    """The implementation ("stock" or "matmul") of a call on `input_shape`; "matmul" only where
+    it applies (static H, W, C, channels last, no dilation or groups, each stride dividing its
+    kernel size)."""
     shape = tuple(input_shape)
-    static = len(shape) == 4 and all(d is not None for d in shape[1:])
-    if not (
-        conv3d_autotune.enabled()
-        and static
+    applies = (
+        len(shape) == 4
+        and all(d is not None for d in shape[1:])
         and layer.data_format == "channels_last"
         and tuple(layer.dilation_rate) == (1, 1)
         and getattr(layer, "groups", 1) == 1
         and conv2d_matmul.supported(layer.kernel.shape, layer.strides)
-    ):
+    )
+    if layer.impl != "auto" or not applies:
+        return layer.impl if applies else "stock"
+    if not conv3d_autotune.enabled():
         return "stock"
     shape = (shape[0] or 1, *shape[1:])  # an unknown batch is timed at 1, as in 3D
     return conv3d_autotune.choose(
