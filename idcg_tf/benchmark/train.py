@@ -62,8 +62,7 @@ def benchmark_train(
         "GFLOP per iteration"
     )
 
-    # Shapes timed by conv autotuning from here on: building the networks (2D layers called
-    # on a symbolic batch are timed at batch 1) and tracing the iteration.
+    # Shapes timed by conv autotuning from here on: while building and tracing the iteration.
     timed_before = conv3d_autotune.timings_run
     with tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir:
         trainer = make_trainer(cfg, workdir, log=log)
