@@ -22,6 +22,7 @@ import platform
 import sys
 
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+ONEDNN_ISA_ENV = "ONEDNN_MAX_CPU_ISA"  # oneDNN's own limit on the ISA it dispatches to
 _CPUINFO = "/proc/cpuinfo"
 
 
@@ -72,6 +73,11 @@ def onednn_enabled() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+def onednn_isa_limit() -> str | None:
+    """ONEDNN_MAX_CPU_ISA when a run limits oneDNN to an older ISA (e.g. "AVX2"), else None."""
+    return os.environ.get(ONEDNN_ISA_ENV) or None
+
+
 def describe() -> dict:
     """What every published speed figure names: the CPU model, its core count, AVX-512 or
     not, oneDNN on or off (and ONEDNN_MAX_CPU_ISA where a run limited oneDNN's ISA)."""
@@ -84,8 +90,8 @@ def describe() -> dict:
         "onednn": onednn_enabled(),
         ONEDNN_ENV: os.environ.get(ONEDNN_ENV),
     }
-    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
-        record["onednn_max_cpu_isa"] = os.environ["ONEDNN_MAX_CPU_ISA"]
+    if onednn_isa_limit():
+        record["onednn_max_cpu_isa"] = onednn_isa_limit()
     return record
 
 

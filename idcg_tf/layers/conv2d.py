@@ -21,12 +21,14 @@ IMPLS = ("stock", "matmul", "auto")
 
 def _choose(layer, kind: str, input_shape, dtype) -> str:
     """The implementation ("stock" or "matmul") of a call on `input_shape`; "matmul" only where
-    it applies (static H, W, C, channels last, no dilation or groups, each stride dividing its
-    kernel size)."""
+    it applies (static H, W, C, "same" padding without output_padding, channels last, no
+    dilation or groups, each stride dividing its kernel size)."""
     shape = tuple(input_shape)
     applies = (
         len(shape) == 4
         and all(d is not None for d in shape[1:])
+        and layer.padding == "same"
+        and getattr(layer, "output_padding", None) is None
         and layer.data_format == "channels_last"
         and tuple(layer.dilation_rate) == (1, 1)
         and getattr(layer, "groups", 1) == 1
@@ -48,50 +50,43 @@ def _check(impl: str) -> str:
     return impl
 
 
-@keras.saving.register_keras_serializable(package="idcg_tf")
-class ImageConv(keras.layers.Conv2D):
-    """keras.layers.Conv2D ("same" padding expected) with `impl` (see the module docstring).
-
-    Example:
-        >>> ImageConv(8, 4, strides=2, padding="same")(tf.zeros([1, 8, 8, 3])).shape
-        TensorShape([1, 4, 4, 8])
-    """
+class _WithImpl:
+    """The `impl` argument both layers add to their Keras base class."""
 
     def __init__(self, *args, impl="auto", **kwargs):
         super().__init__(*args, **kwargs)
         self.impl = _check(impl)
-
-    def convolution_op(self, inputs, kernel):
-        if self.padding == "same" and _choose(self, "conv2d", inputs.shape, inputs.dtype) == (
-            "matmul"
-        ):
-            return conv2d_matmul.conv2d_matmul(inputs, kernel, tuple(self.strides))
-        return super().convolution_op(inputs, kernel)
 
     def get_config(self):
         return {**super().get_config(), "impl": self.impl}
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
-class ImageConvTranspose(keras.layers.Conv2DTranspose):
-    """keras.layers.Conv2DTranspose with `impl` (see the module docstring); the matmul form
-    covers "same" padding without output_padding.
+class ImageConv(_WithImpl, keras.layers.Conv2D):
+    """keras.layers.Conv2D with `impl` (see the module docstring).
+
+    Example:
+        >>> ImageConv(8, 4, strides=2, padding="same")(tf.zeros([1, 8, 8, 3])).shape
+        TensorShape([1, 4, 4, 8])
+    """
+
+    def convolution_op(self, inputs, kernel):
+        if _choose(self, "conv2d", inputs.shape, inputs.dtype) == "matmul":
+            return conv2d_matmul.conv2d_matmul(inputs, kernel, tuple(self.strides))
+        return super().convolution_op(inputs, kernel)
+
+
+@keras.saving.register_keras_serializable(package="idcg_tf")
+class ImageConvTranspose(_WithImpl, keras.layers.Conv2DTranspose):
+    """keras.layers.Conv2DTranspose with `impl` (see the module docstring).
 
     Example:
         >>> ImageConvTranspose(8, 4, strides=2, padding="same")(tf.zeros([1, 4, 4, 3])).shape
         TensorShape([1, 8, 8, 8])
     """
 
-    def __init__(self, *args, impl="auto", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.impl = _check(impl)
-
     def call(self, inputs):
-        if (
-            self.padding != "same"
-            or self.output_padding is not None
-            or _choose(self, "transpose2d", inputs.shape, inputs.dtype) != "matmul"
-        ):
+        if _choose(self, "transpose2d", inputs.shape, inputs.dtype) != "matmul":
             return super().call(inputs)
         y = conv2d_matmul.conv2d_transpose_matmul(inputs, self.kernel, tuple(self.strides))
         if self.use_bias:
@@ -99,6 +94,3 @@ class ImageConvTranspose(keras.layers.Conv2DTranspose):
         if self.activation is not None:
             y = self.activation(y)
         return y
-
-    def get_config(self):
-        return {**super().get_config(), "impl": self.impl}

@@ -26,7 +26,7 @@ import time
 
 import tensorflow as tf
 
-from idcg_tf.cpu import cpu_model, onednn_enabled
+from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
@@ -108,8 +108,8 @@ def device_key() -> dict:
     else:
         device = f"CPU {cpu_model()} x{os.cpu_count()}"
     key = {"tf": tf.__version__, "device": device, "onednn": onednn_enabled()}
-    if os.environ.get("ONEDNN_MAX_CPU_ISA"):  # oneDNN limited to an older ISA: other timings
-        key["onednn_max_cpu_isa"] = os.environ["ONEDNN_MAX_CPU_ISA"]
+    if onednn_isa_limit():  # oneDNN limited to an older ISA: other timings
+        key["onednn_max_cpu_isa"] = onednn_isa_limit()
     return key
 
 

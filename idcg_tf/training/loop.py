@@ -125,8 +125,8 @@ class Trainer:
         self.manager = None
 
     def _optimizer(self, name: str, updates_per_step: int = 1):
-        """Adam (fused update kernel; with the config's decay schedule, stepped `updates_per_step` times per
-        generator iteration), loss-scaled under mixed_float16."""
+        """Adam (TF's fused update kernel; with the config's decay schedule, stepped
+        `updates_per_step` times per generator iteration), loss-scaled under mixed_float16."""
         opt = self.cfg.optimizer
         adam = FusedAdam(
             learning_rate(opt, self.cfg.train.steps, updates_per_step),
