@@ -50,8 +50,8 @@ def default_workdir(config_path: str | Path) -> Path:
 
 def train(cfg: Config, workdir: str | Path) -> dict:
     """Trains (or resumes) a run and returns its last metrics."""
-    trainer = make_trainer(cfg, workdir)
-    metrics = trainer.train()
+    with make_trainer(cfg, workdir) as trainer:
+        metrics = trainer.train()
     if trainer.chief:
         print(
             f"done: step {trainer.current_step}; checkpoints in {Path(workdir) / 'checkpoints'}, "

@@ -226,8 +226,8 @@ def test_checkpoint_restores_every_variable(trained):
     workdir, trainer, _, _ = trained["videogan_two_stream"]
     _, generator, step = load_generator(workdir)
     assert step == 2
-    resumed = make_trainer(trainer.cfg, workdir, log=lambda line: None)
-    resumed.setup()
+    with make_trainer(trainer.cfg, workdir, log=lambda line: None) as resumed:
+        resumed.setup()
     assert resumed.current_step == 2
     for ours, theirs in (
         (trainer.nets.generator, generator),

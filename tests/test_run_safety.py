@@ -57,9 +57,9 @@ def test_resume_skips_a_damaged_newest_checkpoint(tiny_run, tmp_path, damage):
         (ckpts / "ckpt-2.index").unlink()
         at_fault = "ckpt-2.index"
     lines = []
-    trainer = make_trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append)
-    trainer.setup(dataset=[])
-    assert trainer.current_step == 1
+    with make_trainer(config.load(workdir / "config.yaml"), workdir, log=lines.append) as trainer:
+        trainer.setup(dataset=[])
+        assert trainer.current_step == 1
     warnings = [line for line in lines if line.startswith("warning: ")]
     assert len(warnings) == 1 and at_fault in warnings[0] and "using ckpt-1" in warnings[0], lines
     assert any("resumed from" in line and line.endswith("(step 1)") for line in lines), lines

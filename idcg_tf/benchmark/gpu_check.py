@@ -83,8 +83,8 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
         ],
     )
     start = time.perf_counter()
-    trainer = make_trainer(cfg, work / "run", log=log)
-    metrics = trainer.train(samples=())
+    with make_trainer(cfg, work / "run", log=log) as trainer:
+        metrics = trainer.train(samples=())
     train_seconds = time.perf_counter() - start
     replicas = trainer.strategy.num_replicas_in_sync
 

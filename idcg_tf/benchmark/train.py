@@ -64,8 +64,10 @@ def benchmark_train(
 
     # Shapes timed by conv autotuning from here on: while building and tracing the iteration.
     timed_before = conv3d_autotune.timings_run
-    with tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir:
-        trainer = make_trainer(cfg, workdir, log=log)
+    with (
+        tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir,
+        make_trainer(cfg, workdir, log=log) as trainer,
+    ):
         trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
         start = time.perf_counter()
         # Tracing alone (no step runs), so that even --warmup 0 times compiled iterations.

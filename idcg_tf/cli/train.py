@@ -31,15 +31,15 @@ def main(argv=None) -> int:
     from idcg_tf import config, configs
 
     cfg = config.load(args.config, args.set)  # before TensorFlow loads: config errors are quick
-    from idcg_tf import experiment as run
+    from idcg_tf import experiment
 
-    workdir = args.workdir or run.default_workdir(args.config)
+    workdir = args.workdir or experiment.default_workdir(args.config)
     if args.dry_run:
         print(f"# resolved config ({configs.locate(args.config)}); workdir {workdir}")
         print(cfg.to_yaml())
-        print(run.describe_networks(cfg))
+        print(experiment.describe_networks(cfg))
         return 0
-    run.train(cfg, workdir)
+    experiment.train(cfg, workdir)
     return 0
 
 

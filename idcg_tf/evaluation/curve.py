@@ -41,23 +41,26 @@ def identity_curve(
     known = (known or {}) if samples == options.samples else {}
     writer = tf.summary.create_file_writer(str(Path(workdir) / "tensorboard"))
     curve = []
-    for step, _ in list_checkpoints(workdir):
-        if step in known:
-            results = known[step]
-        else:
-            _, nets, _ = load_networks(workdir, step, cfg)
-            results, _ = score_checkpoint(nets, embed, cfg, data, samples, options, 0)
-        point = {
-            "step": step,
-            **{key: results[d]["facenet_score"] for key, d in zip(SCORE_KEYS, DIRECTIONS)},
-        }
-        write_tensorboard_scalars(writer, step, {k: point[k] for k in SCORE_KEYS})
-        log(
-            f"  curve: step {step}: "
-            + ", ".join(
-                f"{d.replace('_', '-')} {point[key]:.4f}" for key, d in zip(SCORE_KEYS, DIRECTIONS)
+    try:
+        for step, _ in list_checkpoints(workdir):
+            if step in known:
+                results = known[step]
+            else:
+                _, nets, _ = load_networks(workdir, step, cfg)
+                results, _ = score_checkpoint(nets, embed, cfg, data, samples, options, 0)
+            point = {
+                "step": step,
+                **{key: results[d]["facenet_score"] for key, d in zip(SCORE_KEYS, DIRECTIONS)},
+            }
+            write_tensorboard_scalars(writer, step, {k: point[k] for k in SCORE_KEYS})
+            log(
+                f"  curve: step {step}: "
+                + ", ".join(
+                    f"{d.replace('_', '-')} {point[key]:.4f}"
+                    for key, d in zip(SCORE_KEYS, DIRECTIONS)
+                )
             )
-        )
-        curve.append(point)
-    writer.close()
+            curve.append(point)
+    finally:
+        writer.close()
     return curve

@@ -3,6 +3,7 @@ and spread per direction (`metrics.summarize`), and the samples kept for the she
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -55,10 +56,13 @@ def score_checkpoint(
     results, examples = {}, {}
     for direction, kind, pattern in zip(DIRECTIONS, ("images", "clips"), (data.images, data.clips)):
         key = data.option(kind)
-        batches = seeded_samples(pattern, kind, cfg, samples, options.seed, key, options.batch_size)
-        distances, cycles, kept, embeddings = score_direction(
-            nets, embed, batches, direction, options, keep
+        selection = seeded_samples(
+            pattern, kind, cfg, samples, options.seed, key, options.batch_size
         )
+        with contextlib.closing(selection) as batches:  # its tf.data iterator ends here
+            distances, cycles, kept, embeddings = score_direction(
+                nets, embed, batches, direction, options, keep
+            )
         if distances.size == 0:
             raise UserError(f"{key}: {pattern} holds no {kind}")
         results[direction] = metrics.summarize(distances, cycles, options.threshold, *embeddings)

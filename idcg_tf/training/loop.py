@@ -94,7 +94,7 @@ class Trainer:
         self.lock = None
         if self.chief:  # workers write nothing of their own into the workdir
             self.lock = WorkdirLock(self.workdir, warn=lambda line: self.log(f"warning: {line}"))
-            self.lock.acquire()
+            self.lock.acquire()  # here, so that a second run on a workdir fails before building
         replicas = self.strategy.num_replicas_in_sync
         if t.batch_size % replicas:
             raise UserError(
@@ -123,6 +123,29 @@ class Trainer:
         self.iterator = None
         self.checkpoint = None
         self.manager = None
+
+    # ------------------------------------------------------------------ lifetime
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Releases what the trainer holds open: the input pipeline's iterator (and so its
+        tf.data threads), the TensorBoard writer and the workdir lock. The networks stay usable.
+
+        `train()` calls it when it ends, however it ends; callers of `setup()` and
+        `run_iteration()` call it themselves (or use the trainer in a `with` block). An iterator
+        left to the garbage collector may be destroyed during interpreter shutdown, where
+        tf.data's teardown can deadlock; released here, it is destroyed now. Idempotent."""
+        # The iteration function closes over the trainer: dropping it breaks that cycle too.
+        self._iteration_fn = None
+        self.iterator = None
+        writer, self.writer = self.writer, tf.summary.create_noop_writer()
+        writer.close()
+        if self.lock:
+            self.lock.release()
 
     def _optimizer(self, name: str, updates_per_step: int = 1):
         """Adam (TF's fused update kernel; with the config's decay schedule, stepped
@@ -287,8 +310,16 @@ class Trainer:
         """Trains up to `steps` generator iterations (default cfg.train.steps) and returns the
         last metrics. Saves checkpoints every `checkpoint_every` steps and at the end.
         `samples`: inputs for the sample sheets (default: the task's; empty: no sheets)."""
+        try:
+            return self._train(steps, dataset, samples)
+        finally:
+            self.close()
+
+    def _train(self, steps, dataset, samples) -> dict:
         t = self.cfg.train
         total = t.steps if steps is None else steps
+        if self.lock:
+            self.lock.acquire()  # a no-op while held; again after a previous train() ended
         if self.iterator is None:
             self.setup(dataset)
         if self.chief:
@@ -327,9 +358,6 @@ class Trainer:
                     hook(self, step)
             if step % t.checkpoint_every == 0 or step == total:
                 self.save()
-        self.writer.flush()
-        if self.lock:
-            self.lock.release()
         if self.current_step == start_step and self.chief:
             self.log(f"nothing to do: the run is already at step {start_step} of {total}")
         return metrics

@@ -47,11 +47,22 @@ class WorkdirLock:
             f.write(json.dumps(self.me) + "\n")
         return True
 
+    def __enter__(self) -> WorkdirLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
     def acquire(self) -> None:
+        if self.held:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(3):  # a lock removed between our two looks: try again
             if self._create():
                 self.held = True
+                # A process that never calls release (killed by an exception it does not
+                # catch) still leaves no lock behind.
                 atexit.register(self.release)
                 return
             try:
@@ -81,3 +92,4 @@ class WorkdirLock:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
+            atexit.unregister(self.release)
