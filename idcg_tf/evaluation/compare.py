@@ -102,7 +102,7 @@ def compare_variants(
     i.e. skipped), evaluates them with `evaluate_runs` (as `tools/evaluate.py --compare`),
     plots the training-time identity curves and writes `results` (default output/results.md).
     Returns evaluate_runs' report."""
-    from idcg_tf.training import run
+    from idcg_tf import experiment
 
     log = log or log_to_stderr
     output = Path(output)
@@ -116,7 +116,7 @@ def compare_variants(
             f"--set model.variant={v} --workdir {workdirs[v]}".replace("  ", " ")
         )
         start = time.perf_counter()
-        run.train(cfg, workdirs[v])
+        experiment.train(cfg, workdirs[v])
         wall[f"train {v}"] = time.perf_counter() - start
     eval_dir = output / "eval"
     commands.append(
