@@ -26,11 +26,12 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# --durations: the 20 slowest tests, so that a test growing slow shows in every run's log.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 test-slow: install
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=20
 
 # A plain (not editable) `pip install .` into a fresh venv, then the console scripts from
 # another folder; see .ci/check_install.sh.
