@@ -28,6 +28,7 @@ def _benchmark(section: str, options: str, env=None, *more: str) -> dict:
     return _json(run_tool(str(ROOT / "tools" / "benchmark.py"), *args, env=env))[section]
 
 
+@pytest.mark.slow  # ~15 s; make test-slow (CI) also runs `benchmark train` per the docs
 def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
     train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set train.n_critic=1", env)

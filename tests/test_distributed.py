@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import ROOT, run_tool
 
 # The two runs compute the same float64 numbers in a different order (see two_devices.py).
@@ -13,6 +15,7 @@ from conftest import ROOT, run_tool
 BOUND = 1e-9
 
 
+@pytest.mark.slow  # ~40 s: two processes train; make test-slow, which CI runs
 def test_two_devices_match_one(tiny_cfg, tmp_path):
     # taps: float64 3D convolutions have no oneDNN kernels; TF's Eigen Conv3D gradients are
     # slow, and the replica logic under test does not depend on how a convolution computes.

@@ -142,6 +142,7 @@ def _metrics_at(workdir, step):
     return [r for r in records if r["step"] == step][-1]
 
 
+@pytest.mark.slow  # ~37 s: a training subprocess killed and rerun; make test-slow (CI)
 def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
     """A run of 8 steps SIGKILLed after step 5 and resumed ends with the same losses at
     step 8 as an uninterrupted run."""
