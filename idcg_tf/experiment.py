@@ -1,7 +1,8 @@
 """The composition root of a training run: the task a config names, the loop, its hooks.
 
 `tools/train.py` calls `describe_networks` (--dry-run) or `train`; tests and benchmarks build a
-trainer with `make_trainer`. This is the one module that knows every task and hook.
+trainer with `make_trainer`; `load_task` gives back any run's trained task (modules below this
+one use their task class's `from_run`). This is the one module that knows every task and hook.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from idcg_tf.config import Config
+from idcg_tf.runs import checkpoint_path, load_config
 from idcg_tf.training.loop import Trainer
 from idcg_tf.training.task import Task
 
@@ -24,6 +26,13 @@ def make_task(cfg: Config) -> Task:
     return TranslationTask(cfg)
 
 
+def load_task(workdir: str | Path, step: int | None = None) -> tuple[Task, int]:
+    """Any run's task with its networks restored from checkpoint `step` (default the newest
+    intact one), and that step."""
+    task = make_task(load_config(workdir))
+    return task, task.restore(checkpoint_path(workdir, step))
+
+
 def hooks(cfg: Config) -> list:
     """Periodic work beyond the loop's own: the identity score curve (Fig. 6) of translation
     runs with train.facenet_score on."""
@@ -34,9 +43,13 @@ def hooks(cfg: Config) -> list:
     return [IdentityScoreHook(cfg.train.facenet_score_every)]
 
 
-def make_trainer(cfg: Config, workdir: str | Path, strategy=None, log=None) -> Trainer:
-    """The training loop over the config's task, with its hooks attached."""
-    return Trainer(make_task(cfg), workdir, strategy=strategy, log=log, hooks=hooks(cfg))
+def make_trainer(
+    cfg: Config, workdir: str | Path, strategy=None, log=None, task: Task | None = None
+) -> Trainer:
+    """The training loop over `task` (default: the config's, with its hooks attached)."""
+    extra = hooks(cfg) if task is None else []
+    task = task or make_task(cfg)
+    return Trainer(task, workdir, strategy=strategy, log=log, hooks=extra)
 
 
 def describe_networks(cfg: Config) -> str:
@@ -48,9 +61,10 @@ def default_workdir(config_path: str | Path) -> Path:
     return Path("runs") / Path(config_path).stem
 
 
-def train(cfg: Config, workdir: str | Path) -> dict:
-    """Trains (or resumes) a run and returns its last metrics."""
-    with make_trainer(cfg, workdir) as trainer:
+def train(cfg: Config, workdir: str | Path, task: Task | None = None) -> dict:
+    """Trains (or resumes) a run and returns its last metrics. `task`: a task of your own
+    (a `Task` subclass built on `cfg`) instead of the one `cfg.task` names."""
+    with make_trainer(cfg, workdir, task=task) as trainer:
         metrics = trainer.train()
     if trainer.chief:
         print(

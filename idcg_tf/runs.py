@@ -1,5 +1,6 @@
 """A run's workdir, read by every side (training resumes from it; evaluation, export, translation
-and generation load from it): its config, its checkpoints and which are intact, its networks."""
+and generation load from it): its config, its metrics log, its checkpoints and which are intact.
+What a checkpoint holds is its task's business (`idcg_tf.training.task.Task.restore`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ import json
 import os
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 from idcg_tf import config as config_lib
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
-from idcg_tf.models import Networks, build_networks
 
 METRICS_LOG = "metrics.jsonl"  # one JSON record per line, appended by the training loop
 
@@ -145,45 +144,3 @@ def load_config(workdir: str | Path) -> Config:
     if not path.is_file():
         raise UserError(f"{workdir}: no config.yaml (is this a training workdir?)")
     return config_lib.load(path)
-
-
-def checkpoint_variables(model: keras.Model) -> dict:
-    """Every variable of a built model keyed by its path inside it, for `tf.train.Checkpoint`.
-
-    tf.train.Checkpoint does not descend into the Python lists in which Keras 3 layers keep
-    their sublayers (e.g. `VideoDecoder.convs`), so checkpointing the model object saves
-    almost nothing (the optimizer's slots carry the trainable weights of a resumed run along,
-    but not BatchNorm statistics, and a generator restored without its optimizer gets none).
-    Naming each variable makes the checkpoint complete and `assert_existing_objects_matched`
-    meaningful.
-    """
-    variables = {}
-    for v in model.variables:
-        key = v.path.split("/", 1)[-1]  # without the model's own name
-        if key in variables:
-            raise ValueError(f"{model.name}: two variables at {key!r}; name the sublayers")
-        variables[key] = v
-    return variables
-
-
-def weights_checkpoint(nets: Networks) -> tf.train.Checkpoint:
-    """Every variable of the four networks, keyed by network and variable path."""
-    return tf.train.Checkpoint(
-        **{
-            name: checkpoint_variables(getattr(nets, name))
-            for name in ("image_to_video", "video_to_image", "image_critic", "video_critic")
-        }
-    )
-
-
-def load_networks(
-    workdir: str | Path, step: int | None = None, cfg: Config | None = None
-) -> tuple[Config, Networks, int]:
-    """Builds the run's four networks and restores their weights; returns (cfg, nets, step)."""
-    cfg = cfg or load_config(workdir)
-    path = checkpoint_path(workdir, step)
-    nets = build_networks(cfg.model)
-    step_var = tf.Variable(0, dtype=tf.int64)
-    ckpt = tf.train.Checkpoint(step=step_var, weights=weights_checkpoint(nets))
-    ckpt.restore(path).expect_partial().assert_existing_objects_matched()
-    return cfg, nets, int(step_var.numpy())

@@ -83,14 +83,15 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
 
 
 def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_path):
-    from idcg_tf.runs import load_networks
+    from idcg_tf.experiment import load_task
 
     trainer = make_trainer(tiny_cfg("train.steps=2"), tmp_path, log=lambda line: None)
     trainer.train(samples=())
     variables = {n.name: n.variables for n in trainer.nets.generators + trainer.nets.critics}
     moving = [v for vs in variables.values() for v in vs if "moving_mean" in v.path]
     assert moving and any(np.abs(v.numpy()).max() > 0 for v in moving)
-    _, nets, step = load_networks(tmp_path)
+    task, step = load_task(tmp_path)
+    nets = task.nets
     assert step == 2
     for net in nets.generators + nets.critics:
         restored = {v.path: v.numpy() for v in net.variables}

@@ -57,7 +57,7 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
     from idcg_tf.data.synthetic import write_synthetic
     from idcg_tf.deploy.export import export_run
     from idcg_tf.experiment import make_trainer
-    from idcg_tf.runs import load_networks
+    from idcg_tf.translation.task import TranslationTask
 
     base = config_lib.load(cfg_path)
     m = base.model
@@ -89,7 +89,7 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
     replicas = trainer.strategy.num_replicas_in_sync
 
     record = export_run(work / "run", "gpu_check", output=work / "exported", log=log)
-    _, nets, _ = load_networks(work / "run")
+    nets = TranslationTask.from_run(work / "run")[0].nets
     import onnxruntime as ort
 
     device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"

@@ -143,11 +143,12 @@ def export_run(
         opset: ONNX opset.
         log: called with one progress line per file written.
     """
-    from idcg_tf.runs import load_networks
+    from idcg_tf.translation.task import TranslationTask
 
     log = log or (lambda line: None)
     _check_request(name, onnx, opset)
-    cfg, nets, step = load_networks(workdir, step)
+    task, step = TranslationTask.from_run(workdir, step)
+    cfg, nets = task.cfg, task.nets
     model_dir = Path(output) / name
     model_dir.mkdir(parents=True, exist_ok=True)
     lock = S.lock(model_dir)

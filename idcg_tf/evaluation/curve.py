@@ -12,7 +12,8 @@ from idcg_tf.evaluation.options import EvalOptions
 from idcg_tf.evaluation.scores import score_checkpoint
 from idcg_tf.evaluation.selection import EvalData, Log
 from idcg_tf.identity.scoring import DIRECTIONS, SCORE_KEYS, Embed
-from idcg_tf.runs import list_checkpoints, load_networks
+from idcg_tf.runs import list_checkpoints
+from idcg_tf.translation.task import TranslationTask
 
 TENSORBOARD_PREFIX = "eval/"
 
@@ -46,8 +47,8 @@ def identity_curve(
             if step in known:
                 results = known[step]
             else:
-                _, nets, _ = load_networks(workdir, step, cfg)
-                results, _ = score_checkpoint(nets, embed, cfg, data, samples, options, 0)
+                task, _ = TranslationTask.from_run(workdir, step, cfg)
+                results, _ = score_checkpoint(task.nets, embed, cfg, data, samples, options, 0)
             point = {
                 "step": step,
                 **{key: results[d]["facenet_score"] for key, d in zip(SCORE_KEYS, DIRECTIONS)},

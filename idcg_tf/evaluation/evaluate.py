@@ -19,7 +19,8 @@ from idcg_tf.evaluation.scores import score_checkpoint
 from idcg_tf.evaluation.selection import EvalData, Log, eval_data_for
 from idcg_tf.identity.scoring import DIRECTIONS, Embed, compiled_embedder
 from idcg_tf.reporting import log_to_stderr, run_names
-from idcg_tf.runs import checkpoint_path, load_config, load_networks
+from idcg_tf.runs import checkpoint_path, load_config
+from idcg_tf.translation.task import TranslationTask
 
 
 def evaluate_run(
@@ -34,7 +35,8 @@ def evaluate_run(
 ) -> RunResult:
     """Scores one run's checkpoint (and with `options.curve` all its kept checkpoints) on
     `data`."""
-    cfg, nets, step = load_networks(workdir, step, cfg)
+    task, step = TranslationTask.from_run(workdir, step, cfg)
+    cfg, nets = task.cfg, task.nets
     log(f"{name}: step {step}, {cfg.model.variant}, on {data.dataset} ({data.split} split)")
     results, examples = score_checkpoint(
         nets, embed, cfg, data, options.samples, options, options.sheet_samples

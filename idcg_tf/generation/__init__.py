@@ -7,7 +7,7 @@ loading, sampling and writing clips: `generation.sampling`; metrics: `generation
 
 from idcg_tf.generation.networks import GenerationNetworks, build_generation_networks
 from idcg_tf.generation.sampling import generate_clips, load_generator, sample_noise, save_clip
-from idcg_tf.runs import checkpoint_variables
+from idcg_tf.training.task import checkpoint_variables
 from idcg_tf.visualize import SHEET_FRAMES, comparison_sheet, generation_sheet
 
 __all__ = [

@@ -7,28 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from idcg_tf.errors import UserError
-from idcg_tf.generation.networks import build_generation_networks
-from idcg_tf.runs import checkpoint_variables
 
 
 def load_generator(workdir: str | Path, step: int | None = None):
     """Restores a generation run's generator; returns (cfg, generator, step)."""
-    import tensorflow as tf
+    from idcg_tf.generation.task import GenerationTask
 
-    from idcg_tf.runs import checkpoint_path, load_config
-
-    cfg = load_config(workdir)
-    if cfg.task != "generation":
-        raise UserError(
-            f"{workdir}: a translation run (task: {cfg.task} in its config.yaml); "
-            "this needs a run trained with a gen_*.yaml config"
-        )
-    path = checkpoint_path(workdir, step)
-    nets = build_generation_networks(cfg)
-    step_var = tf.Variable(0, dtype=tf.int64)
-    checkpoint = tf.train.Checkpoint(step=step_var, generator=checkpoint_variables(nets.generator))
-    checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
-    return cfg, nets.generator, int(step_var.numpy())
+    task, at_step = GenerationTask.from_run(workdir, step)
+    return task.cfg, task.nets.generator, at_step
 
 
 def sample_noise(num: int, noise_dim: int, seed: int = 0) -> np.ndarray:

@@ -16,8 +16,7 @@ import tensorflow as tf
 from idcg_tf import losses
 from idcg_tf.generation.networks import build_generation_networks, code_shape
 from idcg_tf.generation.sampling import sample_noise
-from idcg_tf.runs import checkpoint_variables
-from idcg_tf.training.task import Task, Update, network_table
+from idcg_tf.training.task import Task, Update, checkpoint_variables, network_table
 from idcg_tf.visualize import generation_sheet
 
 # Independent random streams under one (seed, update count) key.
@@ -31,7 +30,14 @@ class GenerationTask(Task):
     GAN cross-entropy for the VideoGAN baselines (whose "critic" is the discriminator).
     """
 
+    name = "generation"
+    trained_with = "a gen_*.yaml config"
     generator_reads_data = False
+    console_metrics = (
+        ("critic/loss", "critic"),
+        ("generator/loss", "gen"),
+        ("critic/wasserstein_video", "W_vid"),
+    )
     fixed_keys = ("model", "generation.model", "generation.noise_dim", "generation.code_channels")
 
     def __init__(self, cfg):
@@ -61,10 +67,6 @@ class GenerationTask(Task):
         }
 
     STREAMS = (("clips", 0),)
-
-    @property
-    def batches_per_step(self):
-        return self.cfg.train.n_critic  # the generator step reads no data
 
     # ------------------------------------------------------------------ the steps
     def _noise(self, update: Update, stream: int) -> tf.Tensor:

@@ -1,6 +1,6 @@
 """The one training loop: WGAN-style alternation of critic and generator updates for any task.
 
-One iteration (paper Sec. 3, after WGAN-GP) = `n_critic` critic updates, each on a fresh batch,
+One iteration (after WGAN-GP; the paper names no critic step count) = `n_critic` critic updates, each on a fresh batch,
 then one generator update; all of it is a single `tf.function`, each step a single-replica
 computation of the task run by `strategy.run`. The loop owns the strategy, optimizers,
 checkpoints and resume, the workdir lock, the divergence stop, progress, metrics.jsonl and
@@ -372,17 +372,9 @@ class Trainer:
             if math.isfinite(steps_per_sec):
                 tf.summary.scalar("speed/steps_per_second", steps_per_sec)
         self.append_record({"step": step, **metrics, "steps_per_second": steps_per_sec})
-        short = {
-            "critic/loss": "critic",
-            "generator/loss": "gen",
-            "generator/cycle": "cycle",
-            "critic/wasserstein_image": "W_img",
-            "critic/wasserstein_video": "W_vid",
-        }
-        parts = [f"{name} {metrics[k]:.4g}" for k, name in short.items() if k in metrics]
-        for k in ("generator/pixel_identity", "generator/facenet_identity"):
-            if k in metrics:
-                parts.append(f"{k.split('/')[1]} {metrics[k]:.4g}")
+        parts = [
+            f"{label} {metrics[k]:.4g}" for k, label in self.task.console_metrics if k in metrics
+        ]
         speed = f"{steps_per_sec:.3g} it/s" if math.isfinite(steps_per_sec) else "- it/s"
         self.log(
             f"step {step}/{total} | " + " | ".join(parts) + f" | {speed} | ETA {_fmt_duration(eta)}"

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import os
 
 import keras
 import tensorflow as tf
 
 from idcg_tf.config import Config
 from idcg_tf.data import reader
+from idcg_tf.errors import UserError
+from idcg_tf.runs import checkpoint_path, load_config
 
 
 @contextlib.contextmanager
@@ -88,16 +91,45 @@ class Update:
             self.optimizer.apply_gradients(zip(grads, self.variables))
 
 
+def checkpoint_variables(model: keras.Model) -> dict:
+    """Every variable of a built model keyed by its path inside it, for `tf.train.Checkpoint`.
+
+    tf.train.Checkpoint does not descend into the Python lists in which Keras 3 layers keep
+    their sublayers (e.g. `VideoDecoder.convs`), so checkpointing the model object saves
+    almost nothing (the optimizer's slots carry the trainable weights of a resumed run along,
+    but not BatchNorm statistics, and a generator restored without its optimizer gets none).
+    Naming each variable makes the checkpoint complete and `assert_existing_objects_matched`
+    meaningful.
+    """
+    variables = {}
+    for v in model.variables:
+        key = v.path.split("/", 1)[-1]  # without the model's own name
+        if key in variables:
+            raise ValueError(f"{model.name}: two variables at {key!r}; name the sublayers")
+        variables[key] = v
+    return variables
+
+
 class Task(abc.ABC):
     """A kind of run: its networks, inputs, critic and generator steps, samples, checkpoint.
 
     Subclasses set `critic_metrics` (the critic step's metric names, averaged over the
     `train.n_critic` critic steps of an iteration) and `generator_reads_data` (whether the
-    generator step takes a batch of the input pipeline), and implement the methods below.
+    generator step takes a batch of the input pipeline), may set `console_metrics` and
+    `STREAMS`, and implement the methods below. The loop derives everything else (how many
+    batches an iteration reads, checkpoints, logging) from these.
     """
 
+    name: str = ""  # the config's `task` value
+    trained_with: str = ""  # which configs train it, for error messages
     critic_metrics: tuple[str, ...] = ()
     generator_reads_data: bool = True
+    # What the console line shows, (metric, label) in order, when present; TensorBoard and
+    # metrics.jsonl get every metric whatever this says.
+    console_metrics: tuple[tuple[str, str], ...] = (
+        ("critic/loss", "critic"),
+        ("generator/loss", "gen"),
+    )
     # Config sections (or dotted keys) a resumed run must keep: they shape the checkpoint.
     fixed_keys: tuple[str, ...] = ("model",)
 
@@ -126,14 +158,40 @@ class Task(abc.ABC):
     def checkpoint_items(self) -> dict:
         """The task's part of the checkpoint (the loop adds step and optimizers)."""
 
+    @classmethod
+    def from_run(
+        cls, workdir: str | os.PathLike, step: int | None = None, cfg: Config | None = None
+    ) -> tuple[Task, int]:
+        """This task of a trained run, its networks restored from checkpoint `step` (default
+        the newest intact one; a damaged one is skipped with a warning), and that step. A run
+        of another task is a one-line UserError."""
+        cfg = cfg or load_config(workdir)
+        if cfg.task != cls.name:
+            raise UserError(
+                f"{workdir}: a {cfg.task} run (task: {cfg.task} in its config.yaml); "
+                f"this needs a {cls.name} run, trained with {cls.trained_with}"
+            )
+        task = cls(cfg)
+        return task, task.restore(checkpoint_path(workdir, step))
+
+    def restore(self, path: str) -> int:
+        """Builds the networks and restores them from the checkpoint at `path` (a training
+        checkpoint: its optimizers are left out); returns the step it was written at."""
+        self.build_networks()
+        step = tf.Variable(0, dtype=tf.int64)
+        checkpoint = tf.train.Checkpoint(step=step, **self.checkpoint_items())
+        checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+        return int(step.numpy())
+
     # The record kinds a task reads from data.train_<kind>, with the seed offset of each
     # stream; batches of several kinds come zipped in this order.
     STREAMS: tuple = (("images", 0), ("clips", 1))
 
     @property
-    @abc.abstractmethod
     def batches_per_step(self) -> int:
-        """Global batches one iteration (critic steps + generator step) reads."""
+        """Global batches one iteration reads: one per critic step, and one for the generator
+        step when it reads data."""
+        return self.cfg.train.n_critic + int(self.generator_reads_data)
 
     def datasets(self, strategy, global_batch: int, start_step: int):
         """The distributed input pipeline, positioned after `start_step` iterations."""

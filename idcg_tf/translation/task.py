@@ -9,9 +9,8 @@ import tensorflow as tf
 
 from idcg_tf import losses
 from idcg_tf.data import reader
-from idcg_tf.models import build_networks
-from idcg_tf.runs import weights_checkpoint
-from idcg_tf.training.task import Task, Update, network_table
+from idcg_tf.models import Networks, build_networks
+from idcg_tf.training.task import Task, Update, checkpoint_variables, network_table
 from idcg_tf.visualize import translation_sheet
 
 CRITIC_METRICS = (
@@ -21,6 +20,16 @@ CRITIC_METRICS = (
     "critic/gradient_penalty_image",
     "critic/gradient_penalty_video",
 )
+
+
+def weights_checkpoint(nets: Networks) -> tf.train.Checkpoint:
+    """Every variable of the four networks, keyed by network and variable path."""
+    return tf.train.Checkpoint(
+        **{
+            name: checkpoint_variables(getattr(nets, name))
+            for name in ("image_to_video", "video_to_image", "image_critic", "video_critic")
+        }
+    )
 
 
 class TranslationTask(Task):
@@ -35,7 +44,18 @@ class TranslationTask(Task):
             default `losses.facenet_identity_loss` with a frozen FaceNet of the config.
     """
 
+    name = "translation"
+    trained_with = "a celeb_*/pasc_*/demo/tiny config"
     critic_metrics = CRITIC_METRICS
+    console_metrics = (
+        ("critic/loss", "critic"),
+        ("generator/loss", "gen"),
+        ("generator/cycle", "cycle"),
+        ("critic/wasserstein_image", "W_img"),
+        ("critic/wasserstein_video", "W_vid"),
+        ("generator/pixel_identity", "pixel_identity"),
+        ("generator/facenet_identity", "facenet_identity"),
+    )
 
     def __init__(self, cfg, identity_loss=None):
         super().__init__(cfg)
@@ -78,10 +98,6 @@ class TranslationTask(Task):
 
     def checkpoint_items(self):
         return {"weights": weights_checkpoint(self.nets)}
-
-    @property
-    def batches_per_step(self):
-        return self.cfg.train.n_critic + 1
 
     # ------------------------------------------------------------------ the steps
     def _float32_networks(self):
