@@ -116,8 +116,8 @@ class TrainConfig:
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism
     # The identity score curve (Fig. 6): the FaceNet score of `facenet_score_samples` held-out
     # test samples per direction, every `facenet_score_every` steps and at the end. 64 samples
-    # are ~4,200 faces at 64x64/32 frames: ~3 min on 2 CPU cores (20-30 faces/s, measured,
-    # docs/evaluation.md), seconds on a GPU; every 1000 steps is 50 points over 50K.
+    # are ~4,200 faces at 64x64/32 frames: minutes on a CPU, seconds on a GPU (FaceNet's cost:
+    # docs/evaluation.md); every 1000 steps is 50 points over 50K.
     facenet_score: bool = True
     facenet_score_samples: int = 64
     facenet_score_every: int = 1000
@@ -135,7 +135,8 @@ class GenerationConfig:
 
     model: str = ""  # one of GENERATION_MODELS; empty for task translation
     noise_dim: int = 100  # z ~ N(0, I)
-    # The code z is projected to: (latent frames, s, s, code_channels), paper (2, 4, 4, 512).
+    # The code z is projected to: (latent frames, s, s, code_channels); (2, 4, 4, 512) at paper
+    # size, the latent shape of iVGAN's code (the paper gives no shape).
     code_channels: int = 512
     mask_sparsity: float = 0.1  # two-stream: weight of the L1 penalty on the mask (VideoGAN)
 

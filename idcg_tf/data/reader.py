@@ -22,7 +22,7 @@ def _io_unavailable(key: str, path: str) -> UserError:
     return UserError(
         f"{key}: {path}: reading {scheme}:// paths needs tensorflow-io, whose last "
         f"release (0.37.1) loads only with TensorFlow 2.16 (this is {tf.__version__}):"
-        " run `make install-io` and use .venv-io (README: Cloud storage)"
+        " run `make install-io` and use .venv-io (docs/data.md, Cloud storage)"
     )
 
 

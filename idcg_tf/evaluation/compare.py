@@ -83,6 +83,10 @@ def results_markdown(
                 + ", ".join(f"{v.capitalize()} {s:.4f}" for v, s in scores.items())
                 + f"; {'/'.join(map(str, samples))} test samples per model)."
             )
+        lines.append(
+            "- One run per model: a gap smaller than the spread between seeds of the same "
+            "recipe is not an order."
+        )
     else:
         lines.append("- Not all three models were run: no verdict.")
     lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]

@@ -11,7 +11,7 @@ Keras Conv3D / Conv3DTranspose (same variables, same checkpoints for every `impl
   (`idcg_tf.ops.conv3d_autotune`: timed once, cached on disk). With timing off
   (IDCG_CONV3D_AUTOTUNE=0) or unknown shapes, a fixed rule: "stock" when a GPU is visible or
   TF runs its oneDNN CPU kernels (measured fastest there, see docs/performance.md), else
-  "taps" (measured 9-100x faster than TF's Eigen Conv3D on the large layers). Decided when the
+  "taps" (measured faster than TF's Eigen Conv3D on the large layers, docs/performance.md). Decided when the
   layer is called (traced).
 """
 

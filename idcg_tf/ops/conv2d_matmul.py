@@ -8,11 +8,10 @@ its adjoint: the matmul with the transposed kernel, then the windows added back 
 depth-to-space. Every gradient, including the WGAN-GP penalty's second derivative, is TF's
 automatic derivative of pad, slice, concat, reshape and matmul.
 
-Why: the CPU kernels of small-map layers are slow. The image critic's last 4x4 stride-2 conv
-(8x8x512 -> 4x4x1024) computes its input and filter gradients at 11-43 GFLOP/s with oneDNN
-and 8-17 with TF's Eigen kernels, where the same FLOPs as one matmul run at 70-150 (2-core
-"Intel(R) Xeon(R) Processor", AVX-512; the oneDNN figure with oneDNN limited to AVX2;
-docs/performance.md). `idcg_tf.ops.conv3d_autotune` times both per layer shape and picks.
+Why: the CPU kernels of small-map layers (e.g. the image critic's last 4x4 stride-2 conv,
+8x8x512 -> 4x4x1024) compute their gradients at a fraction of the rate the same FLOPs reach
+as one matmul (measured figures: docs/performance.md). `idcg_tf.ops.conv3d_autotune` times
+both per layer shape and picks.
 
 Layouts are TensorFlow's: inputs (N, H, W, C); conv kernel (kh, kw, C, F); transposed conv
 kernel (kh, kw, F, C) with output (N, H*s, W*s, F).

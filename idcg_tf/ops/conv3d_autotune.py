@@ -3,10 +3,9 @@
 As cuDNN's autotuner does for GPU convolutions: the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
 in use, and the fastest is kept. No implementation wins every layer: with oneDNN off, TF's
-Eigen Conv3D beats the 2D-taps form on small deep layers and loses 10-100x on large ones; in
-2D, oneDNN's kernels win the large maps and one matmul (`idcg_tf.ops.conv2d_matmul`) the 4x4
-maps by 1.4-3.5x (2-core AVX-512 machine, oneDNN limited to AVX2: docs/performance.md,
-layer tables).
+Eigen Conv3D beats the 2D-taps form on small deep layers and loses on large ones; in 2D,
+oneDNN's kernels win the large maps and one matmul (`idcg_tf.ops.conv2d_matmul`) the 4x4 maps
+(per-layer tables, with the CPU they were measured on: docs/performance.md).
 
 Choices are cached on disk under `$IDCG_CACHE/conv3d_autotune/` (default
 `~/.cache/idcg_tf`), one JSON file per (TF version, device or CPU model, CPU count, oneDNN

@@ -2,9 +2,8 @@
 
 Keras 3's Adam updates each variable with about ten elementwise ops (subtract, multiply,
 square, sqrt, divide and three assigns), each a pass over the variable's memory; TF's
-`ResourceApplyAdam` does the same update in one pass. At paper size (86M parameters, 6
-optimizer updates per iteration) the unfused update took 5% of a batch-1 iteration's CPU time
-(TF profile on the 2-core AVX-512 machine, oneDNN limited to AVX2: docs/performance.md).
+`ResourceApplyAdam` does the same update in one pass (its share of an iteration, measured:
+docs/performance.md).
 Same formula as Keras' (epsilon added to sqrt(v), the bias correction folded into the step
 size), same slot variables, so checkpoints move between the two; amsgrad, sparse gradients and
 other backends take Keras' own path.

@@ -20,7 +20,7 @@ def make_strategy(name: str = "mirrored", devices=None) -> tf.distribute.Strateg
         if "TF_CONFIG" not in os.environ:
             raise UserError(
                 "train.strategy=multi_worker: set TF_CONFIG to describe the cluster "
-                "(see README, 'Training on several machines')"
+                "(see docs/performance.md, 'Training on several machines')"
             )
         try:
             json.loads(os.environ["TF_CONFIG"])
