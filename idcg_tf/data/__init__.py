@@ -1,1 +1,2 @@
-"""Data: the TFRecord schema, the tf.data readers, and the tools that make the records."""
+"""Training input: the TFRecord schema, the tf.data readers, synthetic records for tests.
+`idcg_tf.prepare` makes the records from raw images and videos."""

@@ -53,8 +53,7 @@ import os
 from pathlib import Path
 
 from idcg_tf.config import Config
-from idcg_tf.data import crop
-from idcg_tf.deploy import staging as S
+from idcg_tf.deploy import staging as staging_lib
 from idcg_tf.deploy.generator_module import (
     DEFAULT_OPSET,
     generator_modules,
@@ -65,6 +64,7 @@ from idcg_tf.deploy.generator_module import (
 from idcg_tf.deploy.layout import DIRECTIONS, EXPORT_JSON, MODEL_CARD, VALUE_RANGES, next_version
 from idcg_tf.deploy.model_card import model_card
 from idcg_tf.errors import UserError
+from idcg_tf.prepare import crop
 from idcg_tf.versions import package_versions
 
 MAX_OPSET = 18  # tf2onnx 1.17 refuses 19 and above
@@ -151,9 +151,9 @@ def export_run(
     cfg, nets = task.cfg, task.nets
     model_dir = Path(output) / name
     model_dir.mkdir(parents=True, exist_ok=True)
-    lock = S.lock(model_dir)
+    lock = staging_lib.lock(model_dir)
     try:
-        recovered = S.recover(model_dir, log)
+        recovered = staging_lib.recover(model_dir, log)
         source = str(Path(workdir).resolve())
         if (
             recovered
@@ -164,7 +164,7 @@ def export_run(
             return recovered  # the rerun of a killed export: it is complete now
         version = next_version(model_dir)
         record = _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log)
-        S.commit(model_dir, version, log)
+        staging_lib.commit(model_dir, version, log)
     finally:
         os.close(lock)
     return record
@@ -174,7 +174,7 @@ def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) 
     """Writes the whole export under `model_dir/.staging` with the names it will have."""
     import tensorflow as tf
 
-    staging = S.fresh_staging(model_dir)
+    staging = staging_lib.fresh_staging(model_dir)
     modules = generator_modules(cfg, nets)
     shapes = tensor_shapes(cfg)
     files: dict[str, str] = {}

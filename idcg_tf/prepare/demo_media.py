@@ -18,7 +18,7 @@ the split is fixed in time.
 
 What it is a miniature of: PaSC has the same people in its stills and its videos and splits by
 person; with one video person we split by time instead (the `train`/`test` folders fix the
-stills' split, see `idcg_tf.data.sources`), so the test split shows the video's man at later
+stills' split, see `idcg_tf.prepare.sources`), so the test split shows the video's man at later
 moments than training did, plus two people the model never saw. The other shipped faces join the
 training stills as PaSC's stills hold more variety than its videos. What it is not: a test of
 generalisation to unseen people in the video domain (there is one), nor a large set.
@@ -83,9 +83,9 @@ def lay_out_demo_media(
     import cv2
     from PIL import Image
 
-    from idcg_tf.data.media import iter_video_frames
-    from idcg_tf.data.sources import Item, SkipInput
-    from idcg_tf.data.split import time_ranges
+    from idcg_tf.prepare.media import iter_video_frames
+    from idcg_tf.prepare.sources import Item, SkipInput
+    from idcg_tf.prepare.split import time_ranges
 
     folder = Path(folder)
     images, videos = folder / "images", folder / "videos"

@@ -1,10 +1,10 @@
 """The data preparation pipeline: sources -> face crops and clips -> sharded TFRecords.
 
-`prepare(options)` enumerates the sources (`idcg_tf.data.sources`), draws the train/test split
-(`idcg_tf.data.split`), detects and crops faces in worker processes (`idcg_tf.data.pool`
-running `idcg_tf.data.units`; videos through `idcg_tf.data.video_faces`), and writes
-``images-<split>-*.tfrecord``, ``clips-<split>-*.tfrecord`` (`idcg_tf.data.shards`,
-`idcg_tf.data.schema`) and ``manifest.json`` (`idcg_tf.data.manifest`) into the output folder.
+`prepare(options)` enumerates the sources (`idcg_tf.prepare.sources`), draws the train/test split
+(`idcg_tf.prepare.split`), detects and crops faces in worker processes (`idcg_tf.prepare.pool`
+running `idcg_tf.prepare.units`; videos through `idcg_tf.prepare.video_faces`), and writes
+``images-<split>-*.tfrecord``, ``clips-<split>-*.tfrecord`` (`idcg_tf.prepare.shards`,
+`idcg_tf.data.schema`) and ``manifest.json`` (`idcg_tf.prepare.manifest`) into the output folder.
 
 Resuming: every unit of work (one video, or a chunk of still images) leaves its records and a
 summary in ``<output>/.work/<fingerprint>/`` before it counts as done; a rerun with the same
@@ -35,15 +35,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from idcg_tf.data import crop
-from idcg_tf.data import sources as S
-from idcg_tf.data.manifest import MANIFEST, build_manifest, source_options
-from idcg_tf.data.pool import run_all
-from idcg_tf.data.shards import write_shards
-from idcg_tf.data.split import assign_splits
-from idcg_tf.data.units import fingerprint, make_tasks
 from idcg_tf.errors import UserError
 from idcg_tf.fileio import write_atomically
+from idcg_tf.prepare import crop
+from idcg_tf.prepare import sources as sources_lib
+from idcg_tf.prepare.manifest import MANIFEST, build_manifest, source_options
+from idcg_tf.prepare.pool import run_all
+from idcg_tf.prepare.shards import write_shards
+from idcg_tf.prepare.split import assign_splits
+from idcg_tf.prepare.units import fingerprint, make_tasks
 
 WORK_DIR = ".work"
 
@@ -128,14 +128,14 @@ class PrepareResult:
 
 
 def _enumerate(options: PrepareOptions):
-    sources = [S.parse_source(s, "images") for s in options.images] + [
-        S.parse_source(s, "videos") for s in options.videos
+    sources = [sources_lib.parse_source(s, "images") for s in options.images] + [
+        sources_lib.parse_source(s, "videos") for s in options.videos
     ]
-    items: list[S.Item] = []
-    rejected: list[S.Rejected] = []
+    items: list[sources_lib.Item] = []
+    rejected: list[sources_lib.Rejected] = []
     seen: set[tuple[str, str]] = set()
     for source in sources:
-        found, bad = S.enumerate_source(source)
+        found, bad = sources_lib.enumerate_source(source)
         for item in found:
             # The same file named by two overlapping sources is one input, not two.
             if (item.domain, item.path) not in seen:

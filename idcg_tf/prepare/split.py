@@ -1,4 +1,4 @@
-"""The train/test split of prepare_data's inputs (see `idcg_tf.data.prepare` for the rules)."""
+"""The train/test split of prepare_data's inputs (see `idcg_tf.prepare.pipeline` for the rules)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 
-from idcg_tf.data import sources as S
+from idcg_tf.prepare import sources as sources_lib
 
 
 def unit_hash(seed: int, key: str) -> float:
@@ -33,7 +33,7 @@ def _group_key(group: str, root: str) -> str:
 
 
 def assign_splits(
-    items: Iterable[S.Item], test_fraction: float, seed: int, time_split: bool
+    items: Iterable[sources_lib.Item], test_fraction: float, seed: int, time_split: bool
 ) -> dict[str, str]:
     """Maps each item's path to "train", "test" or "time" (split in time, videos only)."""
     items = list(items)

@@ -1,5 +1,5 @@
 """Source kinds: where the face media comes from and how it is enumerated (reading it:
-`idcg_tf.data.media`).
+`idcg_tf.prepare.media`).
 
 A source is given as ``KIND:PATH``. Still images (domain X, ``--images``):
 

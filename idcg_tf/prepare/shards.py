@@ -9,9 +9,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from idcg_tf.data.pool import cached_records
-from idcg_tf.data.split import inputs_root, portable, unit_hash
-from idcg_tf.data.units import Task
+from idcg_tf.prepare.pool import cached_records
+from idcg_tf.prepare.split import inputs_root, portable, unit_hash
+from idcg_tf.prepare.units import Task
 
 SHARD_TARGET_BYTES = 64 << 20  # automatic shard count aims at about this much per shard
 _SHARD_RE = re.compile(r"^(images|clips)-(train|test)-\d{5}-of-\d{5}\.tfrecord(\.tmp-\d+)?$")

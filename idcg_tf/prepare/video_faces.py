@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from idcg_tf.data import faces as F
-from idcg_tf.data import media
-from idcg_tf.data import sources as S
+from idcg_tf.prepare import faces as faces_lib
+from idcg_tf.prepare import media
+from idcg_tf.prepare import sources as sources_lib
 
 Parts = Callable[[int, int], dict[str, tuple[int, int]]]
 
@@ -54,7 +54,7 @@ class FaceClip:
 
 
 def _detect_main_face(
-    frames, detector: F.FaceDetector, enough: int, stats: dict
+    frames, detector: faces_lib.FaceDetector, enough: int, stats: dict
 ) -> tuple[list, list[int]]:
     """Pass 1: (frame index, faces) of every decoded frame and the indices of all frames read.
     With `enough` > 0, reading stops once the main track has a run that long."""
@@ -70,9 +70,9 @@ def _detect_main_face(
         if frame is None:  # an unreadable file in a frame folder breaks the run there
             continue
         batch.append((index, frame))
-        if len(batch) == F.DETECT_BATCH:
+        if len(batch) == faces_lib.DETECT_BATCH:
             flush()
-            if enough and any(len(r) >= enough for r in F.main_face_runs(detections)):
+            if enough and any(len(r) >= enough for r in faces_lib.main_face_runs(detections)):
                 break
     if batch:
         flush()
@@ -85,7 +85,7 @@ def _detect_main_face(
 
 
 def _plan(
-    runs: list[F.Run], parts: dict[str, tuple[int, int]], cut: ClipCut
+    runs: list[faces_lib.Run], parts: dict[str, tuple[int, int]], cut: ClipCut
 ) -> list[tuple[str, list[int]]]:
     """(part, frame indices) of each clip cut from the runs of one video."""
     plan = []
@@ -95,7 +95,7 @@ def _plan(
             a, b = max(lo, run.indices[0]), min(hi, run.indices[-1])
             clips += [
                 list(range(s, s + cut.frames))
-                for s in F.clip_starts(a, b, cut.frames, cut.stride or cut.frames)
+                for s in faces_lib.clip_starts(a, b, cut.frames, cut.stride or cut.frames)
             ]
         if cut.max_clips and len(clips) > cut.max_clips:
             # Evenly spaced rather than the first ones, so the kept clips cover the video.
@@ -106,8 +106,8 @@ def _plan(
 
 
 def face_clips(
-    item: S.Item,
-    detector: F.FaceDetector,
+    item: sources_lib.Item,
+    detector: faces_lib.FaceDetector,
     cut: ClipCut,
     limit: int = 0,
     parts: Parts | None = None,
@@ -137,12 +137,12 @@ def face_clips(
         media.iter_video_frames(item, limit), detector, length if first_clip_only else 0, stats
     )
     if not detections:
-        raise S.SkipInput("no frames", "no frame could be decoded")
+        raise sources_lib.SkipInput("no frames", "no frame could be decoded")
     if len(seen) < length:
-        raise S.SkipInput("too few frames", f"{len(seen)} frames, a clip needs {length}")
-    runs = F.main_face_runs(detections)
+        raise sources_lib.SkipInput("too few frames", f"{len(seen)} frames, a clip needs {length}")
+    runs = faces_lib.main_face_runs(detections)
     if not runs:
-        raise S.SkipInput(
+        raise sources_lib.SkipInput(
             "no face",
             f"no face of at least {detector.min_face} px with "
             f"confidence >= {detector.min_confidence} in "
@@ -157,13 +157,13 @@ def face_clips(
     confidence: dict[int, float] = {}
     for run in runs:
         for index, face, box in zip(
-            run.indices, run.faces, F.smooth_boxes(run.faces, cut.margin, cut.smooth)
+            run.indices, run.faces, faces_lib.smooth_boxes(run.faces, cut.margin, cut.smooth)
         ):
             boxes[index], confidence[index] = box, face.confidence
     ranges = (parts or (lambda first, last: {"clip": (first, last)}))(min(seen), max(seen))
     plan = _plan(runs, ranges, dataclasses.replace(cut, max_clips=1) if first_clip_only else cut)
     if not plan:
-        raise S.SkipInput(
+        raise sources_lib.SkipInput(
             "track too short",
             (
                 f"the longest run of frames with the face is {stats['longest_run']}, a clip needs "
@@ -174,7 +174,7 @@ def face_clips(
     last, crops = max(needed), {}
     for index, frame in media.iter_video_frames(item, limit):  # pass 2
         if index in needed and frame is not None:
-            crops[index] = F.crop_square(frame, *boxes[index], cut.resolution)
+            crops[index] = faces_lib.crop_square(frame, *boxes[index], cut.resolution)
         if index >= last:
             break
     clips = [
@@ -183,5 +183,7 @@ def face_clips(
         if all(i in crops for i in clip)
     ]
     if not clips:
-        raise S.SkipInput("unreadable", "frames decoded on the first pass failed on the second")
+        raise sources_lib.SkipInput(
+            "unreadable", "frames decoded on the first pass failed on the second"
+        )
     return clips

@@ -9,11 +9,11 @@ import json
 from collections import Counter
 from typing import Any
 
-from idcg_tf.data import faces as F
-from idcg_tf.data import media
-from idcg_tf.data import sources as S
-from idcg_tf.data.split import time_ranges
-from idcg_tf.data.video_faces import ClipCut, face_clips
+from idcg_tf.prepare import faces as faces_lib
+from idcg_tf.prepare import media
+from idcg_tf.prepare import sources as sources_lib
+from idcg_tf.prepare.split import time_ranges
+from idcg_tf.prepare.video_faces import ClipCut, face_clips
 
 IMAGES_PER_TASK = 32  # still images handled (and cached) as one unit of work
 # The options per-input results depend on (split choices are part of each task's id).
@@ -37,7 +37,7 @@ class Task:
     """One unit of work and of caching: a video, or a chunk of still images."""
 
     domain: str
-    items: tuple[S.Item, ...]
+    items: tuple[sources_lib.Item, ...]
     splits: tuple[str, ...]
 
     @property
@@ -51,11 +51,11 @@ class Worker:
     """What a process needs to run tasks: the resolved options, its detector and filter."""
 
     options: Any  # PrepareOptions, resolved
-    detector: F.FaceDetector
-    frontal: F.FrontalFilter | None
+    detector: faces_lib.FaceDetector
+    frontal: faces_lib.FrontalFilter | None
 
 
-def make_tasks(items: list[S.Item], splits: dict[str, str]) -> list[Task]:
+def make_tasks(items: list[sources_lib.Item], splits: dict[str, str]) -> list[Task]:
     videos = [Task("videos", (i,), (splits[i.path],)) for i in items if i.domain == "videos"]
     stills = [i for i in items if i.domain == "images"]
     chunks = [
@@ -79,11 +79,11 @@ def fingerprint(options) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _skip(item: S.Item, reason: str, detail: str) -> dict:
+def _skip(item: sources_lib.Item, reason: str, detail: str) -> dict:
     return {"path": item.path, "domain": item.domain, "reason": reason, "detail": detail}
 
 
-def _failed(item: S.Item, error: Exception) -> dict:
+def _failed(item: sources_lib.Item, error: Exception) -> dict:
     # Anything unexpected about one input is recorded against it rather than losing the run.
     return _skip(item, "failed", f"{type(error).__name__}: {error}")
 
@@ -95,9 +95,11 @@ def _load_stills(task: Task, min_face: int, skipped: list) -> list:
             image = media.read_image(item.path)
             h, w = image.shape[:2]
             if min(h, w) < min_face:
-                raise S.SkipInput("too small", f"{w}x{h} pixels, below --min-face {min_face}")
+                raise sources_lib.SkipInput(
+                    "too small", f"{w}x{h} pixels, below --min-face {min_face}"
+                )
             loaded.append((item, split, image))
-        except S.SkipInput as skip:
+        except sources_lib.SkipInput as skip:
             skipped.append(_skip(item, skip.reason, skip.detail))
         except Exception as error:  # noqa: BLE001 - see _failed
             skipped.append(_failed(item, error))
@@ -123,7 +125,7 @@ def process_stills(task: Task, worker: Worker) -> tuple[list, dict]:
     for (item, split, image), faces in zip(loaded, found):
         if faces is None:
             continue
-        face = F.largest_face(faces)
+        face = faces_lib.largest_face(faces)
         if face is None:
             skipped.append(
                 _skip(
@@ -141,7 +143,9 @@ def process_stills(task: Task, worker: Worker) -> tuple[list, dict]:
                 )
             )
             continue
-        crop = F.crop_square(image, *F.square_box(face, options.margin), options.resolution)
+        crop = faces_lib.crop_square(
+            image, *faces_lib.square_box(face, options.margin), options.resolution
+        )
         records.append(
             (
                 "images",
@@ -195,7 +199,7 @@ def process_video(task: Task, worker: Worker) -> tuple[list, dict]:
             )
             for clip in clips
         ]
-    except S.SkipInput as skip:
+    except sources_lib.SkipInput as skip:
         return [], {"skipped": [_skip(item, skip.reason, skip.detail)], "videos": [stats]}
     except Exception as error:  # noqa: BLE001 - see _failed
         return [], {"skipped": [_failed(item, error)], "videos": [stats]}

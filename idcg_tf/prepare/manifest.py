@@ -7,15 +7,15 @@ import dataclasses
 import datetime
 from collections import Counter
 
-from idcg_tf.data import faces as F
-from idcg_tf.data import sources as S
+from idcg_tf.prepare import faces as faces_lib
+from idcg_tf.prepare import sources as sources_lib
 from idcg_tf.versions import package_versions
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "test")
 
 
-def source_options(options, sources: list[S.Source]) -> dict:
+def source_options(options, sources: list[sources_lib.Source]) -> dict:
     """The options as the manifest and ``--dry-run`` show them: sources as absolute specs."""
     return {
         **dataclasses.asdict(options),
@@ -33,7 +33,7 @@ def _versions() -> dict[str, str]:
 
 
 def _per_split(
-    items: list[S.Item], splits: dict[str, str], counts: Counter, skipped_paths: set[str]
+    items: list[sources_lib.Item], splits: dict[str, str], counts: Counter, skipped_paths: set[str]
 ) -> dict:
     per_split = {}
     for split in SPLITS:
@@ -55,7 +55,9 @@ def _per_split(
     return per_split
 
 
-def _notes(options, items: list[S.Item], per_split: dict, time_split_videos: list) -> list:
+def _notes(
+    options, items: list[sources_lib.Item], per_split: dict, time_split_videos: list
+) -> list:
     notes = []
     if time_split_videos:
         notes.append(
@@ -79,9 +81,9 @@ def _notes(options, items: list[S.Item], per_split: dict, time_split_videos: lis
 
 def build_manifest(
     options,
-    sources: list[S.Source],
-    items: list[S.Item],
-    rejected: list[S.Rejected],
+    sources: list[sources_lib.Source],
+    items: list[sources_lib.Item],
+    rejected: list[sources_lib.Rejected],
     splits: dict[str, str],
     summaries: list[dict],
     shards: dict[str, list[str]],
@@ -109,7 +111,7 @@ def build_manifest(
             "min_confidence": options.min_confidence,
             "min_face": options.min_face,
             "frontal_filter": (
-                f"OpenCV {versions['opencv']} {F.FrontalFilter.CASCADE}"
+                f"OpenCV {versions['opencv']} {faces_lib.FrontalFilter.CASCADE}"
                 if options.frontal_only
                 else None
             ),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from idcg_tf.data.sources import IMAGE_EXTENSIONS, Item, SkipInput, natural_key
+from idcg_tf.prepare.sources import IMAGE_EXTENSIONS, Item, SkipInput, natural_key
 
 
 def _to_rgb8(image) -> np.ndarray:
