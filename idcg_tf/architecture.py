@@ -7,7 +7,7 @@ options and the rule that decides which strided 3D layers also stride over time.
 
 from __future__ import annotations
 
-CONV3D_IMPLS = ("stock", "taps", "auto")  # see idcg_tf.layers.conv3d
+CONV_IMPLS = ("auto", "stock", "custom")  # see idcg_tf.ops.conv_autotune
 VIDEO_CRITIC_FORMS = ("paper", "ivgan", "four_conv")  # see idcg_tf.models.critics
 
 

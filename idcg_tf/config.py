@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import typing
 from pathlib import Path
 
 import yaml
 
 from idcg_tf import configs
-from idcg_tf.architecture import CONV3D_IMPLS, VIDEO_CRITIC_FORMS, time_strides
+from idcg_tf.architecture import CONV_IMPLS, VIDEO_CRITIC_FORMS, time_strides
 from idcg_tf.config_fields import apply_override, build, parse_override, plain
 from idcg_tf.errors import ConfigError
 
@@ -44,7 +45,9 @@ class ModelConfig:
     # the earlier 4 convs + linear (see docs/fidelity.md)
     video_critic_form: str = "paper"
     kernel_size: int = 4
-    conv3d_impl: str = "auto"  # "stock" | "taps" | "auto": see idcg_tf.layers.conv3d
+    # Every 2D and 3D convolution: "auto" (per shape, by measurement) | "stock" | "custom"
+    # (3D over temporal taps, 2D as one matmul): see idcg_tf.ops.conv_autotune.
+    conv_impl: str = "auto"
 
     @property
     def num_strided(self) -> int:
@@ -164,7 +167,7 @@ class Config:
 _CHOICES = (
     ("task", TASKS),
     ("model.variant", VARIANTS),
-    ("model.conv3d_impl", CONV3D_IMPLS),
+    ("model.conv_impl", CONV_IMPLS),
     ("model.video_critic_form", VIDEO_CRITIC_FORMS),
     ("loss.pixel_identity_form", PIXEL_IDENTITY_FORMS),
     ("train.mixed_precision", MIXED_PRECISION),
@@ -280,11 +283,35 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+# Keys renamed since 0.2, as (section, old key, new key, {old value: new value}): configs and
+# `--set` overrides of the old form are read as the new one, with a one-line notice.
+RENAMED = (("model", "conv3d_impl", "conv_impl", {"taps": "custom"}),)
+_noticed: set = set()
+
+
+def _rename_legacy_keys(tree: dict) -> None:
+    for section, old, new, values in RENAMED:
+        node = tree.get(section)
+        if not isinstance(node, dict) or old not in node:
+            continue
+        value = node.pop(old)
+        value = values.get(value, value) if isinstance(value, str) else value
+        node.setdefault(new, value)
+        if (section, old) not in _noticed:
+            _noticed.add((section, old))
+            print(
+                f"notice: {section}.{old} is now {section}.{new} (read as {new}: {value!r})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 def from_dict(data: dict, overrides: typing.Sequence[str] = ()) -> Config:
     tree = json.loads(json.dumps(data or {}))  # deep copy of plain data
     for text in overrides:
         path, value = parse_override(text)
         apply_override(tree, path, value)
+    _rename_legacy_keys(tree)
     # A config from before the `task` key: generation.model chose the task, and the code took
     # its channels from the translator's (model.image_encoder_widths[-1] / latent frames).
     gen = tree.get("generation")

@@ -9,10 +9,10 @@ import types
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# conv3d_impl "auto" would time every new layer shape once per machine (and write to
+# conv_impl "auto" would time every new layer shape once per machine (and write to
 # ~/.cache); the suite uses the fixed rule, and tests/test_convolutions.py turns timing on where it
 # tests it, with its own cache folder.
-os.environ.setdefault("IDCG_CONV3D_AUTOTUNE", "0")
+os.environ.setdefault("IDCG_CONV_AUTOTUNE", "0")
 
 import pytest  # noqa: E402
 

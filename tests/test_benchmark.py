@@ -30,9 +30,9 @@ def _benchmark(section: str, options: str, env=None, *more: str) -> dict:
 
 @pytest.mark.slow  # ~15 s; make test-slow (CI) also runs `benchmark train` per the docs
 def test_train_section_prints_speed_flops_and_mfu(tmp_path):
-    env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
+    env = {"IDCG_CONV_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
     train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set train.n_critic=1", env)
-    tune = train["conv3d_autotune"]
+    tune = train["conv_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
     assert set(tune["choices"].values()) <= {"stock", "taps", "matmul"}
     for key in TRAIN_KEYS:
@@ -91,11 +91,11 @@ def test_facenet_section():
 def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     """With "auto", each 3D and 2D layer shape is timed in the first process only; a second
     process on the same machine reads the cache and picks the same."""
-    env = {"IDCG_CONV3D_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
+    env = {"IDCG_CONV_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
     options = "--batch 1 --iterations 1 --warmup 0 --set train.n_critic=1"
     options += " --set model.residual_blocks=0"
-    first = _benchmark("train", options, env)["conv3d_autotune"]
-    second = _benchmark("train", options, env)["conv3d_autotune"]
+    first = _benchmark("train", options, env)["conv_autotune"]
+    second = _benchmark("train", options, env)["conv_autotune"]
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
     assert second["shapes_timed"] == 0
     assert second["choices"] == first["choices"]

@@ -80,10 +80,17 @@ def test_only_rgb_channels(channels):
         config.from_dict({"model": {"channels": channels}})
 
 
-def test_conv3d_impl_choices():
-    assert config.from_dict({}, ["model.conv3d_impl=taps"]).model.conv3d_impl == "taps"
-    with pytest.raises(ConfigError, match="model.conv3d_impl: expected one of stock, taps, auto"):
-        config.from_dict({}, ["model.conv3d_impl=fast"])
+def test_conv_impl_choices_and_the_older_key(capsys):
+    assert config.from_dict({}, ["model.conv_impl=custom"]).model.conv_impl == "custom"
+    with pytest.raises(ConfigError, match="model.conv_impl: expected one of auto, stock, custom"):
+        config.from_dict({}, ["model.conv_impl=fast"])
+    # A 0.2-era config or --set: read as the new key, with a one-line notice.
+    config._noticed.clear()
+    old = config.from_dict({"model": {"conv3d_impl": "taps"}}, ["model.conv3d_impl=taps"])
+    assert old.model.conv_impl == "custom" and "conv3d_impl" not in old.to_dict()["model"]
+    assert capsys.readouterr().err.strip() == (
+        "notice: model.conv3d_impl is now model.conv_impl (read as conv_impl: 'custom')"
+    )
 
 
 def test_config_loads_without_tensorflow():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTranspose, conv3d
+from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTranspose
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 
@@ -107,7 +107,7 @@ def test_layer_impls_share_weights_and_agree(cls, shape, strides):
     gradients, bias included."""
     x = tf.random.stateless_normal(shape, seed=[3, 4])
     stock = cls(4, 4, strides, impl="stock")
-    taps = cls(4, 4, strides, impl="taps")
+    taps = cls(4, 4, strides, impl="custom")
     stock.build(shape)
     taps.build(shape)
     assert [v.path for v in stock.weights] == [
@@ -128,7 +128,7 @@ def test_layer_impls_share_weights_and_agree(cls, shape, strides):
 
 
 def test_taps_layer_config_round_trip_and_no_retracing():
-    layer = VideoConv(4, 4, (1, 2, 2), impl="taps", name="c")
+    layer = VideoConv(4, 4, (1, 2, 2), impl="custom", name="c")
     again = VideoConv.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
     layer.build((1, 4, 8, 8, 3))  # variables first: creating them inside would retrace
@@ -138,16 +138,24 @@ def test_taps_layer_config_round_trip_and_no_retracing():
     assert fn.experimental_get_tracing_count() == 1
 
 
-def test_auto_picks_stock_with_onednn_or_gpu_and_taps_otherwise(monkeypatch):
-    monkeypatch.setattr(conv3d, "onednn_enabled", lambda: True)
-    assert conv3d.resolve_impl("auto") == "stock"
-    monkeypatch.setattr(conv3d, "onednn_enabled", lambda: False)
+def test_auto_without_timing_picks_stock_with_onednn_or_gpu_and_taps_otherwise(monkeypatch):
+    monkeypatch.setenv("IDCG_CONV_AUTOTUNE", "0")
+    shape, kernel = (1, 4, 8, 8, 3), (4, 4, 4, 3, 4)
+
+    def pick(impl, kind="conv"):
+        return conv_autotune.resolve(impl, kind, shape, kernel, (2, 2, 2), "float32")
+
+    monkeypatch.setattr(conv_autotune, "onednn_enabled", lambda: True)
+    assert pick("auto") == "stock"
+    monkeypatch.setattr(conv_autotune, "onednn_enabled", lambda: False)
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
-    assert conv3d.resolve_impl("auto") == ("stock" if has_gpu else "taps")
-    assert conv3d.resolve_impl("taps") == "taps"
+    assert pick("auto") == ("stock" if has_gpu else "taps")
+    assert pick("auto", "conv2d") == "stock"  # 2D: stock unless measured
+    assert pick("custom") == "taps" and pick("custom", "conv2d") == "matmul"
+    assert pick("taps") == "taps"  # the older per-rank names still read
     for unknown in ("cudnn", "fast"):  # "fast" (a patch matmul) was removed: it never won
         with pytest.raises(ValueError):
-            conv3d.resolve_impl(unknown)
+            pick(unknown)
 
 
 # Slow (40-60 s; make test-slow, which CI runs): the gradient- and second-derivative-equality
@@ -156,13 +164,13 @@ def test_auto_picks_stock_with_onednn_or_gpu_and_taps_otherwise(monkeypatch):
 def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path):
     from idcg_tf.experiment import make_trainer
 
-    cfg = tiny_cfg("model.conv3d_impl=taps", "train.steps=2", "train.strategy=default")
+    cfg = tiny_cfg("model.conv_impl=custom", "train.steps=2", "train.strategy=default")
     metrics = make_trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())
 
 
 # ---------------------------------------------------------------- autotune ("auto")
-from idcg_tf.ops import conv3d_autotune  # noqa: E402
+from idcg_tf.ops import conv_autotune  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -180,10 +188,10 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     x, w = _data(shape, 4, 6, transposed=kind.startswith("transpose"))
     reference = _stock_transpose if kind.startswith("transpose") else _stock_conv
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
-    assert set(conv3d_autotune.CANDIDATES[kind]) == (
+    assert set(conv_autotune.CANDIDATES[kind]) == (
         {"stock", "taps"} if len(strides) == 3 else {"stock", "matmul"}
     )
-    for impl, op in conv3d_autotune.CANDIDATES[kind].items():
+    for impl, op in conv_autotune.CANDIDATES[kind].items():
         got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
         for g, ref in zip(got, want):
             _close(g, ref)
@@ -191,11 +199,11 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
 
 @pytest.fixture
 def autotune_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("IDCG_CONV3D_AUTOTUNE", "1")
+    monkeypatch.setenv("IDCG_CONV_AUTOTUNE", "1")
     monkeypatch.setenv("IDCG_CACHE", str(tmp_path))
-    conv3d_autotune.reset_memory()
-    yield tmp_path / "conv3d_autotune"
-    conv3d_autotune.reset_memory()
+    conv_autotune.reset_memory()
+    yield tmp_path / "conv_autotune"
+    conv_autotune.reset_memory()
 
 
 def _traced_impls(shape=(1, 4, 8, 8, 3)):
@@ -213,47 +221,50 @@ def _traced_impls(shape=(1, 4, 8, 8, 3)):
 
 
 def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypatch):
-    before = conv3d_autotune.timings_run
+    before = conv_autotune.timings_run
     picked = _traced_impls()
-    assert conv3d_autotune.timings_run == before + 2  # one conv shape, one transposed
+    assert conv_autotune.timings_run == before + 2  # one conv shape, one transposed
     files = list(autotune_cache.glob("*.json"))
     assert len(files) == 1
     saved = json.loads(files[0].read_text())
-    assert saved["device"] == conv3d_autotune.device_key()
+    assert saved["device"] == conv_autotune.device_key()
     assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
     for entry in saved["choices"].values():
         assert set(entry["ms"]) == {"stock", "taps"}
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
 
     # A new process (here: memory forgotten) picks the same without timing anything.
-    conv3d_autotune.reset_memory()
+    conv_autotune.reset_memory()
 
     def no_timing(*args, **kwargs):
         raise AssertionError("timed again although the choice is cached")
 
-    monkeypatch.setattr(conv3d_autotune, "measure", no_timing)
+    monkeypatch.setattr(conv_autotune, "measure", no_timing)
     assert _traced_impls() == picked
-    assert conv3d_autotune.timings_run == before + 2
+    assert conv_autotune.timings_run == before + 2
 
 
 def test_damaged_autotune_cache_is_named_and_rebuilt(autotune_cache, caplog):
     _traced_impls()
     (path,) = autotune_cache.glob("*.json")
     path.write_text('{"version": 1, "choi')  # cut short, as by a full disk
-    conv3d_autotune.reset_memory()
-    before = conv3d_autotune.timings_run
+    conv_autotune.reset_memory()
+    before = conv_autotune.timings_run
     with caplog.at_level("WARNING"):
         _traced_impls()
     assert str(path) in caplog.text and "damaged" in caplog.text
-    assert conv3d_autotune.timings_run == before + 2
+    assert conv_autotune.timings_run == before + 2
     assert len(json.loads(path.read_text())["choices"]) == 2
 
 
 def test_autotune_switch_off_falls_back_to_the_fixed_rule(autotune_cache, monkeypatch):
-    monkeypatch.setenv("IDCG_CONV3D_AUTOTUNE", "0")
-    before = conv3d_autotune.timings_run
-    assert _traced_impls() == (conv3d.resolve_impl("auto"),) * 2
-    assert conv3d_autotune.timings_run == before
+    monkeypatch.setenv("IDCG_CONV_AUTOTUNE", "0")
+    before = conv_autotune.timings_run
+    assert _traced_impls() == (
+        conv_autotune.fixed_rule("conv"),
+        conv_autotune.fixed_rule("transpose"),
+    )
+    assert conv_autotune.timings_run == before
     assert not autotune_cache.exists()
 
 
@@ -261,18 +272,18 @@ def test_autotune_switch_off_falls_back_to_the_fixed_rule(autotune_cache, monkey
     "cls,shape", [(ImageConv, (2, 8, 8, 3)), (ImageConvTranspose, (2, 4, 4, 3))]
 )
 def test_2d_layer_impls_share_weights_and_agree(cls, shape):
-    layers = {impl: cls(5, 4, strides=2, padding="same", impl=impl) for impl in ("stock", "matmul")}
+    layers = {impl: cls(5, 4, strides=2, padding="same", impl=impl) for impl in ("stock", "custom")}
     for layer in layers.values():
         layer.build(shape)
-    for v in layers["matmul"].weights:  # a stock checkpoint loads into every impl
+    for v in layers["custom"].weights:  # a stock checkpoint loads into every impl
         v.assign(tf.random.stateless_normal(v.shape, seed=[3, len(v.shape)]))
-    for v_stock, v_matmul in zip(layers["stock"].weights, layers["matmul"].weights):
+    for v_stock, v_matmul in zip(layers["stock"].weights, layers["custom"].weights):
         assert v_stock.path.split("/")[-1] == v_matmul.path.split("/")[-1]
         v_stock.assign(v_matmul)
     x = tf.random.stateless_normal(shape, seed=[4, 5])
-    _close(layers["matmul"](x), layers["stock"](x))
-    again = cls.from_config(layers["matmul"].get_config())
-    assert again.impl == "matmul"
+    _close(layers["custom"](x), layers["stock"](x))
+    again = cls.from_config(layers["custom"].get_config())
+    assert again.impl == "custom"
 
 
 def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_cache, monkeypatch):
@@ -280,9 +291,9 @@ def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_c
     up = ImageConvTranspose(3, 4, strides=2, padding="same")
     conv.build((1, 8, 8, 3))
     up.build((1, 4, 4, 4))
-    before = conv3d_autotune.timings_run
+    before = conv_autotune.timings_run
     tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((1, 8, 8, 3)))
-    assert conv3d_autotune.timings_run == before + 2
+    assert conv_autotune.timings_run == before + 2
     (path,) = autotune_cache.glob("*.json")
     choices = json.loads(path.read_text())["choices"]
     assert sorted(k.split(" ")[0] for k in choices) == ["conv2d", "transpose2d"]
@@ -290,12 +301,12 @@ def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_c
         assert set(entry["ms"]) == {"stock", "matmul"}
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
     # Traced again (a new process: memory forgotten): the disk cache answers.
-    conv3d_autotune.reset_memory()
+    conv_autotune.reset_memory()
     tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((1, 8, 8, 3)))
-    assert conv3d_autotune.timings_run == before + 2
+    assert conv_autotune.timings_run == before + 2
     # Timing off: stock, nothing timed.
-    monkeypatch.setenv("IDCG_CONV3D_AUTOTUNE", "0")
-    monkeypatch.setattr(conv3d_autotune, "measure", None)
-    conv3d_autotune.reset_memory()
+    monkeypatch.setenv("IDCG_CONV_AUTOTUNE", "0")
+    monkeypatch.setattr(conv_autotune, "measure", None)
+    conv_autotune.reset_memory()
     tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((2, 8, 8, 3)))
-    assert conv3d_autotune.timings_run == before + 2
+    assert conv_autotune.timings_run == before + 2

@@ -24,7 +24,7 @@ def test_two_devices_match_one(tiny_cfg, tmp_path):
         "train.batch_size=4",
         "train.deterministic=true",
         "data.flip=true",
-        "model.conv3d_impl=taps",
+        "model.conv_impl=custom",
     )
     proc = run_tool(
         str(ROOT / "tests" / "two_devices.py"), json.dumps(cfg.to_dict()), str(tmp_path)

@@ -362,7 +362,7 @@ def test_tiny_run_of_a_documented_command(fields, k):
     prog, args = TINY_RUNS[k]
     if k >= 2 and not (fields.w / "CelebA").exists():  # the --demo run laid out the media
         _layouts(fields.w)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", IDCG_CONV3D_AUTOTUNE="0")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", IDCG_CONV_AUTOTUNE="0")
     command = _command(prog, args, fields.values)
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=280, env=env)
     expected = next((e for o, e in EXPECTED_ERRORS.items() if o in args), None)

@@ -42,7 +42,7 @@ def run_section(
             out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
         runs = []
         for impl in compare_impls:
-            other = config_lib.replace(cfg, model={"conv3d_impl": impl})
+            other = config_lib.replace(cfg, model={"conv_impl": impl})
             record = benchmark_train(other, batch, iterations, warmup, peak, log)
             record["seconds_ratio_to_first"] = (
                 record["iteration_seconds"] / out["train"]["iteration_seconds"]

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from idcg_tf import config as config_lib
 from idcg_tf.config import Config
-from idcg_tf.ops import conv3d_autotune
+from idcg_tf.ops import conv_autotune
 
 
 def _prod(values) -> int:
@@ -51,10 +51,10 @@ def network_flops(cfg: Config) -> dict:
     """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers)."""
     from idcg_tf.models import build_networks
 
-    m = config_lib.replace(cfg, model={"conv3d_impl": "stock"}).model
+    m = config_lib.replace(cfg, model={"conv_impl": "stock"}).model
     image = (m.resolution, m.resolution, m.channels)
     video = (m.frames, *image)
-    with conv3d_autotune.suspended():  # the 2D layers too: stock, nothing timed
+    with conv_autotune.suspended():  # the 2D layers too: stock, nothing timed
         nets = build_networks(m)
         return {
             "image_to_video": forward_flops(nets.image_to_video, image),

@@ -14,7 +14,7 @@ from idcg_tf.benchmark import flops, timing
 from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
-from idcg_tf.ops import conv3d_autotune
+from idcg_tf.ops import conv_autotune
 
 
 def synthetic_batches(strategy, cfg: Config, global_batch: int):
@@ -63,7 +63,7 @@ def benchmark_train(
     )
 
     # Shapes timed by conv autotuning from here on: while building and tracing the iteration.
-    timed_before = conv3d_autotune.timings_run
+    timed_before = conv_autotune.timings_run
     with (
         tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir,
         make_trainer(cfg, workdir, log=log) as trainer,
@@ -71,11 +71,11 @@ def benchmark_train(
         trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
         start = time.perf_counter()
         # Tracing alone (no step runs), so that even --warmup 0 times compiled iterations.
-        # It includes conv3d_impl "auto"'s timing of shapes not in its cache yet.
+        # It includes conv_impl "auto"'s timing of shapes not in its cache yet.
         trainer._iteration_fn.get_concrete_function(trainer.iterator)
         trace_seconds = time.perf_counter() - start
-        shapes_timed = conv3d_autotune.timings_run - timed_before
-        log(f"traced in {trace_seconds:.1f} s (conv3d autotune timed {shapes_timed} shapes)")
+        shapes_timed = conv_autotune.timings_run - timed_before
+        log(f"traced in {trace_seconds:.1f} s (conv autotune timed {shapes_timed} shapes)")
         for i in range(warmup):
             start = time.perf_counter()
             trainer.run_iteration()
@@ -103,12 +103,12 @@ def benchmark_train(
     record = {
         "section": "train",
         "config": cfg.name,
-        "conv3d_impl": cfg.model.conv3d_impl,
-        "conv3d_autotune": {
-            "enabled": cfg.model.conv3d_impl == "auto" and conv3d_autotune.enabled(),
+        "conv_impl": cfg.model.conv_impl,
+        "conv_autotune": {
+            "enabled": cfg.model.conv_impl == "auto" and conv_autotune.enabled(),
             "shapes_timed": shapes_timed,
-            "cache": conv3d_autotune.cache_path(),
-            "choices": {k: v["impl"] for k, v in conv3d_autotune.choices().items()},
+            "cache": conv_autotune.cache_path(),
+            "choices": {k: v["impl"] for k, v in conv_autotune.choices().items()},
         },
         "batch": batch,
         "n_critic": cfg.train.n_critic,

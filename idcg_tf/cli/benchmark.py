@@ -1,7 +1,7 @@
 """Measure IdCycleGAN's speed: JSON on stdout, a readable table on stderr.
 
     idcg-benchmark train --config celeb_model1 --batch 4 \\
-        [--iterations 3] [--warmup 1] [--set model.conv3d_impl=taps] [--compare-impl stock] \
+        [--iterations 3] [--warmup 1] [--set model.conv_impl=custom] [--compare-impl stock] \
         [--torch-peer /tmp/torchvenv/bin/python]
     idcg-benchmark facenet [--batch 4]
     idcg-benchmark data --config tiny --set data.train_clips=... [--batches 50]
@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from idcg_tf.architecture import CONV3D_IMPLS
+from idcg_tf.architecture import CONV_IMPLS
 from idcg_tf.cli import add_overrides, console_script
 
 
@@ -55,8 +55,8 @@ def main(argv=None) -> int:
         "--compare-impl",
         action="append",
         default=[],
-        choices=list(CONV3D_IMPLS),
-        help="train: also time this model.conv3d_impl in the same process",
+        choices=list(CONV_IMPLS),
+        help="train: also time this model.conv_impl in the same process",
     )
     parser.add_argument(
         "--torch-peer",

@@ -48,7 +48,7 @@ def build_generation_networks(cfg: Config) -> GenerationNetworks:
         decoder_widths=m.video_decoder_widths,
         channels=m.channels,
         kernel_size=m.kernel_size,
-        impl=m.conv3d_impl,
+        impl=m.conv_impl,
     )
     if kind == "videogan_two_stream":
         generator = TwoStreamVideoGenerator(name="generator", **common)
@@ -58,7 +58,7 @@ def build_generation_networks(cfg: Config) -> GenerationNetworks:
         critic = video_critic(m, "critic")
     else:
         critic = VideoDiscriminator(
-            m.video_critic_widths, m.frames, m.kernel_size, impl=m.conv3d_impl, name="critic"
+            m.video_critic_widths, m.frames, m.kernel_size, impl=m.conv_impl, name="critic"
         )
     generator.build((None, cfg.generation.noise_dim))
     critic.build((None, m.frames, m.resolution, m.resolution, m.channels))

@@ -1,22 +1,16 @@
 """Strided 2D (transposed) convolutions of the image encoder, image decoder, image critic and
 the 2D residual blocks: Keras' Conv2D / Conv2DTranspose (same variables, same checkpoints),
-whose convolution is chosen per layer shape.
-
-- "stock": Keras' own op (oneDNN / Eigen on CPU, cuDNN on GPU).
-- "matmul": `idcg_tf.ops.conv2d_matmul`, the whole convolution as one matmul.
-- "auto" (default): per input shape, the faster of the two measured on the device in use
-  (`idcg_tf.ops.conv3d_autotune`, cached on disk); "stock" when timing is off
-  (IDCG_CONV3D_AUTOTUNE=0), the shape is not static, or the kernel is not a multiple of the
-  stride. On our CPUs "matmul" wins the 4x4 maps of paper-size models (docs/performance.md).
+whose convolution `impl` ("auto", "stock" or "custom": the whole convolution as one matmul,
+`idcg_tf.ops.conv2d_matmul`) is chosen per call shape by `idcg_tf.ops.conv_autotune`, as for
+the 3D layers (`idcg_tf.layers.conv3d`). The custom form applies where every stride divides
+its kernel and the shapes are static; elsewhere the layer runs Keras' own op.
 """
 
 from __future__ import annotations
 
 import keras
 
-from idcg_tf.ops import conv2d_matmul, conv3d_autotune
-
-IMPLS = ("stock", "matmul", "auto")
+from idcg_tf.ops import conv2d_matmul, conv_autotune
 
 
 def _choose(layer, kind: str, input_shape, dtype) -> str:
@@ -34,20 +28,9 @@ def _choose(layer, kind: str, input_shape, dtype) -> str:
         and getattr(layer, "groups", 1) == 1
         and conv2d_matmul.supported(layer.kernel.shape, layer.strides)
     )
-    if layer.impl != "auto" or not applies:
-        return layer.impl if applies else "stock"
-    if not conv3d_autotune.enabled():
-        return "stock"
-    shape = (shape[0] or 1, *shape[1:])  # an unknown batch is timed at 1, as in 3D
-    return conv3d_autotune.choose(
-        kind, shape, tuple(layer.kernel.shape), tuple(layer.strides), dtype
+    return conv_autotune.resolve(
+        layer.impl, kind, shape, layer.kernel.shape, layer.strides, dtype, applies=applies
     )
-
-
-def _check(impl: str) -> str:
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-    return impl
 
 
 class _WithImpl:
@@ -55,7 +38,7 @@ class _WithImpl:
 
     def __init__(self, *args, impl="auto", **kwargs):
         super().__init__(*args, **kwargs)
-        self.impl = _check(impl)
+        self.impl = conv_autotune.check_impl(impl)
 
     def get_config(self):
         return {**super().get_config(), "impl": self.impl}

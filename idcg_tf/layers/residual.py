@@ -37,7 +37,9 @@ class ResidualBlock(keras.layers.Layer):
 
     def _conv(self, filters, name):
         if self.rank == 2:
-            return ImageConv(filters, 3, padding="same", dtype=self.dtype_policy, name=name)
+            return ImageConv(
+                filters, 3, padding="same", impl=self.impl, dtype=self.dtype_policy, name=name
+            )
         return VideoConv(filters, 3, 1, impl=self.impl, dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape):

@@ -45,7 +45,7 @@ def video_critic(m: ModelConfig, name: str) -> VideoCritic:
     """C_Y of model config `m` (also the critic of the WGAN video generation task)."""
     form = m.video_critic_form
     args = (m.video_critic_widths, m.frames, m.kernel_size)
-    return VideoCritic(*args, impl=m.conv3d_impl, form=form, name=name)
+    return VideoCritic(*args, impl=m.conv_impl, form=form, name=name)
 
 
 def build_networks(m: ModelConfig) -> Networks:
@@ -56,14 +56,16 @@ def build_networks(m: ModelConfig) -> Networks:
         channels=m.channels,
         residual_blocks=m.residual_blocks,
         kernel_size=m.kernel_size,
-        impl=m.conv3d_impl,
+        impl=m.conv_impl,
     )
     g_y = (m.frames, m.image_encoder_widths, m.video_decoder_widths)
     g_x = (m.frames, m.video_encoder_widths, m.image_decoder_widths)
     nets = Networks(
         image_to_video=ImageToVideo(*g_y, name="image_to_video", **common),
         video_to_image=VideoToImage(*g_x, name="video_to_image", **common),
-        image_critic=ImageCritic(m.image_critic_widths, m.kernel_size, name="image_critic"),
+        image_critic=ImageCritic(
+            m.image_critic_widths, m.kernel_size, impl=m.conv_impl, name="image_critic"
+        ),
         video_critic=video_critic(m, "video_critic"),
     )
     nets.image_to_video.build(image_shape)

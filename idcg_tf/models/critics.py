@@ -115,9 +115,14 @@ class ImageCritic(_Critic):
     Args:
         widths: widths of the stride-2 Conv2D layers, e.g. (128, 256, 512, 1024).
         kernel_size: kernel of the convolutions.
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
     """
 
     rank = 2
+
+    def __init__(self, widths, kernel_size=4, impl="auto", **kwargs):
+        self.impl = impl
+        super().__init__(widths, kernel_size, **kwargs)
 
     def _conv(self, width, i):
         return ImageConv(
@@ -125,12 +130,16 @@ class ImageCritic(_Critic):
             self.kernel_size,
             strides=2,
             padding="same",
+            impl=self.impl,
             dtype=self.dtype_policy,
             name=f"conv{i}",
         )
 
     def _strides(self, i):
         return (2, 2)
+
+    def get_config(self):
+        return {**super().get_config(), "impl": self.impl}
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
@@ -142,7 +151,7 @@ class VideoCritic(_Critic):
             "paper" and "ivgan" forms add a fifth to one channel.
         frames: l; the first layers also stride over time while it divides.
         kernel_size: kernel of the convolutions.
-        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
         form: "paper", "ivgan" or "four_conv" (see the module docstring).
     """
 

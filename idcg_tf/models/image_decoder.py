@@ -17,10 +17,12 @@ class ImageDecoder(StridedDecoder):
         widths: output channels of all but the last layer, e.g. (512, 256, 128).
         channels: output channels of the last layer (3 for RGB).
         kernel_size: kernel of the transposed convolutions.
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
     """
 
-    def __init__(self, widths=(512, 256, 128), channels=3, kernel_size=4, **kwargs):
+    def __init__(self, widths=(512, 256, 128), channels=3, kernel_size=4, impl="auto", **kwargs):
         super().__init__(widths, channels, kernel_size, **kwargs)
+        self.impl = impl
         outs = self.widths + (channels,)
         self.convs = [
             ImageConvTranspose(
@@ -28,6 +30,7 @@ class ImageDecoder(StridedDecoder):
                 kernel_size,
                 strides=2,
                 padding="same",
+                impl=impl,
                 dtype=self.dtype_policy,
                 name=f"deconv{i}",
             )
@@ -44,3 +47,6 @@ class ImageDecoder(StridedDecoder):
         n, s = input_shape[0], input_shape[1]
         up = 2 ** len(self.convs)
         return (n, s * up, s * up, self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "impl": self.impl}

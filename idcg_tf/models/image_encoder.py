@@ -19,10 +19,14 @@ class ImageEncoder(StridedEncoder):
         widths: output channels of each strided convolution, e.g. (128, 256, 512, 1024).
         residual_blocks: residual blocks before each of the last two strided convolutions.
         kernel_size: kernel of the strided convolutions.
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
     """
 
-    def __init__(self, widths=(128, 256, 512, 1024), residual_blocks=3, kernel_size=4, **kwargs):
-        super().__init__(widths, residual_blocks, kernel_size, **kwargs)
+    def __init__(
+        self, widths=(128, 256, 512, 1024), residual_blocks=3, kernel_size=4, impl="auto", **kw
+    ):
+        super().__init__(widths, residual_blocks, kernel_size, **kw)
+        self.impl = impl
         self._make_stages(
             2,
             lambda i, width: ImageConv(
@@ -30,10 +34,15 @@ class ImageEncoder(StridedEncoder):
                 kernel_size,
                 strides=2,
                 padding="same",
+                impl=impl,
                 dtype=self.dtype_policy,
                 name=f"conv{i}",
             ),
+            impl=impl,
         )
+
+    def get_config(self):
+        return {**super().get_config(), "impl": self.impl}
 
     def call(self, inputs, training=False):
         return self._encode(inputs, training)

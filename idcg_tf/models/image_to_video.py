@@ -28,7 +28,12 @@ class ImageToVideo(Translator):
     def _parts(self):
         k, dtype = self.kernel_size, self.dtype_policy
         encoder = ImageEncoder(
-            self.encoder_widths, self.residual_blocks, k, dtype=dtype, name="image_encoder"
+            self.encoder_widths,
+            self.residual_blocks,
+            k,
+            impl=self.impl,
+            dtype=dtype,
+            name="image_encoder",
         )
         decoder = VideoDecoder(
             self.decoder_widths,

@@ -72,7 +72,7 @@ class NoiseGenerator(Chain):
         decoder_widths: widths of all but the last transposed 3D convolution.
         channels: output channels (3 for RGB).
         kernel_size: kernel of the transposed convolutions.
-        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
     """
 
     def __init__(

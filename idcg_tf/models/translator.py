@@ -19,7 +19,7 @@ class Translator(Chain):
         channels: image channels.
         residual_blocks: residual blocks before each of the last two encoder convolutions.
         kernel_size: kernel of all strided (transposed) convolutions.
-        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
     """
 
     def __init__(

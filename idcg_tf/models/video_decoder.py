@@ -23,7 +23,7 @@ class VideoDecoder(StridedDecoder):
         latent_frames: t0, the frames the latent code is unfolded into.
         time_strides: how many of the layers (the last ones) also double time.
         kernel_size: kernel of the transposed convolutions.
-        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
     """
 
     def __init__(

@@ -22,7 +22,7 @@ class VideoDiscriminator(VideoCritic):
         widths: widths of the strided Conv3D layers (VideoGAN: 64, 128, 256, 512).
         frames: l.
         kernel_size: kernel of the convolutions.
-        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
 
     Reference: Vondrick, Pirsiavash, Torralba, "Generating Videos with Scene Dynamics",
     NIPS 2016, Sec. 2.3.

@@ -22,7 +22,7 @@ class VideoEncoder(StridedEncoder):
         time_strides: how many of the strided layers (the first ones) also stride over time.
         residual_blocks: residual blocks before each of the last two strided convolutions.
         kernel_size: kernel of the strided convolutions.
-        impl: 3D convolution implementation (see `idcg_tf.layers.conv3d`).
+        impl: convolution implementation (see `idcg_tf.ops.conv_autotune`).
     """
 
     def __init__(self, widths, time_strides=4, residual_blocks=3, kernel_size=4, impl="auto", **kw):

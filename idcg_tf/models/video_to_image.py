@@ -34,6 +34,6 @@ class VideoToImage(Translator):
         )
         k, dtype = self.kernel_size, self.dtype_policy
         decoder = ImageDecoder(
-            self.decoder_widths, self.channels, k, dtype=dtype, name="image_decoder"
+            self.decoder_widths, self.channels, k, impl=self.impl, dtype=dtype, name="image_decoder"
         )
         return encoder, decoder

@@ -10,7 +10,7 @@ automatic derivative of pad, slice, concat, reshape and matmul.
 
 Why: the CPU kernels of small-map layers (e.g. the image critic's last 4x4 stride-2 conv,
 8x8x512 -> 4x4x1024) compute their gradients at a fraction of the rate the same FLOPs reach
-as one matmul (measured figures: docs/performance.md). `idcg_tf.ops.conv3d_autotune` times
+as one matmul (measured figures: docs/performance.md). `idcg_tf.ops.conv_autotune` times
 both per layer shape and picks.
 
 Layouts are TensorFlow's: inputs (N, H, W, C); conv kernel (kh, kw, C, F); transposed conv

@@ -1,17 +1,27 @@
-"""Per-shape choice of the (transposed) convolution implementation, by measurement.
+"""How every 2D and 3D (transposed) convolution computes: the one implementation table and
+the one choice function, by configuration or, per shape, by measurement.
 
-As cuDNN's autotuner does for GPU convolutions: the first time a shape is met, its forward
+`model.conv_impl` (the layers' `impl`) says which, for both ranks alike:
+
+- "stock": Keras' / TF's own op (oneDNN or Eigen on CPU, cuDNN on GPU).
+- "custom": each rank's own form: 3D `idcg_tf.ops.conv3d_taps` (2D convolutions over temporal
+  taps), 2D `idcg_tf.ops.conv2d_matmul` (the whole convolution as one matmul), where it applies.
+- "auto" (default): per shape, the faster of the two measured, as cuDNN's autotuner does for
+  GPU convolutions.
+
+For "auto": the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
 in use, and the fastest is kept. No implementation wins every layer: with oneDNN off, TF's
 Eigen Conv3D beats the 2D-taps form on small deep layers and loses on large ones; in 2D,
 oneDNN's kernels win the large maps and one matmul (`idcg_tf.ops.conv2d_matmul`) the 4x4 maps
 (per-layer tables, with the CPU they were measured on: docs/performance.md).
 
-Choices are cached on disk under `$IDCG_CACHE/conv3d_autotune/` (default
+Choices are cached on disk under `$IDCG_CACHE/conv_autotune/` (default
 `~/.cache/idcg_tf`), one JSON file per (TF version, device or CPU model, CPU count, oneDNN
 on/off, ONEDNN_MAX_CPU_ISA), so later runs on the same kind of machine pick the same without
-timing. `IDCG_CONV3D_AUTOTUNE=0` turns timing off; "auto" then falls back to the fixed rules
-of `idcg_tf.layers.conv3d.resolve_impl` (3D) and "stock" (2D).
+timing. `IDCG_CONV_AUTOTUNE=0` turns timing off (the older name of the switch,
+IDCG_CONV3D_AUTOTUNE, is read when the new one is unset); "auto" then takes a fixed rule:
+"stock", except 3D layers on a CPU without TF's oneDNN kernels, where "custom" wins.
 """
 
 from __future__ import annotations
@@ -33,8 +43,16 @@ from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
 _log = logging.getLogger(__name__)
 
-ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"
-CACHE_VERSION = 2  # 2: without the "fast" candidate (removed: it never won, docs/performance.md)
+ENV_SWITCH = "IDCG_CONV_AUTOTUNE"
+LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covered 2D layers
+# 2: without the "fast" candidate (removed: it never won, docs/performance.md); 3: the cache
+# folder renamed conv_autotune, the 2D and 3D layers' choices in one table.
+CACHE_VERSION = 3
+
+# What `model.conv_impl` / a layer's `impl` may say.
+IMPLS = ("auto", "stock", "custom")
+# The older per-rank names, still accepted from configs and saved layers.
+LEGACY_IMPLS = {"taps": "custom", "matmul": "custom"}
 
 
 def _stock_conv(x, w, strides):
@@ -52,14 +70,49 @@ def _stock_transpose(x, w, strides):
     return transpose(x, w, out, [1, *strides, 1], "SAME")
 
 
-# The candidates, per kind of layer; "stock" is what Keras' Conv3D / Conv3DTranspose /
-# Conv2D / Conv2DTranspose run.
+# The implementation table: per kind of layer, "stock" (what Keras' Conv3D / Conv3DTranspose /
+# Conv2D / Conv2DTranspose run) and its "custom" form, under the name the cache records.
 CANDIDATES = {
     "conv": {"stock": _stock_conv, "taps": conv3d_taps},
     "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps},
     "conv2d": {"stock": _stock_conv, "matmul": conv2d_matmul},
     "transpose2d": {"stock": _stock_transpose, "matmul": conv2d_transpose_matmul},
 }
+CUSTOM = {kind: next(k for k in ops if k != "stock") for kind, ops in CANDIDATES.items()}
+
+
+def check_impl(impl: str) -> str:
+    """`impl` in today's names ("taps" / "matmul" read as "custom"); ValueError otherwise."""
+    impl = LEGACY_IMPLS.get(impl, impl)
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    return impl
+
+
+def fixed_rule(kind: str) -> str:
+    """What "auto" means without timing: "stock", except 3D layers on a CPU that runs TF's
+    Eigen kernels (no GPU, oneDNN off), whose custom form is far faster there."""
+    if kind in ("conv", "transpose"):
+        if not tf.config.list_physical_devices("GPU") and not onednn_enabled():
+            return CUSTOM[kind]
+    return "stock"
+
+
+def resolve(impl: str, kind: str, input_shape, kernel_shape, strides, dtype, applies=True) -> str:
+    """The one choice function: the CANDIDATES name a layer of `kind` computes with, for a
+    call on `input_shape`. `applies`: whether the custom form can compute this call (2D
+    matmul needs static shapes and "same" padding); "stock" where it cannot."""
+    impl = check_impl(impl)
+    if not applies or impl == "stock":
+        return "stock"
+    if impl == "custom":
+        return CUSTOM[kind]
+    shape = tuple(input_shape)
+    if not enabled() or any(d is None for d in shape[1:]):
+        return fixed_rule(kind)
+    shape = (shape[0] or 1, *shape[1:])  # an unknown batch is timed at 1
+    return choose(kind, shape, tuple(kernel_shape), tuple(strides), dtype)
+
 
 _lock = threading.Lock()
 _memory: dict[str, dict] = {}  # shape key -> {"impl", "ms"}, for this process
@@ -72,10 +125,12 @@ _suspended = 0  # > 0 inside `suspended()`
 
 
 def enabled() -> bool:
-    """False when `IDCG_CONV3D_AUTOTUNE` is 0 / false / off / no, or inside `suspended()`."""
+    """False when `IDCG_CONV_AUTOTUNE` (or, unset, its older name) is 0 / false / off / no, or
+    inside `suspended()`."""
     if _suspended:
         return False
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+    value = os.environ.get(ENV_SWITCH, os.environ.get(LEGACY_ENV_SWITCH, "1"))
+    return value.strip().lower() not in ("0", "false", "off", "no")
 
 
 @contextlib.contextmanager
@@ -94,7 +149,7 @@ def cache_dir() -> str:
     base = os.environ.get("IDCG_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "idcg_tf"
     )
-    return os.path.join(base, "conv3d_autotune")
+    return os.path.join(base, "conv_autotune")
 
 
 def device_key() -> dict:
@@ -146,7 +201,7 @@ def _load() -> None:
             if entry["impl"] not in CANDIDATES[key.split(" ", 1)[0]]:
                 raise ValueError(f"unknown implementation {entry['impl']!r}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        _log.warning("%s: damaged conv3d autotune cache (%s); timing again", path, exc)
+        _log.warning("%s: damaged conv autotune cache (%s); timing again", path, exc)
         return
     for key, entry in choices.items():
         _memory.setdefault(key, entry)
@@ -159,7 +214,7 @@ def _save() -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomically(path, json.dumps(data, indent=1, sort_keys=True))
     except OSError as exc:  # a read-only cache costs a re-timing next run, nothing more
-        _log.warning("%s: cannot write the conv3d autotune cache (%s)", path, exc)
+        _log.warning("%s: cannot write the conv autotune cache (%s)", path, exc)
 
 
 def _time_one(fn, x, w, r, repeats: int, give_up_after: float) -> float:
@@ -232,7 +287,7 @@ def _measure_in_own_thread(*args) -> dict:
         except BaseException as exc:  # handed to the caller below
             out["error"] = exc
 
-    thread = threading.Thread(target=target, name="conv3d-autotune")
+    thread = threading.Thread(target=target, name="conv-autotune")
     thread.start()
     thread.join()
     if "error" in out:
@@ -253,7 +308,7 @@ def choose(kind: str, input_shape, kernel_shape, strides, dtype) -> str:
             timings_run += 1
             impl = min(seconds, key=seconds.get)
             _memory[key] = {"impl": impl, "ms": {k: round(v * 1e3, 3) for k, v in seconds.items()}}
-            _log.info("conv3d autotune: %s -> %s %s", key, impl, _memory[key]["ms"])
+            _log.info("conv autotune: %s -> %s %s", key, impl, _memory[key]["ms"])
             _save()
         _used[key] = _memory[key]["impl"]
         return _used[key]
