@@ -199,7 +199,6 @@ def _value(cfg: Config, dotted: str):
 
 def validate(cfg: Config) -> Config:
     """Cross-field checks; raises ConfigError naming the key."""
-    m, t = cfg.model, cfg.train
     for key, choices in _CHOICES:
         if _value(cfg, key) not in choices:
             raise ConfigError(
@@ -208,6 +207,15 @@ def validate(cfg: Config) -> Config:
     for key, least in _AT_LEAST:
         if _value(cfg, key) < least:
             raise ConfigError(f"{key}: must be >= {least}, got {_value(cfg, key)}")
+    _validate_widths(cfg.model)
+    _validate_geometry(cfg.model)
+    _validate_optimizer(cfg.optimizer)
+    _validate_task(cfg)
+    return cfg
+
+
+def _validate_widths(m: ModelConfig) -> None:
+    """One width per strided layer (decoders: all but the last), all positive."""
     n = m.num_strided
     for key in (
         "image_encoder_widths",
@@ -232,6 +240,11 @@ def validate(cfg: Config) -> Config:
             )
         if any(w <= 0 for w in widths):
             raise ConfigError(f"model.{key}: widths must be positive, got {list(widths)}")
+
+
+def _validate_geometry(m: ModelConfig) -> None:
+    """Resolution, frames and channels the strided layers can reach."""
+    n = m.num_strided
     if n < 2:
         raise ConfigError("model.image_encoder_widths: at least 2 strided layers are needed")
     if m.resolution <= 0 or m.resolution % 2**n:
@@ -256,17 +269,24 @@ def validate(cfg: Config) -> Config:
             f"model.channels: only 3 (RGB) is supported (the data reader decodes "
             f"RGB, FaceNet embeds RGB faces), got {m.channels}"
         )
-    if cfg.optimizer.learning_rate <= 0:
+
+
+def _validate_optimizer(o) -> None:
+    if o.learning_rate <= 0:
         raise ConfigError("optimizer.learning_rate: must be > 0")
     for key in ("beta_1", "beta_2"):
-        if not 0 <= getattr(cfg.optimizer, key) < 1:
+        if not 0 <= getattr(o, key) < 1:
             raise ConfigError(f"optimizer.{key}: must be in [0, 1)")
-    if not 0 <= cfg.optimizer.decay_start <= 1:
+    if not 0 <= o.decay_start <= 1:
         raise ConfigError(
             f"optimizer.decay_start: must be in [0, 1] (a fraction of "
-            f"train.steps; 1 = no decay), got {cfg.optimizer.decay_start}"
+            f"train.steps; 1 = no decay), got {o.decay_start}"
         )
-    g = cfg.generation
+
+
+def _validate_task(cfg: Config) -> None:
+    """What the task needs of the generation section and the trainer."""
+    g, t = cfg.generation, cfg.train
     if cfg.task == "generation" and g.model not in GENERATION_MODELS:
         raise ConfigError(
             f"generation.model: expected one of {', '.join(GENERATION_MODELS)} "
@@ -280,7 +300,6 @@ def validate(cfg: Config) -> Config:
             "train.mixed_precision / train.jit_compile: not supported with "
             f"task: generation ({g.model}) yet; use none / false"
         )
-    return cfg
 
 
 # Keys renamed since 0.2, as (section, old key, new key, {old value: new value}): configs and

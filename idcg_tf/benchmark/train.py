@@ -16,6 +16,11 @@ from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 from idcg_tf.ops import conv_autotune
 
+FLOPS_METHOD = (
+    "analytic from the forward graphs' conv/matmul shapes (see idcg_tf.benchmark.flops): "
+    "F forward, 3F forward+backward, 6F gradient penalty"
+)
+
 
 def synthetic_batches(strategy, cfg: Config, global_batch: int):
     """A distributed dataset repeating one random (images, clips) batch: measures the model,
@@ -69,47 +74,17 @@ def benchmark_train(
         make_trainer(cfg, workdir, log=log) as trainer,
     ):
         trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
-        start = time.perf_counter()
-        # Tracing alone (no step runs), so that even --warmup 0 times compiled iterations.
-        # It includes conv_impl "auto"'s timing of shapes not in its cache yet.
-        trainer._iteration_fn.get_concrete_function(trainer.iterator)
-        trace_seconds = time.perf_counter() - start
-        shapes_timed = conv_autotune.timings_run - timed_before
-        log(f"traced in {trace_seconds:.1f} s (conv autotune timed {shapes_timed} shapes)")
-        for i in range(warmup):
-            start = time.perf_counter()
-            trainer.run_iteration()
-            log(f"warmup {i + 1}/{warmup}: {time.perf_counter() - start:.2f} s")
-            if peer is not None:
-                log(f"PyTorch warmup {i + 1}/{warmup}: {peer.iteration()['seconds']:.2f} s")
-        rss_before = timing.max_rss_bytes()
-        timing.reset_gpu_peak()
-        seconds, last, peer_runs = [], {}, []
-        for i in range(iterations):
-            start = time.perf_counter()
-            last = trainer.run_iteration()
-            seconds.append(time.perf_counter() - start)
-            log(f"iteration {i + 1}/{iterations}: {seconds[-1]:.2f} s")
-            if peer is not None:
-                peer_runs.append(peer.iteration())
-                log(
-                    f"PyTorch iteration {i + 1}/{iterations}: {peer_runs[-1]['seconds']:.2f} s "
-                    f"(ours / PyTorch {seconds[-1] / peer_runs[-1]['seconds']:.2f})"
-                )
-        rss_after = timing.max_rss_bytes()
-
+        trace_seconds, shapes_timed = _trace(trainer, timed_before, log)
+        seconds, last, peer_runs, rss_before, rss_after = _time_iterations(
+            trainer, warmup, iterations, peer, log
+        )
     median = statistics.median(seconds)
     achieved = flops_per_iteration / median
     record = {
         "section": "train",
         "config": cfg.name,
         "conv_impl": cfg.model.conv_impl,
-        "conv_autotune": {
-            "enabled": cfg.model.conv_impl == "auto" and conv_autotune.enabled(),
-            "shapes_timed": shapes_timed,
-            "cache": conv_autotune.cache_path(),
-            "choices": {k: v["impl"] for k, v in conv_autotune.choices().items()},
-        },
+        "conv_autotune": _autotune_record(cfg, shapes_timed),
         "batch": batch,
         "n_critic": cfg.train.n_critic,
         "replicas": trainer.strategy.num_replicas_in_sync,
@@ -123,9 +98,7 @@ def benchmark_train(
         "samples_per_second": batch / median,
         "flops_per_iteration": flops_per_iteration,
         "flops_per_sample": count["per_sample"],
-        "flops_method": "analytic from the forward graphs' conv/matmul shapes (see "
-        "idcg_tf.benchmark.flops): F forward, 3F forward+backward, 6F "
-        "gradient penalty",
+        "flops_method": FLOPS_METHOD,
         "forward_flops_per_network": count["per_network_forward"],
         "achieved_flops": achieved,
         "peak_flops": peak_flops,
@@ -139,22 +112,77 @@ def benchmark_train(
         "finite_losses": all(v == v and abs(v) != float("inf") for v in last.values()),
     }
     if peer is not None:
-        peer_seconds = [r["seconds"] for r in peer_runs]
-        ratios = [ours / theirs for ours, theirs in zip(seconds, peer_seconds)]
-        peer_median = statistics.median(peer_seconds)
-        record["torch_peer"] = {
-            **{k: v for k, v in peer.info.items()},
-            "method": "iterations alternate with ours, one each; ratio per pair",
-            "iteration_seconds_all": peer_seconds,
-            "iteration_seconds": peer_median,
-            "achieved_flops": flops_per_iteration / peer_median,
-            "mfu": flops_per_iteration / peer_median / peak_flops,
-            "finite_losses": all(r["finite"] for r in peer_runs),
-            "seconds_ratio_ours_to_torch_all": ratios,
-            "seconds_ratio_ours_to_torch": statistics.median(ratios),
-        }
-        log(
-            f"ours / PyTorch seconds per iteration: median {statistics.median(ratios):.2f} "
-            f"over {len(ratios)} pairs ({', '.join(f'{r:.2f}' for r in ratios)})"
+        record["torch_peer"] = _peer_record(
+            peer, peer_runs, seconds, flops_per_iteration, peak_flops, log
         )
     return record
+
+
+def _trace(trainer, timed_before: int, log) -> tuple[float, int]:
+    """Traces the iteration without running a step (so that even --warmup 0 times compiled
+    iterations); that includes conv_impl "auto"'s timing of shapes not in its cache yet.
+    Returns the seconds it took and the shapes timed."""
+    start = time.perf_counter()
+    trainer._iteration_fn.get_concrete_function(trainer.iterator)
+    seconds = time.perf_counter() - start
+    shapes_timed = conv_autotune.timings_run - timed_before
+    log(f"traced in {seconds:.1f} s (conv autotune timed {shapes_timed} shapes)")
+    return seconds, shapes_timed
+
+
+def _autotune_record(cfg: Config, shapes_timed: int) -> dict:
+    return {
+        "enabled": cfg.model.conv_impl == "auto" and conv_autotune.enabled(),
+        "shapes_timed": shapes_timed,
+        "cache": conv_autotune.cache_path(),
+        "choices": {k: v["impl"] for k, v in conv_autotune.choices().items()},
+    }
+
+
+def _time_iterations(trainer, warmup: int, iterations: int, peer, log):
+    """`warmup` untimed iterations, then `iterations` timed ones, each followed by one of the
+    peer's; returns (seconds, last metrics, peer runs, peak RSS before and after)."""
+    for i in range(warmup):
+        start = time.perf_counter()
+        trainer.run_iteration()
+        log(f"warmup {i + 1}/{warmup}: {time.perf_counter() - start:.2f} s")
+        if peer is not None:
+            log(f"PyTorch warmup {i + 1}/{warmup}: {peer.iteration()['seconds']:.2f} s")
+    rss_before = timing.max_rss_bytes()
+    timing.reset_gpu_peak()
+    seconds, last, peer_runs = [], {}, []
+    for i in range(iterations):
+        start = time.perf_counter()
+        last = trainer.run_iteration()
+        seconds.append(time.perf_counter() - start)
+        log(f"iteration {i + 1}/{iterations}: {seconds[-1]:.2f} s")
+        if peer is not None:
+            peer_runs.append(peer.iteration())
+            log(
+                f"PyTorch iteration {i + 1}/{iterations}: {peer_runs[-1]['seconds']:.2f} s "
+                f"(ours / PyTorch {seconds[-1] / peer_runs[-1]['seconds']:.2f})"
+            )
+    return seconds, last, peer_runs, rss_before, timing.max_rss_bytes()
+
+
+def _peer_record(peer, peer_runs, seconds, flops_per_iteration, peak_flops, log) -> dict:
+    """The record's `torch_peer` entry: the peer's times and the per-pair ratios."""
+    peer_seconds = [r["seconds"] for r in peer_runs]
+    ratios = [ours / theirs for ours, theirs in zip(seconds, peer_seconds)]
+    peer_median = statistics.median(peer_seconds)
+    entry = {
+        **{k: v for k, v in peer.info.items()},
+        "method": "iterations alternate with ours, one each; ratio per pair",
+        "iteration_seconds_all": peer_seconds,
+        "iteration_seconds": peer_median,
+        "achieved_flops": flops_per_iteration / peer_median,
+        "mfu": flops_per_iteration / peer_median / peak_flops,
+        "finite_losses": all(r["finite"] for r in peer_runs),
+        "seconds_ratio_ours_to_torch_all": ratios,
+        "seconds_ratio_ours_to_torch": statistics.median(ratios),
+    }
+    log(
+        f"ours / PyTorch seconds per iteration: median {statistics.median(ratios):.2f} "
+        f"over {len(ratios)} pairs ({', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    return entry

@@ -17,7 +17,7 @@ from pathlib import Path
 from idcg_tf.cli import console_script
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", help="the run to evaluate (a training workdir)")
     parser.add_argument(
@@ -82,6 +82,11 @@ def main(argv=None) -> int:
         "statistics of each --batch-size batch (training mode, as the "
         "authors' TF1 code sampled)",
     )
+    _add_generation_options(parser)
+    return parser
+
+
+def _add_generation_options(parser) -> None:
     parser.add_argument(
         "--generation",
         action="store_true",
@@ -97,8 +102,10 @@ def main(argv=None) -> int:
         "--facenet-weights",
         help="Keras weights file for FaceNet (default: the converted 20180408-102900 model)",
     )
-    args = parser.parse_args(argv)
 
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     from idcg_tf.errors import UserError
 
     if args.step is not None and not args.workdir:
@@ -109,39 +116,46 @@ def main(argv=None) -> int:
         raise UserError("--output: required with --compare when no --workdir is given")
 
     if args.generation:
-        from idcg_tf.generation.metrics import evaluate_generation_runs, table_markdown
-
-        for option in (
-            "images",
-            "threshold",
-            "curve",
-            "curve_samples",
-            "frames",
-            "sheet_samples",
-            "batch_size",
-            "batchnorm",
-        ):
-            if getattr(args, option) not in (None, False):
-                raise UserError(f"--{option.replace('_', '-')}: not used with --generation")
-
-        runs = ([(args.workdir, args.step)] if args.workdir else []) + [
-            (w, None) for w in args.compare
-        ]
-        output = args.output or f"{args.workdir.rstrip('/')}/eval"
-        results = evaluate_generation_runs(
-            runs,
-            output,
-            num=args.samples or 64,
-            seed=args.seed or 0,
-            frame_step=args.frame_step or 1,
-            clips=args.clips,
-            facenet_weights=args.facenet_weights,
-        )
-        print(table_markdown(results), end="")
-        return 0
+        return _evaluate_generation(args)
     if args.frame_step is not None:
         raise UserError("--frame-step: only with --generation")
+    return _evaluate_translation(args)
 
+
+def _evaluate_generation(args) -> int:
+    from idcg_tf.errors import UserError
+    from idcg_tf.generation.metrics import evaluate_generation_runs, table_markdown
+
+    # The options a generation evaluation does not use are refused, by name.
+    for option in (
+        "images",
+        "threshold",
+        "curve",
+        "curve_samples",
+        "frames",
+        "sheet_samples",
+        "batch_size",
+        "batchnorm",
+    ):
+        if getattr(args, option) not in (None, False):
+            raise UserError(f"--{option.replace('_', '-')}: not used with --generation")
+
+    runs = ([(args.workdir, args.step)] if args.workdir else []) + [(w, None) for w in args.compare]
+    output = args.output or f"{args.workdir.rstrip('/')}/eval"
+    results = evaluate_generation_runs(
+        runs,
+        output,
+        num=args.samples or 64,
+        seed=args.seed or 0,
+        frame_step=args.frame_step or 1,
+        clips=args.clips,
+        facenet_weights=args.facenet_weights,
+    )
+    print(table_markdown(results), end="")
+    return 0
+
+
+def _evaluate_translation(args) -> int:
     from idcg_tf.evaluation import EvalOptions, evaluate_runs
 
     runs = ([(args.workdir, args.step)] if args.workdir else []) + [(w, None) for w in args.compare]

@@ -73,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for the shards and manifest.json (created)",
     )
-    faces = p.add_argument_group("faces and clips")
+    _add_face_options(p.add_argument_group("faces and clips"))
+    _add_split_and_run_options(p)
+    return p
+
+
+def _add_face_options(faces) -> None:
     faces.add_argument("--resolution", type=int, default=64, help="crop size r (default 64)")
     faces.add_argument("--frames", type=int, default=32, help="frames per clip l (default 32)")
     faces.add_argument(
@@ -130,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="keep at most N evenly spaced clips per video and split (default: all)",
     )
+
+
+def _add_split_and_run_options(p) -> None:
     split = p.add_argument_group("split and output")
     split.add_argument(
         "--test-fraction",
@@ -169,7 +177,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the resolved options and the inputs found, then stop",
     )
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

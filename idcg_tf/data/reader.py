@@ -103,15 +103,7 @@ def make_dataset(
     """
     if kind not in ("images", "clips"):
         raise ValueError(f"kind must be images or clips, got {kind!r}")
-    paths = list_shards(pattern, key)
-    record_shard = None
-    if input_context and input_context.num_input_pipelines > 1:
-        n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
-        if len(paths) >= n:
-            paths = paths[i::n]
-        else:
-            record_shard = (n, i)
-    shuffle = shuffle_buffer > 1
+    paths, record_shard = _pipeline_paths(list_shards(pattern, key), input_context)
     first_epoch, offset = 0, 0
     if start and repeat:
         per_epoch = count_records(paths)
@@ -121,15 +113,40 @@ def make_dataset(
         if per_epoch == 0:
             raise UserError(f"{key}: the shards matching {pattern} hold no records")
         first_epoch, offset = divmod(start, per_epoch)
+    epoch = _epoch_fn(
+        paths, seed, shuffle_buffer, cycle_length, record_shard, on_corrupt, first_epoch, offset
+    )
+    last = tf.int64.max if repeat else 1
+    ds = tf.data.Dataset.range(first_epoch, last).flat_map(epoch)
 
-    if kind == "images":
+    def decode(element_seed, record):
+        if kind == "images":
+            x = schema.parse_image(record, resolution)
+        else:
+            x = schema.parse_clip(record, resolution, frames)
+        return _flip(x, element_seed) if flip else x
 
-        def parse(record):
-            return schema.parse_image(record, resolution)
-    else:
+    ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+    if on_corrupt == "skip":
+        ds = ds.ignore_errors(log_warning=True)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
-        def parse(record):
-            return schema.parse_clip(record, resolution, frames)
+
+def _pipeline_paths(paths: list[str], input_context) -> tuple[list[str], tuple | None]:
+    """This input pipeline's shards and, when there are fewer shards than pipelines, all of
+    them with the record shard (n, i) it reads instead."""
+    if input_context and input_context.num_input_pipelines > 1:
+        n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
+        if len(paths) >= n:
+            return paths[i::n], None
+        return paths, (n, i)
+    return paths, None
+
+
+def _epoch_fn(paths, seed, shuffle_buffer, cycle_length, record_shard, on_corrupt, first, offset):
+    """epoch(e) -> the (element seed, serialized record) pairs of epoch e, in their seeded
+    order; epoch `first` starts `offset` records in."""
+    shuffle = shuffle_buffer > 1
 
     def read(path):
         records = tf.data.TFRecordDataset(path, buffer_size=1 << 20)
@@ -166,20 +183,10 @@ def make_dataset(
             lambda i, r: (tf.random.experimental.stateless_fold_in(epoch_seed, i), r)
         )
         return records.skip(
-            tf.where(e == first_epoch, tf.constant(offset, tf.int64), tf.constant(0, tf.int64))
+            tf.where(e == first, tf.constant(offset, tf.int64), tf.constant(0, tf.int64))
         )
 
-    last = tf.int64.max if repeat else 1
-    ds = tf.data.Dataset.range(first_epoch, last).flat_map(epoch)
-
-    def decode(element_seed, record):
-        x = parse(record)
-        return _flip(x, element_seed) if flip else x
-
-    ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
-    if on_corrupt == "skip":
-        ds = ds.ignore_errors(log_warning=True)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    return epoch
 
 
 def find_corrupt_shard(pattern: str, kind: str, resolution: int, frames: int) -> str | None:

@@ -105,6 +105,29 @@ def _plan(
     return plan
 
 
+def _track_boxes(runs, cut: ClipCut) -> tuple[dict, dict]:
+    """{frame index: smoothed square box} and {frame index: detector confidence} of the runs."""
+    boxes: dict[int, tuple[float, float, float]] = {}
+    confidence: dict[int, float] = {}
+    for run in runs:
+        smoothed = faces_lib.smooth_boxes(run.faces, cut.margin, cut.smooth)
+        for index, face, box in zip(run.indices, run.faces, smoothed):
+            boxes[index], confidence[index] = box, face.confidence
+    return boxes, confidence
+
+
+def _crops(item, limit: int, needed: set, boxes: dict, resolution: int) -> dict:
+    """Pass 2 over the video: the crops of the `needed` frames (a frame that fails to decode
+    this time is missing)."""
+    last, crops = max(needed), {}
+    for index, frame in media.iter_video_frames(item, limit):
+        if index in needed and frame is not None:
+            crops[index] = faces_lib.crop_square(frame, *boxes[index], resolution)
+        if index >= last:
+            break
+    return crops
+
+
 def face_clips(
     item: sources_lib.Item,
     detector: faces_lib.FaceDetector,
@@ -153,13 +176,7 @@ def face_clips(
         runs=len(runs),
         longest_run=max(len(r) for r in runs),
     )
-    boxes: dict[int, tuple[float, float, float]] = {}
-    confidence: dict[int, float] = {}
-    for run in runs:
-        for index, face, box in zip(
-            run.indices, run.faces, faces_lib.smooth_boxes(run.faces, cut.margin, cut.smooth)
-        ):
-            boxes[index], confidence[index] = box, face.confidence
+    boxes, confidence = _track_boxes(runs, cut)
     ranges = (parts or (lambda first, last: {"clip": (first, last)}))(min(seen), max(seen))
     plan = _plan(runs, ranges, dataclasses.replace(cut, max_clips=1) if first_clip_only else cut)
     if not plan:
@@ -170,13 +187,7 @@ def face_clips(
                 f"{length}" + (" in one time-split part" if len(ranges) > 1 else "")
             ),
         )
-    needed = {i for _, clip in plan for i in clip}
-    last, crops = max(needed), {}
-    for index, frame in media.iter_video_frames(item, limit):  # pass 2
-        if index in needed and frame is not None:
-            crops[index] = faces_lib.crop_square(frame, *boxes[index], cut.resolution)
-        if index >= last:
-            break
+    crops = _crops(item, limit, {i for _, clip in plan for i in clip}, boxes, cut.resolution)
     clips = [
         FaceClip(name, clip, np.stack([crops[i] for i in clip]), [confidence[i] for i in clip])
         for name, clip in plan
