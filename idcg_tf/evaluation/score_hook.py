@@ -23,36 +23,33 @@ class IdentityScoreHook:
         self.every = every
         self._embed = None  # None: not built yet; False: unavailable
 
-    def _embedder(self, trainer):
+    def _embedder(self, context):
         if self._embed is None:
-            embedder = getattr(trainer.task, "embedder", None)
+            embedder = getattr(context.task, "embedder", None)
             if embedder is None:
                 from idcg_tf.identity import FaceNetEmbedder
 
                 try:
-                    embedder = FaceNetEmbedder(trainer.cfg.loss.facenet_weights or None)
+                    embedder = FaceNetEmbedder(context.task.cfg.loss.facenet_weights or None)
                 except UserError as exc:
-                    trainer.log(f"warning: no FaceNet score during training ({exc})")
+                    context.log(f"warning: no FaceNet score during training ({exc})")
                     self._embed = False
             if embedder is not None:
                 self._embed = compiled_embedder(embedder)
         return self._embed or None
 
-    def __call__(self, trainer, step: int) -> None:
-        embed = self._embedder(trainer)
+    def __call__(self, context, step: int) -> None:
+        embed = self._embedder(context)
+        cfg = context.task.cfg
         if embed is None:
             return
         start = time.perf_counter()
         try:
             results = heldout_scores(
-                trainer.nets,
-                embed,
-                trainer.cfg,
-                trainer.cfg.train.facenet_score_samples,
-                trainer.log,
+                context.task.nets, embed, cfg, cfg.train.facenet_score_samples, context.log
             )
         except UserError as exc:  # e.g. a run given its data directly: no split to score
-            trainer.log(f"warning: no identity score during training ({exc})")
+            context.log(f"warning: no identity score during training ({exc})")
             self._embed = False
             return
         seconds = time.perf_counter() - start
@@ -61,12 +58,12 @@ class IdentityScoreHook:
             record[f"identity_score/{d}"] = results[d]["facenet_score"]
             record[f"identity_score/samples_{d}"] = results[d]["samples"]
         record["identity_score/seconds"] = seconds
-        with trainer.writer.as_default(step=step):
+        with context.writer.as_default(step=step):
             for d in DIRECTIONS:
                 tf.summary.scalar(f"identity_score/{d}", results[d]["facenet_score"])
-        trainer.writer.flush()
-        trainer.append_record(record)
-        trainer.log(
+        context.writer.flush()
+        context.append_record(record)
+        context.log(
             f"step {step} identity score (FaceNet, held-out samples): "
             + ", ".join(
                 f"{d} {results[d]['facenet_score']:.4f} ({results[d]['samples']})"

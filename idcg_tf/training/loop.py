@@ -9,12 +9,14 @@ TensorBoard; periodic work (sample sheets, the identity score curve) runs throug
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -38,12 +40,24 @@ class TrainingDiverged(UserError):
     """A loss term became NaN or infinite; the last good checkpoint is kept."""
 
 
+@dataclasses.dataclass(frozen=True)
+class HookContext:
+    """What a hook may use of the run: the task (its config and networks), the run directory,
+    the TensorBoard writer, the console and the metrics log. Not the trainer itself."""
+
+    task: Task
+    workdir: Path
+    writer: object  # a tf.summary writer
+    log: Callable[[str], None]
+    append_record: Callable[[dict], None]  # one line of metrics.jsonl
+
+
 class Hook(Protocol):
     """Periodic work of the chief: called every `every` steps and at the last step."""
 
     every: int
 
-    def __call__(self, trainer: Trainer, step: int) -> None: ...
+    def __call__(self, context: HookContext, step: int) -> None: ...
 
 
 class SampleSheets:
@@ -53,10 +67,10 @@ class SampleSheets:
         self.inputs = inputs
         self.every = every
 
-    def __call__(self, trainer: Trainer, step: int) -> None:
-        tag, sheet = trainer.task.sample_sheet(self.inputs)
-        save_png(trainer.workdir / "samples" / f"step_{step:07d}.png", sheet)
-        with trainer.writer.as_default(step=step):
+    def __call__(self, context: HookContext, step: int) -> None:
+        tag, sheet = context.task.sample_sheet(self.inputs)
+        save_png(context.workdir / "samples" / f"step_{step:07d}.png", sheet)
+        with context.writer.as_default(step=step):
             tf.summary.image(tag, sheet[np.newaxis])
 
 
@@ -353,9 +367,12 @@ class Trainer:
                     steps_per_sec = (step - window_step) / (now - window_start)
                     window_start, window_step = now, step
                 self._log_metrics(step, total, metrics, steps_per_sec)
+            context = HookContext(
+                self.task, self.workdir, self.writer, self.log, self.append_record
+            )
             for hook in hooks:
                 if step % hook.every == 0 or step == total:
-                    hook(self, step)
+                    hook(context, step)
             if step % t.checkpoint_every == 0 or step == total:
                 self.save()
         if self.current_step == start_step and self.chief:
