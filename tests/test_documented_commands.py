@@ -24,21 +24,10 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from test_packaging import SCRIPTS as CONSOLE  # console script -> the tools/ script it runs
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 COMMAND = re.compile(r"^(python3? (tools/\S+\.py|-m idcg\S*)|idcg-[a-z-]+|make [a-z-]+)")
-# Console scripts (setup.cfg) and the tools/ script each runs.
-CONSOLE = {
-    "idcg-train": "train",
-    "idcg-prepare": "prepare_data",
-    "idcg-evaluate": "evaluate",
-    "idcg-export": "export",
-    "idcg-translate": "translate",
-    "idcg-generate": "generate",
-    "idcg-benchmark": "benchmark",
-    "idcg-compare": "compare",
-    "idcg-gpu-check": "gpu_check",
-}
 # Options shown in the docs that no run here can use, and why.
 NOT_RUN = {
     ("benchmark train", "--torch-peer"): "needs a PyTorch venv (docs/performance.md) that CI "
