@@ -4,7 +4,7 @@ its user errors. (The full comparison trains three runs: `make compare`, not a u
 import json
 
 from conftest import ROOT, run_tool
-from idcg_tf.evaluation import compare
+from idcg_tf import comparison as compare
 
 TOOL = str(ROOT / "tools" / "compare.py")
 

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     if args.samples < 1:
         raise UserError("--samples: must be >= 1")
     config.load(args.config, args.set)  # a bad key fails before anything trains
-    from idcg_tf.evaluation.compare import compare_variants
+    from idcg_tf.comparison import compare_variants
 
     compare_variants(args.config, args.output, args.set, samples=args.samples, results=args.results)
     return 0

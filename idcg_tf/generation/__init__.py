@@ -2,11 +2,13 @@
 
 A config with `task: generation` trains a noise-to-clip generator against an adversary on
 `data.train_clips` (the task: `idcg_tf.generation.task`). Networks: `generation.networks`;
-loading, sampling and writing clips: `generation.sampling`; metrics: `generation.metrics`.
+sampling and writing clips: `generation.sampling`; loading a trained generator:
+`generation.task.load_generator`; metrics: `generation.metrics`.
 """
 
 from idcg_tf.generation.networks import GenerationNetworks, build_generation_networks
-from idcg_tf.generation.sampling import generate_clips, load_generator, sample_noise, save_clip
+from idcg_tf.generation.sampling import generate_clips, sample_noise, save_clip
+from idcg_tf.generation.task import load_generator
 from idcg_tf.training.task import checkpoint_variables
 from idcg_tf.visualize import SHEET_FRAMES, comparison_sheet, generation_sheet
 

@@ -1,4 +1,5 @@
-"""A trained generator in use: load it from its run, sample clips from noise, write them."""
+"""A trained generator in use: sample clips from noise, write them (`task.load_generator`
+loads one from its run)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from idcg_tf.errors import UserError
-
-
-def load_generator(workdir: str | Path, step: int | None = None):
-    """Restores a generation run's generator; returns (cfg, generator, step)."""
-    from idcg_tf.generation.task import GenerationTask
-
-    task, at_step = GenerationTask.from_run(workdir, step)
-    return task.cfg, task.nets.generator, at_step
 
 
 def sample_noise(num: int, noise_dim: int, seed: int = 0) -> np.ndarray:

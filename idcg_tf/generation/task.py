@@ -10,6 +10,8 @@ one generator update, which reads no data; VideoGAN's configs set n_critic to 1.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -175,3 +177,9 @@ class GenerationTask(Task):
             "loss.*identity, data.*_images"
         )
         return "\n".join(lines)
+
+
+def load_generator(workdir: str | os.PathLike, step: int | None = None):
+    """Restores a generation run's generator; returns (cfg, generator, step)."""
+    task, at_step = GenerationTask.from_run(workdir, step)
+    return task.cfg, task.nets.generator, at_step

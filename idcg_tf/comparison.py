@@ -1,6 +1,7 @@
 """The measured Model1/2/3 comparison (paper Table 1 and Fig. 6 at the scale a machine allows):
 train the three variants with one recipe and seed, evaluate them together, write the results
-page. `tools/compare.py` (`make compare`) runs it."""
+page. `tools/compare.py` (`make compare`) runs it. It trains (`idcg_tf.experiment`) and
+evaluates (`idcg_tf.evaluation`), so it sits above both."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from idcg_tf import config as config_lib
+from idcg_tf import experiment
 from idcg_tf.config import VARIANTS
 from idcg_tf.evaluation.evaluate import evaluate_runs
 from idcg_tf.evaluation.options import EvalOptions
@@ -106,8 +108,6 @@ def compare_variants(
     i.e. skipped), evaluates them with `evaluate_runs` (as `tools/evaluate.py --compare`),
     plots the training-time identity curves and writes `results` (default output/results.md).
     Returns evaluate_runs' report."""
-    from idcg_tf import experiment
-
     log = log or log_to_stderr
     output = Path(output)
     cfgs = {v: config_lib.load(config_path, [*overrides, f"model.variant={v}"]) for v in variants}
