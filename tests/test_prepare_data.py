@@ -476,6 +476,33 @@ def test_celeba_and_pasc_layouts(tmp_path):
     assert [i.identity for i in videos] == ["pasc:04213"]
 
 
+def test_celeba_as_kaggle_ships_it_keeps_its_partition(tmp_path, capsys):
+    """The Kaggle re-upload: img_align_celeba/img_align_celeba/*.jpg, list_eval_partition.csv
+    with an image_id,partition header, no identity file: the test split is exactly the
+    partition-2 images, and a notice says identities are unknown."""
+    root = tmp_path / "celeba-dataset"
+    inner = root / "img_align_celeba" / "img_align_celeba"
+    inner.mkdir(parents=True)
+    names = [f"{k:06d}.jpg" for k in range(1, 9)]
+    for name in names:
+        (inner / name).write_bytes(b"jpeg")
+    parts = [0, 2, 1, 2, 0, 0, 2, 1]
+    (root / "list_eval_partition.csv").write_text(
+        "image_id,partition\n" + "".join(f"{n},{p}\n" for n, p in zip(names, parts))
+    )
+    for extra in ("list_attr_celeba.csv", "list_bbox_celeba.csv"):
+        (root / extra).write_text("image_id,x\n")
+    items, rejected = sources_lib.enumerate_source(
+        sources_lib.parse_source(f"celeba:{root}", "images")
+    )
+    assert len(items) == 8 and not rejected
+    splits = assign_splits(items, 0.5, 0, False)
+    test = sorted(Path(i.path).name for i in items if splits[i.path] == "test")
+    assert test == [n for n, p in zip(names, parts) if p == 2]
+    notice = capsys.readouterr().err.strip()
+    assert notice.startswith("notice: --images celeba:") and "no identity_CelebA.txt" in notice
+
+
 def test_split_keeps_each_identity_on_one_side_across_domains():
     items = [_item("images", f"s{k}.jpg", f"pasc:{k % 7:05d}") for k in range(40)]
     items += [_item("videos", f"v{k}.mp4", f"pasc:{k % 5:05d}") for k in range(10)]

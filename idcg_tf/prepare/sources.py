@@ -8,8 +8,10 @@ A source is given as ``KIND:PATH``. Still images (domain X, ``--images``):
             named ``train`` or ``test`` (below PATH) are in that split.
     celeba  CelebA: PATH holds ``img_align_celeba/`` (also found under ``Img/``, or PATH may be
             that folder itself) and optionally ``identity_CelebA.txt`` (also under ``Anno/``),
-            which gives identities, and ``list_eval_partition.txt`` (also under ``Eval/``),
-            whose partition 2 is used as the test split (0 and 1 go to train).
+            which gives identities, and ``list_eval_partition.txt`` (also under ``Eval/``, or
+            the Kaggle copy's ``list_eval_partition.csv``), whose partition 2 is used as the
+            test split (0 and 1 go to train). Without the identity file each image is its own
+            person (a one-line notice says so).
     pasc    PaSC stills folder (recursive); the identity is the 5-digit subject id that starts
             PaSC names (``04213d1190.jpg`` -> ``04213``).
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -187,6 +190,10 @@ def _folder_split(path: Path, root: Path) -> str | None:
     return named[-1] if named else None
 
 
+def _notice(line: str) -> None:
+    print(f"notice: {line}", file=sys.stderr, flush=True)
+
+
 def _first_existing(root: Path, candidates: list[str]) -> Path | None:
     for c in candidates:
         if (root / c).exists():
@@ -195,15 +202,18 @@ def _first_existing(root: Path, candidates: list[str]) -> Path | None:
 
 
 def _read_table(path: Path) -> dict[str, str]:
-    """Reads a CelebA annotation file of ``<file name> <value>`` lines."""
+    """Reads a CelebA annotation file of ``<file name> <value>`` lines, or the CSV form of the
+    Kaggle re-upload (``image_id,partition`` header, comma-separated)."""
     table = {}
+    csv = path.suffix.lower() == ".csv"
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
-            parts = line.split()
-            if not parts:
-                continue
+            parts = line.strip().split(",") if csv else line.split()
+            if parts in ([], [""]) or (csv and number == 1 and parts[0] == "image_id"):
+                continue  # a blank line, or the CSV's header
             if len(parts) != 2:
-                raise UserError(f"{path}:{number}: expected '<file> <value>', got {line.strip()!r}")
+                form = "<file>,<value>" if csv else "<file> <value>"
+                raise UserError(f"{path}:{number}: expected '{form}', got {line.strip()!r}")
             table[parts[0]] = parts[1]
     return table
 
@@ -218,8 +228,15 @@ def _celeba(source: Source) -> tuple[list[Item], list[Rejected]]:
             raise UserError(f"--images {source.spec}: no img_align_celeba/ folder in {root}")
     identity_file = _first_existing(root, ["identity_CelebA.txt", "Anno/identity_CelebA.txt"])
     partition_file = _first_existing(
-        root, ["list_eval_partition.txt", "Eval/list_eval_partition.txt"]
+        root, ["list_eval_partition.txt", "Eval/list_eval_partition.txt", "list_eval_partition.csv"]
     )
+    if identity_file is None:
+        _notice(
+            f"--images {source.spec}: this CelebA copy has no identity_CelebA.txt (the Kaggle "
+            "re-upload has none): each image counts as its own person, so one person's images "
+            "may land in both splits"
+            + ("; the test split is the partition file's partition 2" if partition_file else "")
+        )
     identities = _read_table(identity_file) if identity_file else {}
     partition = _read_table(partition_file) if partition_file else {}
     files, rejected = _split_by_extension(
