@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from idcg_tf.config import Config
-from idcg_tf.runs import checkpoint_path, load_config
+from idcg_tf.runs import load_config
 from idcg_tf.training.loop import Trainer
 from idcg_tf.training.task import Task
 
@@ -30,7 +30,7 @@ def load_task(workdir: str | Path, step: int | None = None) -> tuple[Task, int]:
     """Any run's task with its networks restored from checkpoint `step` (default the newest
     intact one), and that step."""
     task = make_task(load_config(workdir))
-    return task, task.restore(checkpoint_path(workdir, step))
+    return task, task.restore_run(workdir, step)
 
 
 def hooks(cfg: Config) -> list:

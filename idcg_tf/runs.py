@@ -1,6 +1,6 @@
 """A run's workdir, read by every side (training resumes from it; evaluation, export, translation
 and generation load from it): its config, its metrics log, its checkpoints and which are intact.
-What a checkpoint holds is its task's business (`idcg_tf.training.task.Task.restore`)."""
+What a checkpoint holds is its task's business (`idcg_tf.training.task.Task.restore_run`)."""
 
 from __future__ import annotations
 
@@ -50,30 +50,23 @@ def _warn(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
-def checkpoint_damage(path: str) -> str | None:
-    """What is wrong with checkpoint `path` (e.g. .../ckpt-7), naming the file at fault, or
-    None when its index and every tensor in its data files read whole.
+# What a restore from a damaged checkpoint raises: a missing or unreadable index, a data file
+# cut short ("Read less bytes than requested"), a tensor that does not parse.
+RESTORE_ERRORS = (tf.errors.OpError, ValueError, IndexError, RuntimeError, AssertionError)
 
-    Reads every tensor once: a truncated data file is only found by reading past its end
-    (TensorFlow's restore then fails with "Read less bytes than requested").
-    """
+
+def _damage(path: str, error: BaseException) -> str:
+    """`error` of restoring checkpoint `path` as one line naming the file at fault."""
     name = Path(path).name
     if not Path(f"{path}.index").is_file():
         return f"{name}.index is missing"
     data = sorted(Path(path).parent.glob(f"{name}.data-*"))
-    try:
-        reader = tf.train.load_checkpoint(path)
-        for key in reader.get_variable_to_shape_map():
-            reader.get_tensor(key)
-    except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as error:
-        reason = (
-            str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
-        )
-        at_fault = ", ".join(p.name for p in data) or f"{name}.data-*"
-        if "index" in reason.lower() or not data:
-            at_fault = f"{name}.index" if data else f"{name}.data-* (missing)"
-        return f"{at_fault} is damaged ({reason})"
-    return None
+    text = str(error).strip()
+    reason = text.splitlines()[0][:120] if text else type(error).__name__
+    at_fault = ", ".join(p.name for p in data) or f"{name}.data-*"
+    if "index" in reason.lower() or not data:
+        at_fault = f"{name}.index" if data else f"{name}.data-* (missing)"
+    return f"{at_fault} is damaged ({reason})"
 
 
 def _kept_steps(ckpt_dir: Path) -> list[int]:
@@ -87,49 +80,46 @@ def _kept_steps(ckpt_dir: Path) -> list[int]:
     return sorted(steps, reverse=True)
 
 
-def newest_intact_checkpoint(ckpt_dir: str | Path, warn=_warn) -> str | None:
-    """The newest checkpoint of `ckpt_dir` that reads whole, or None when it holds none.
-
-    Damaged newer ones are skipped with one warning naming the damaged file and the one
-    used; when every checkpoint is damaged, a one-line UserError names them.
-    """
-    ckpt_dir = Path(ckpt_dir)
-    damaged = []
-    for step in _kept_steps(ckpt_dir):
-        path = str(ckpt_dir / f"ckpt-{step}")
-        problem = checkpoint_damage(path)
-        if problem is None:
-            if damaged:
-                warn(
-                    f"{ckpt_dir}: {'; '.join(damaged)}; using ckpt-{step} (step {step}), "
-                    "the newest intact checkpoint"
-                )
-            return path
-        damaged.append(problem)
-    if damaged:
-        raise UserError(f"{ckpt_dir}: no intact checkpoint: {'; '.join(damaged)}")
-    return None
-
-
-def checkpoint_path(workdir: str | Path, step: int | None = None, warn=_warn) -> str:
-    """The newest intact checkpoint of a run (see `newest_intact_checkpoint`), or the one of
-    `step`, which must be intact."""
+def checkpoints_dir(workdir: str | Path, step: int | None = None) -> Path:
+    """A run's checkpoints/ folder, checked to hold a checkpoint (of `step`, when given):
+    a one-line UserError otherwise. Reads no checkpoint."""
     ckpt_dir = local_workdir(workdir) / "checkpoints"
     if not ckpt_dir.is_dir():
         raise UserError(f"{workdir}: no checkpoints/ folder (is this a training workdir?)")
-    if step is None:
-        latest = newest_intact_checkpoint(ckpt_dir, warn)
-        if not latest:
-            raise UserError(f"{ckpt_dir}: holds no checkpoint")
-        return latest
-    path = ckpt_dir / f"ckpt-{step}"
-    if step not in _kept_steps(ckpt_dir):
-        have = sorted(_kept_steps(ckpt_dir))
-        raise UserError(f"{ckpt_dir}: no checkpoint for step {step} (have: {have})")
-    problem = checkpoint_damage(str(path))
-    if problem:
-        raise UserError(f"{ckpt_dir}: {problem}; choose another --step")
-    return str(path)
+    kept = _kept_steps(ckpt_dir)
+    if not kept:
+        raise UserError(f"{ckpt_dir}: holds no checkpoint")
+    if step is not None and step not in kept:
+        raise UserError(f"{ckpt_dir}: no checkpoint for step {step} (have: {sorted(kept)})")
+    return ckpt_dir
+
+
+def restore_newest(ckpt_dir: str | Path, restore, step: int | None = None, warn=_warn):
+    """Restores a checkpoint of `ckpt_dir` with `restore(path)`, reading it once: the one of
+    `step`, else the newest, and when that fails (a damaged file), the next older one, and so
+    on; the damaged ones are named in one warning with the one used. Returns the path
+    restored, or None when the folder holds no checkpoint. A one-line UserError when the one
+    of `step`, or every one, is damaged."""
+    ckpt_dir = Path(ckpt_dir)
+    damaged = []
+    for kept in [step] if step is not None else _kept_steps(ckpt_dir):
+        path = str(ckpt_dir / f"ckpt-{kept}")
+        try:
+            restore(path)
+        except RESTORE_ERRORS as error:
+            damaged.append(_damage(path, error))
+            continue
+        if damaged:
+            warn(
+                f"{ckpt_dir}: {'; '.join(damaged)}; using ckpt-{kept} (step {kept}), "
+                "the newest intact checkpoint"
+            )
+        return path
+    if damaged and step is not None:
+        raise UserError(f"{ckpt_dir}: {damaged[0]}; choose another --step")
+    if damaged:
+        raise UserError(f"{ckpt_dir}: no intact checkpoint: {'; '.join(damaged)}")
+    return None
 
 
 def list_checkpoints(workdir: str | Path) -> list[tuple[int, str]]:

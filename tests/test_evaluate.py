@@ -327,3 +327,34 @@ def test_batchnorm_batch_mode_in_report_and_table(evaluated, tmp_path):
     assert "moving averages (inference mode)" in (evaluated["output"] / "table.md").read_text()
     proc = run_tool(TOOL, "--workdir", str(evaluated["model1"]), "--batchnorm", "frozen")
     assert proc.returncode == 2 and "--batchnorm: invalid choice: 'frozen'" in proc.stderr
+
+
+def test_curve_reads_the_samples_once_and_skips_a_damaged_checkpoint(evaluated, tmp_path):
+    """The curve scores every checkpoint on one reading of the selected samples (the same
+    numbers as reading the shards per checkpoint), and a damaged checkpoint costs its point,
+    with a line, not the curve."""
+    from idcg_tf.evaluation.curve import identity_curve
+    from idcg_tf.evaluation.scores import read_selection, score_checkpoint
+    from idcg_tf.identity import FaceNetEmbedder
+    from idcg_tf.translation.task import TranslationTask
+
+    run = tmp_path / "run"
+    shutil.copytree(evaluated["model1"], run)
+    cfg = config.load(run / "config.yaml")
+    options = ev.EvalOptions(samples=4)
+    data = selection.eval_data_for(cfg, options, "run", lambda line: None)
+    embed = scoring.compiled_embedder(FaceNetEmbedder())
+    task, _ = TranslationTask.from_run(run, 2, cfg)
+    read_each_time, _ = score_checkpoint(task.nets, embed, cfg, data, 4, options, 0)
+    once = read_selection(cfg, data, 4, options)
+    from_selection, _ = score_checkpoint(task.nets, embed, cfg, data, 4, options, 0, once)
+    for d in ev.DIRECTIONS:
+        assert from_selection[d]["facenet_score"] == read_each_time[d]["facenet_score"]
+        assert from_selection[d]["cycle_l1"] == read_each_time[d]["cycle_l1"]
+    (data_file,) = (run / "checkpoints").glob("ckpt-2.data-*")
+    data_file.write_bytes(data_file.read_bytes()[:100])  # truncated
+    lines = []
+    curve = identity_curve(run, cfg, data, embed, options, lines.append)
+    assert [p["step"] for p in curve] == [4]
+    skipped = [line for line in lines if "step 2: skipped" in line]
+    assert len(skipped) == 1 and data_file.name in skipped[0], lines

@@ -8,8 +8,9 @@ from pathlib import Path
 import tensorflow as tf
 
 from idcg_tf.config import Config
+from idcg_tf.errors import UserError
 from idcg_tf.evaluation.options import EvalOptions
-from idcg_tf.evaluation.scores import score_checkpoint
+from idcg_tf.evaluation.scores import read_selection, score_checkpoint
 from idcg_tf.evaluation.selection import EvalData, Log
 from idcg_tf.identity.scoring import DIRECTIONS, SCORE_KEYS, Embed
 from idcg_tf.runs import list_checkpoints
@@ -37,18 +38,28 @@ def identity_curve(
 ) -> list[dict]:
     """FaceNet scores of every kept checkpoint, oldest first (Fig. 6), also written to the run's
     TensorBoard as eval/facenet_score_* at each step. `known` maps steps already scored on
-    the same samples to their results, which are reused."""
+    the same samples to their results, which are reused. The samples are read from the
+    shards once for all checkpoints; a damaged checkpoint is skipped with a line."""
     samples = options.curve_samples or options.samples
     known = (known or {}) if samples == options.samples else {}
     writer = tf.summary.create_file_writer(str(Path(workdir) / "tensorboard"))
     curve = []
+    selection = None  # the samples, read from the shards once for every checkpoint
     try:
         for step, _ in list_checkpoints(workdir):
             if step in known:
                 results = known[step]
             else:
-                task, _ = TranslationTask.from_run(workdir, step, cfg)
-                results, _ = score_checkpoint(task.nets, embed, cfg, data, samples, options, 0)
+                try:
+                    task, _ = TranslationTask.from_run(workdir, step, cfg)
+                except UserError as exc:  # a damaged checkpoint: the others still count
+                    log(f"  curve: step {step}: skipped ({exc})")
+                    continue
+                if selection is None:
+                    selection = read_selection(cfg, data, samples, options)
+                results, _ = score_checkpoint(
+                    task.nets, embed, cfg, data, samples, options, 0, selection
+                )
             point = {
                 "step": step,
                 **{key: results[d]["facenet_score"] for key, d in zip(SCORE_KEYS, DIRECTIONS)},

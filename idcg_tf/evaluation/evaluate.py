@@ -19,7 +19,7 @@ from idcg_tf.evaluation.scores import score_checkpoint
 from idcg_tf.evaluation.selection import EvalData, Log, eval_data_for
 from idcg_tf.identity.scoring import DIRECTIONS, Embed, compiled_embedder
 from idcg_tf.reporting import log_to_stderr, run_names
-from idcg_tf.runs import checkpoint_path, load_config
+from idcg_tf.runs import checkpoints_dir, load_config
 from idcg_tf.translation.task import TranslationTask
 
 
@@ -84,7 +84,7 @@ def evaluate_runs(
         cfg = load_config(workdir)
         if cfg.generation.model:
             raise UserError(f"{workdir}: a video generation run; evaluate it with --generation")
-        checkpoint_path(workdir, step)
+        checkpoints_dir(workdir, step)
         data = eval_data_for(cfg, options, str(workdir), log)
         for kind, pattern in (("images", data.images), ("clips", data.clips)):
             reader.list_shards(pattern, data.option(kind))

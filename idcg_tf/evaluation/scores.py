@@ -49,19 +49,50 @@ def score_direction(
     return np.concatenate(distances), np.concatenate(cycles), examples, embeddings
 
 
+def read_selection(cfg: Config, data: EvalData, samples: int, options: EvalOptions) -> dict:
+    """The selected samples of both directions read once, {direction: [uint8 batches]}, for
+    scoring several checkpoints on them (`score_checkpoint(..., selection=...)`): uint8 holds
+    the records' pixels exactly, at a quarter of float32's memory."""
+    selection = {}
+    for direction, kind, pattern in zip(DIRECTIONS, ("images", "clips"), (data.images, data.clips)):
+        batches = seeded_samples(
+            pattern, kind, cfg, samples, options.seed, data.option(kind), options.batch_size
+        )
+        with contextlib.closing(batches):  # its tf.data iterator ends here
+            selection[direction] = [np.rint((b + 1.0) * 127.5).astype(np.uint8) for b in batches]
+    return selection
+
+
+def _from_uint8(batches):
+    # The reader's own scaling (schema.py), in float32: the same values it delivered.
+    for u8 in batches:
+        yield u8.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+
+
 def score_checkpoint(
-    nets, embed: Embed, cfg: Config, data: EvalData, samples: int, options: EvalOptions, keep: int
+    nets,
+    embed: Embed,
+    cfg: Config,
+    data: EvalData,
+    samples: int,
+    options: EvalOptions,
+    keep: int,
+    selection: dict | None = None,
 ) -> tuple[dict, dict]:
-    """({direction: summary}, {direction: kept samples}) of `samples` samples per direction."""
+    """({direction: summary}, {direction: kept samples}) of `samples` samples per direction,
+    read from the shards, or from `selection` (`read_selection`) when given."""
     results, examples = {}, {}
     for direction, kind, pattern in zip(DIRECTIONS, ("images", "clips"), (data.images, data.clips)):
         key = data.option(kind)
-        selection = seeded_samples(
-            pattern, kind, cfg, samples, options.seed, key, options.batch_size
-        )
-        with contextlib.closing(selection) as batches:  # its tf.data iterator ends here
+        if selection is not None:
+            batches = contextlib.nullcontext(_from_uint8(selection[direction]))
+        else:
+            batches = contextlib.closing(
+                seeded_samples(pattern, kind, cfg, samples, options.seed, key, options.batch_size)
+            )
+        with batches as read:  # a shard reader's tf.data iterator ends here
             distances, cycles, kept, embeddings = score_direction(
-                nets, embed, batches, direction, options, keep
+                nets, embed, read, direction, options, keep
             )
         if distances.size == 0:
             raise UserError(f"{key}: {pattern} holds no {kind}")

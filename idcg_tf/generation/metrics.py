@@ -296,7 +296,7 @@ def evaluate_generation_runs(
     """
     from idcg_tf.data import reader
     from idcg_tf.generation import comparison_sheet, generate_clips, load_generator
-    from idcg_tf.runs import checkpoint_path, load_config
+    from idcg_tf.runs import checkpoints_dir, load_config
     from idcg_tf.visualize import save_png
 
     log = log or reporting.log_to_stderr
@@ -311,7 +311,7 @@ def evaluate_generation_runs(
                 f"{workdir}: a translation run (generation.model is empty); "
                 "evaluate it without --generation"
             )
-        checkpoint_path(workdir, step)
+        checkpoints_dir(workdir, step)
         _check_counts(num, frame_step, cfg.model.frames)
         pattern, split, key = real_clips_for(cfg, clips)
         reader.list_shards(pattern, key)

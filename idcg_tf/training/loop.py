@@ -27,7 +27,7 @@ import tensorflow as tf
 from idcg_tf import config as config_lib
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
-from idcg_tf.runs import METRICS_LOG, local_workdir, newest_intact_checkpoint
+from idcg_tf.runs import METRICS_LOG, local_workdir, restore_newest
 from idcg_tf.training.adam import FusedAdam
 from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
@@ -275,11 +275,13 @@ class Trainer:
             str(self._checkpoint_dir()),
             max_to_keep=self.cfg.train.keep_checkpoints,
         )
-        latest = newest_intact_checkpoint(
-            self._checkpoint_dir(), warn=lambda line: self.log(f"warning: {line}")
+        # The newest checkpoint that restores (a damaged one is skipped, with a warning).
+        latest = restore_newest(
+            self._checkpoint_dir(),
+            lambda path: self.checkpoint.restore(path).assert_existing_objects_matched(),
+            warn=lambda line: self.log(f"warning: {line}"),
         )
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
             self.log(f"resumed from {latest} (step {self.current_step})")
         if dataset is None:
             # The data order is a function of the step (see reader.make_dataset), so the

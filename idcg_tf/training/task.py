@@ -18,7 +18,7 @@ import tensorflow as tf
 from idcg_tf.config import Config
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
-from idcg_tf.runs import checkpoint_path, load_config
+from idcg_tf.runs import checkpoints_dir, load_config, restore_newest
 
 
 @contextlib.contextmanager
@@ -172,16 +172,24 @@ class Task(abc.ABC):
                 f"this needs a {cls.name} run, trained with {cls.trained_with}"
             )
         task = cls(cfg)
-        return task, task.restore(checkpoint_path(workdir, step))
+        return task, task.restore_run(workdir, step)
 
-    def restore(self, path: str) -> int:
-        """Builds the networks and restores them from the checkpoint at `path` (a training
-        checkpoint: its optimizers are left out); returns the step it was written at."""
+    def restore_run(self, workdir: str | os.PathLike, step: int | None = None) -> int:
+        """Builds the networks and restores them from the run's checkpoint `step` (default the
+        newest that restores; a damaged one is skipped with a warning), reading it once; its
+        optimizers are left out. Returns the step it was written at."""
+        ckpt_dir = checkpoints_dir(workdir, step)
         self.build_networks()
-        step = tf.Variable(0, dtype=tf.int64)
-        checkpoint = tf.train.Checkpoint(step=step, **self.checkpoint_items())
-        checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
-        return int(step.numpy())
+        at = tf.Variable(0, dtype=tf.int64)
+        checkpoint = tf.train.Checkpoint(step=at, **self.checkpoint_items())
+        restore_newest(
+            ckpt_dir,
+            lambda path: (
+                checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+            ),
+            step,
+        )
+        return int(at.numpy())
 
     # The record kinds a task reads from data.train_<kind>, with the seed offset of each
     # stream; batches of several kinds come zipped in this order.
