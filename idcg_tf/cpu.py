@@ -5,11 +5,11 @@ TensorFlow's x86 Linux wheels carry two sets of CPU kernels: oneDNN's (JIT-compi
 CPU's widest vector ISA, AVX2 included) and TF's own Eigen ones. TF turns oneDNN on only where
 the CPU has AVX512-VNNI, AVX512-BF16, AVX-VNNI or AMX (`DefaultOneDnnPolicy` in
 tensorflow/core/util/util.cc). On a CPU with AVX2 + FMA only it falls back to Eigen, whose 3D
-convolution gradients are far slower than oneDNN's on this model's shapes, so a training
-iteration falls behind PyTorch's, which runs oneDNN on AVX2 (the measurements, with the CPU
-each was taken on: docs/performance.md, first section). oneDNN is as correct on AVX2 as on AVX-512 (it picks its AVX2 kernels), so we turn it on wherever the
-CPU has AVX2 + FMA, unless the user chose: `TF_ENABLE_ONEDNN_OPTS=0` keeps TF's own kernels,
-`=1` forces oneDNN, as in plain TensorFlow.
+convolution gradients are far slower than oneDNN's on this model's shapes, so a training iteration
+falls behind PyTorch's, which runs oneDNN on AVX2 (the measurements, with the CPU each was taken on:
+docs/performance.md, first section). oneDNN is as correct on AVX2 as on AVX-512 (it picks its AVX2
+kernels), so we turn it on wherever the CPU has AVX2 + FMA, unless the user chose:
+`TF_ENABLE_ONEDNN_OPTS=0` keeps TF's own kernels, `=1` forces oneDNN, as in plain TensorFlow.
 
 TF reads the variable once, when it is imported: a program that imports tensorflow before
 idcg_tf gets TF's own choice. `onednn_state()` says what is in effect.

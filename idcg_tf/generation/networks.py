@@ -24,7 +24,8 @@ class GenerationNetworks:
 
 def code_shape(cfg: Config) -> tuple[int, int, int, int]:
     """The code the noise is projected to: (latent frames, s, s, generation.code_channels),
-    (2, 4, 4, 512) at paper size as iVGAN's code (the paper gives no shape); its frames and size follow the decoder's strided layers."""
+    (2, 4, 4, 512) at paper size as iVGAN's code (the paper gives no shape); its frames and size
+    follow the decoder's strided layers."""
     m = cfg.model
     return (m.latent_frames, m.latent_size, m.latent_size, cfg.generation.code_channels)
 

@@ -14,8 +14,9 @@ class VideoDecoder(StridedDecoder):
     """Latent code -> clip by fractionally strided 3D convolutions (paper Sec. 3.1, after
     VideoGAN): BatchNorm + ReLU between layers, tanh out.
 
-    (N, s, s, C) is unfolded into (N, t0, s, s, C / t0) (at paper size 4x4x1024 -> (2, 4, 4, 512), the latent shape of iVGAN's code; the paper gives none),
-    then each layer doubles height and width, and the last `time_strides` layers double time.
+    (N, s, s, C) is unfolded into (N, t0, s, s, C / t0) (at paper size 4x4x1024 -> (2, 4, 4,
+    512), the latent shape of iVGAN's code; the paper gives none), then each layer doubles height
+    and width, and the last `time_strides` layers double time.
 
     Args:
         widths: output channels of all but the last layer, e.g. (256, 128, 64).

@@ -15,7 +15,8 @@ class VideoEncoder(StridedEncoder):
     remaining frames folded into channels.
 
     (N, l, r, r, 3) -> (N, r / 2^n, r / 2^n, t0 * widths[-1]) where the first `time_strides`
-    layers also halve time and t0 = l / 2^time_strides (64x64, 32 frames with the default widths: (2, 4, 4, 512) -> 4x4x1024).
+    layers also halve time and t0 = l / 2^time_strides (64x64, 32 frames with the default
+    widths: (2, 4, 4, 512) -> 4x4x1024).
 
     Args:
         widths: output channels of each strided convolution, e.g. (64, 128, 256, 512).

@@ -1,10 +1,10 @@
 """The one training loop: WGAN-style alternation of critic and generator updates for any task.
 
-One iteration (after WGAN-GP; the paper names no critic step count) = `n_critic` critic updates, each on a fresh batch,
-then one generator update; all of it is a single `tf.function`, each step a single-replica
-computation of the task run by `strategy.run`. The loop owns the strategy, optimizers,
-checkpoints and resume, the workdir lock, the divergence stop, progress, metrics.jsonl and
-TensorBoard; periodic work (sample sheets, the identity score curve) runs through hooks.
+One iteration (after WGAN-GP; the paper names no critic step count) = `n_critic` critic updates,
+each on a fresh batch, then one generator update; all of it is a single `tf.function`, each step a
+single-replica computation of the task run by `strategy.run`. The loop owns the strategy,
+optimizers, checkpoints and resume, the workdir lock, the divergence stop, progress, metrics.jsonl
+and TensorBoard; periodic work (sample sheets, the identity score curve) runs through hooks.
 """
 
 from __future__ import annotations
