@@ -8,6 +8,8 @@ options and the rule that decides which strided 3D layers also stride over time.
 from __future__ import annotations
 
 CONV_IMPLS = ("auto", "stock", "custom")  # see idcg_tf.ops.conv_autotune
+# The older per-rank names of "custom", still accepted (configs, saved layers, --compare-impl).
+CONV_IMPL_ALIASES = {"taps": "custom", "matmul": "custom"}
 VIDEO_CRITIC_FORMS = ("paper", "ivgan", "four_conv")  # see idcg_tf.models.critics
 
 

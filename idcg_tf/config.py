@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from idcg_tf import configs
-from idcg_tf.architecture import CONV_IMPLS, VIDEO_CRITIC_FORMS, time_strides
+from idcg_tf.architecture import CONV_IMPL_ALIASES, CONV_IMPLS, VIDEO_CRITIC_FORMS, time_strides
 from idcg_tf.config_fields import apply_override, build, parse_override, plain
 from idcg_tf.errors import ConfigError
 
@@ -304,7 +304,7 @@ def _validate_task(cfg: Config) -> None:
 
 # Keys renamed since 0.2, as (section, old key, new key, {old value: new value}): configs and
 # `--set` overrides of the old form are read as the new one, with a one-line notice.
-RENAMED = (("model", "conv3d_impl", "conv_impl", {"taps": "custom"}),)
+RENAMED = (("model", "conv3d_impl", "conv_impl", CONV_IMPL_ALIASES),)
 _noticed: set = set()
 
 

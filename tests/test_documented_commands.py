@@ -164,7 +164,7 @@ TINY_RUNS = [
     (
         "benchmark train",
         "--config tiny --batch 2 --iterations 1 --warmup 0 --set train.n_critic=1 "
-        "--compare-impl taps",
+        "--compare-impl custom",
     ),
     (
         "benchmark train",
@@ -260,6 +260,10 @@ def _write_video(path: Path, frames) -> None:
         out.release()
 
 
+# What `_layouts` makes under the run folder, as the runs name it.
+LAYOUTS = ("CelebA", "YouTubeFaces", "PaSC", "my/", "short.mp4", "more_faces", "frames_root")
+
+
 def _layouts(w: Path) -> None:
     """The public datasets' folder layouts (and a user's own folders), a few real faces each,
     from the demo media the `--demo` run laid out under w/media."""
@@ -349,7 +353,12 @@ def _run_id(k: int) -> str:
 def test_tiny_run_of_a_documented_command(fields, k):
     """TINY_RUNS[k] as a user runs it; they run in order, later ones on earlier ones' outputs."""
     prog, args = TINY_RUNS[k]
-    if k >= 2 and not (fields.w / "CelebA").exists():  # the --demo run laid out the media
+    needs_layouts = any(f"{{w}}/{name}" in args for name in LAYOUTS)
+    if needs_layouts and not (fields.w / "CelebA").exists():
+        if not (fields.w / "media").exists():  # run alone: the --demo run would lay it out
+            from idcg_tf.prepare.demo_media import lay_out_demo_media
+
+            lay_out_demo_media(fields.w / "media")
         _layouts(fields.w)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", IDCG_CONV_AUTOTUNE="0")
     command = _command(prog, args, fields.values)

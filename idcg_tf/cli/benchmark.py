@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 
-from idcg_tf.architecture import CONV_IMPLS
+from idcg_tf.architecture import CONV_IMPL_ALIASES, CONV_IMPLS
 from idcg_tf.cli import add_overrides, console_script
 
 
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         "--compare-impl",
         action="append",
         default=[],
-        choices=list(CONV_IMPLS),
+        choices=[*CONV_IMPLS, *CONV_IMPL_ALIASES],  # the older names read as "custom"
         help="train: also time this model.conv_impl in the same process",
     )
     parser.add_argument(
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     result = benchmark.run_section(
         args.section,
         cfg,
-        compare_impls=args.compare_impl,
+        compare_impls=[CONV_IMPL_ALIASES.get(i, i) for i in args.compare_impl],
         log=_log,
         **{name: getattr(args, name) for name in options},
     )

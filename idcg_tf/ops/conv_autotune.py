@@ -36,6 +36,7 @@ import time
 
 import tensorflow as tf
 
+from idcg_tf.architecture import CONV_IMPL_ALIASES, CONV_IMPLS
 from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
@@ -49,10 +50,9 @@ LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covere
 # folder renamed conv_autotune, the 2D and 3D layers' choices in one table.
 CACHE_VERSION = 3
 
-# What `model.conv_impl` / a layer's `impl` may say.
-IMPLS = ("auto", "stock", "custom")
-# The older per-rank names, still accepted from configs and saved layers.
-LEGACY_IMPLS = {"taps": "custom", "matmul": "custom"}
+# What `model.conv_impl` / a layer's `impl` may say, and the older names still read.
+IMPLS = CONV_IMPLS
+LEGACY_IMPLS = CONV_IMPL_ALIASES
 
 
 def _stock_conv(x, w, strides):
