@@ -100,6 +100,7 @@ def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_
             np.testing.assert_array_equal(restored[v.path], v.numpy(), err_msg=v.path)
 
 
+@pytest.mark.slow  # ~20 s: two trainers; make test-slow (CI) runs it
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_cfg, tmp_path):
     trainer = make_trainer(
         tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path, log=lambda line: None
