@@ -13,6 +13,7 @@ import tensorflow as tf
 from idcg_tf import config as config_lib
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
+from idcg_tf.reporting import log_to_stderr
 
 METRICS_LOG = "metrics.jsonl"  # one JSON record per line, appended by the training loop
 
@@ -45,9 +46,7 @@ def local_workdir(workdir: str | os.PathLike) -> Path:
 
 
 def _warn(line: str) -> None:
-    import sys
-
-    print(f"warning: {line}", file=sys.stderr, flush=True)
+    log_to_stderr(f"warning: {line}")
 
 
 # What a restore from a damaged checkpoint raises: a missing or unreadable index, a data file

@@ -50,10 +50,6 @@ LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covere
 # folder renamed conv_autotune, the 2D and 3D layers' choices in one table.
 CACHE_VERSION = 3
 
-# What `model.conv_impl` / a layer's `impl` may say, and the older names still read.
-IMPLS = CONV_IMPLS
-LEGACY_IMPLS = CONV_IMPL_ALIASES
-
 
 def _stock_conv(x, w, strides):
     """TF's own convolution of the rank of `strides` (Conv2D or Conv3D), "same" padding."""
@@ -83,9 +79,9 @@ CUSTOM = {kind: next(k for k in ops if k != "stock") for kind, ops in CANDIDATES
 
 def check_impl(impl: str) -> str:
     """`impl` in today's names ("taps" / "matmul" read as "custom"); ValueError otherwise."""
-    impl = LEGACY_IMPLS.get(impl, impl)
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    impl = CONV_IMPL_ALIASES.get(impl, impl)
+    if impl not in CONV_IMPLS:
+        raise ValueError(f"impl must be one of {CONV_IMPLS}, got {impl!r}")
     return impl
 
 

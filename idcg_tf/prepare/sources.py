@@ -37,11 +37,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from idcg_tf.errors import UserError
+from idcg_tf.reporting import log_to_stderr
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -190,10 +190,6 @@ def _folder_split(path: Path, root: Path) -> str | None:
     return named[-1] if named else None
 
 
-def _notice(line: str) -> None:
-    print(f"notice: {line}", file=sys.stderr, flush=True)
-
-
 def _first_existing(root: Path, candidates: list[str]) -> Path | None:
     for c in candidates:
         if (root / c).exists():
@@ -231,8 +227,8 @@ def _celeba(source: Source) -> tuple[list[Item], list[Rejected]]:
         root, ["list_eval_partition.txt", "Eval/list_eval_partition.txt", "list_eval_partition.csv"]
     )
     if identity_file is None:
-        _notice(
-            f"--images {source.spec}: this CelebA copy has no identity_CelebA.txt (the Kaggle "
+        log_to_stderr(
+            f"notice: --images {source.spec}: this CelebA copy has no identity_CelebA.txt (the Kaggle "
             "re-upload has none): each image counts as its own person, so one person's images "
             "may land in both splits"
             + ("; the test split is the partition file's partition 2" if partition_file else "")
