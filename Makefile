@@ -46,7 +46,7 @@ benchmark: install
 # frames Model3 takes ~32 min on 2 CPU cores; see docs/results.md).
 compare: install
 	$(PY) tools/compare.py --config configs/demo.yaml --output runs/compare --samples 16 \
-		--set loss.facenet_frame_step=8 --results docs/results.md
+		--set task.loss.facenet_frame_step=8 --results docs/results.md
 
 # Under 8 minutes on one GPU; on a CPU-only machine it says no GPU was found and runs the rest.
 gpu-check: install

@@ -110,14 +110,14 @@ def compare_variants(
     Returns evaluate_runs' report."""
     log = log or log_to_stderr
     output = Path(output)
-    cfgs = {v: config_lib.load(config_path, [*overrides, f"model.variant={v}"]) for v in variants}
+    cfgs = {v: config_lib.load(config_path, [*overrides, f"task.variant={v}"]) for v in variants}
     workdirs, wall, commands = {}, {}, []
     sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
     for v, cfg in cfgs.items():
         workdirs[v] = output / v
         commands.append(
             f"python tools/train.py --config {config_path} {sets} "
-            f"--set model.variant={v} --workdir {workdirs[v]}".replace("  ", " ")
+            f"--set task.variant={v} --workdir {workdirs[v]}".replace("  ", " ")
         )
         start = time.perf_counter()
         experiment.train(cfg, workdirs[v])

@@ -16,8 +16,8 @@ from idcg_tf.training.task import Task
 
 
 def make_task(cfg: Config) -> Task:
-    """The task of `cfg.task`."""
-    if cfg.task == "generation":  # paper Sec. 4.2: noise -> clip
+    """The task of `cfg.task.type`."""
+    if cfg.task.type == "generation":  # paper Sec. 4.2: noise -> clip
         from idcg_tf.generation.task import GenerationTask
 
         return GenerationTask(cfg)
@@ -35,12 +35,12 @@ def load_task(workdir: str | Path, step: int | None = None) -> tuple[Task, int]:
 
 def hooks(cfg: Config) -> list:
     """Periodic work beyond the loop's own: the identity score curve (Fig. 6) of translation
-    runs with train.facenet_score on."""
-    if cfg.task != "translation" or not cfg.train.facenet_score:
+    runs with trainer.facenet_score on."""
+    if cfg.task.type != "translation" or not cfg.trainer.facenet_score:
         return []
     from idcg_tf.evaluation.score_hook import IdentityScoreHook
 
-    return [IdentityScoreHook(cfg.train.facenet_score_every)]
+    return [IdentityScoreHook(cfg.trainer.facenet_score_every)]
 
 
 def make_trainer(
@@ -63,7 +63,7 @@ def default_workdir(config_path: str | Path) -> Path:
 
 def train(cfg: Config, workdir: str | Path, task: Task | None = None) -> dict:
     """Trains (or resumes) a run and returns its last metrics. `task`: a task of your own
-    (a `Task` subclass built on `cfg`) instead of the one `cfg.task` names."""
+    (a `Task` subclass built on `cfg`) instead of the one `cfg.task.type` names."""
     with make_trainer(cfg, workdir, task=task) as trainer:
         metrics = trainer.train()
     if trainer.chief:

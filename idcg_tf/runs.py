@@ -40,7 +40,7 @@ def local_workdir(workdir: str | os.PathLike) -> Path:
         raise UserError(
             f"--workdir {text}: a URL is not supported as a run directory; use a "
             "local path or a shared file system mounted on every worker (NFS, "
-            "gcsfuse); data paths (data.*) may be gs:// URLs"
+            "gcsfuse); data paths (task.data.*) may be gs:// URLs"
         )
     return Path(text)
 
@@ -133,3 +133,30 @@ def load_config(workdir: str | Path) -> Config:
     if not path.is_file():
         raise UserError(f"{workdir}: no config.yaml (is this a training workdir?)")
     return config_lib.load(path)
+
+
+def check_unchanged(workdir: str | Path, cfg: Config, keys: tuple[str, ...]) -> None:
+    """Refuses (one line) to resume a run whose saved config.yaml differs from `cfg` in
+    task.type or in any of `keys` (dotted keys or whole sections: what shapes the checkpoint)."""
+    saved = Path(workdir) / "config.yaml"
+    if not saved.is_file():
+        return
+    old = json.loads(json.dumps(config_lib.load(saved).to_dict()))
+    new = json.loads(json.dumps(cfg.to_dict()))
+
+    def value(tree, key):
+        for part in key.split("."):
+            tree = tree.get(part) if isinstance(tree, dict) else None
+        return tree
+
+    expanded = ["task.type"]
+    for key in keys:
+        section = value(new, key)
+        expanded += [f"{key}.{k}" for k in section] if isinstance(section, dict) else [key]
+    for key in expanded:
+        was, now = value(old, key), value(new, key)
+        if was != now:
+            raise UserError(
+                f"{workdir}: {key} differs from the run's saved config.yaml "
+                f"({was!r} vs {now!r}); use a new --workdir"
+            )

@@ -22,6 +22,7 @@ import idcg_tf  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
+TINY_GENERATION = ROOT / "configs" / "tiny_generation.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +51,11 @@ def tiny_cfg(synthetic_data):
     """A function returning the tiny config on the synthetic data, with overrides."""
     from idcg_tf import config
 
-    def make(*overrides: str):
-        data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
-        return config.load(TINY, data + list(overrides))
+    def make(*overrides: str, base=TINY):
+        data = [f"task.data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+        if base == TINY_GENERATION:
+            data = [d for d in data if "_images=" not in d]
+        return config.load(base, data + list(overrides))
 
     return make
 
@@ -65,9 +68,9 @@ def tiny_run(synthetic_data, tmp_path_factory):
     from idcg_tf.deploy.export import export_run
     from idcg_tf.experiment import make_trainer
 
-    data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    data = [f"task.data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     cfg = config.load(
-        TINY, data + ["train.steps=2", "train.checkpoint_every=1", "train.n_critic=1"]
+        TINY, data + ["trainer.steps=2", "trainer.checkpoint_every=1", "trainer.n_critic=1"]
     )
     workdir = tmp_path_factory.mktemp("run")
     trainer = make_trainer(cfg, workdir, log=lambda line: None)

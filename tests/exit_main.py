@@ -22,10 +22,10 @@ def synthetic(work: Path) -> list[str]:
         work, resolution=32, frames=8, num_images=4, num_clips=4, split="test", seed=1, shards=1
     )
     return [
-        f"data.train_images={train['images']}",
-        f"data.train_clips={train['clips']}",
-        f"data.test_images={test['images']}",
-        f"data.test_clips={test['clips']}",
+        f"task.data.train_images={train['images']}",
+        f"task.data.train_clips={train['clips']}",
+        f"task.data.test_images={test['images']}",
+        f"task.data.test_clips={test['clips']}",
     ]
 
 
@@ -38,7 +38,7 @@ def translation(work: Path) -> None:
     from idcg_tf.evaluation.evaluate import evaluate_runs
     from idcg_tf.evaluation.options import EvalOptions
 
-    steps = ["train.steps=2", "train.n_critic=1", "train.checkpoint_every=1"]
+    steps = ["trainer.steps=2", "trainer.n_critic=1", "trainer.checkpoint_every=1"]
     cfg = config.load(ROOT / "configs" / "tiny.yaml", synthetic(work / "data") + steps)
     experiment.train(cfg, work / "run")  # sample sheets on the way
     options = EvalOptions(samples=2, curve=True, sheet_samples=1, embed_batch=8)
@@ -54,9 +54,9 @@ def generation(work: Path) -> None:
     from idcg_tf.generation import generate_clips, load_generator, metrics
 
     # The tiny generation run of configs/gen_wgan_one_stream.yaml's header.
-    task = ["task=generation", "generation.code_channels=64", "generation.model=wgan_one_stream"]
-    steps = ["train.steps=2", "train.n_critic=1", "train.checkpoint_every=1"]
-    cfg = config.load(ROOT / "configs" / "tiny.yaml", task + synthetic(work / "data") + steps)
+    data = [d for d in synthetic(work / "data") if "_images=" not in d]
+    steps = ["trainer.steps=2", "trainer.n_critic=1", "trainer.checkpoint_every=1"]
+    cfg = config.load(ROOT / "configs" / "tiny_generation.yaml", data + steps)
     experiment.train(cfg, work / "run")
     print(metrics.evaluate_generation(work / "run", num=2, frame_step=4))
     _, generator, _ = load_generator(work / "run")

@@ -3,7 +3,7 @@
     TF_CONFIG='{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": I}}' \\
         python tests/multi_worker_main.py CONFIG_JSON WORKDIR
 
-Trains the config (train.strategy=multi_worker) and prints one JSON line: this worker's role,
+Trains the config (trainer.strategy=multi_worker) and prints one JSON line: this worker's role,
 replicas, final step and whether every metric is finite.
 """
 

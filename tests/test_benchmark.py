@@ -31,7 +31,7 @@ def _benchmark(section: str, options: str, env=None, *more: str) -> dict:
 @pytest.mark.slow  # ~15 s; make test-slow (CI) also runs `benchmark train` per the docs
 def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     env = {"IDCG_CONV_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
-    train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set train.n_critic=1", env)
+    train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set trainer.n_critic=1", env)
     tune = train["conv_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
     assert set(tune["choices"].values()) <= {"stock", "taps", "matmul"}
@@ -61,7 +61,7 @@ def test_flop_count_matches_hand_arithmetic():
     cfg = config.load(TINY)
     f = {"image_to_video": 1, "video_to_image": 2, "image_critic": 10, "video_critic": 20}
     count = flops.iteration_flops(cfg, f)
-    n = cfg.train.n_critic
+    n = cfg.trainer.n_critic
     assert count["per_sample"] == n * (3 + 12 * 30) + (6 * 3 + 2 * 30)
 
 
@@ -72,7 +72,7 @@ def test_unknown_section_is_a_usage_error():
 
 @pytest.mark.slow
 def test_data_and_infer_sections(synthetic_data):
-    clips = f"data.train_clips={synthetic_data['train_clips']}"
+    clips = f"task.data.train_clips={synthetic_data['train_clips']}"
     data = _benchmark("data", "--batches 5 --batch 2", None, "--set", clips)
     assert data["reader_clips_per_second"] > 0 and data["train_clips_per_second"] > 0
     infer = _benchmark("infer", "--repeats 2")
@@ -92,8 +92,8 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     """With "auto", each 3D and 2D layer shape is timed in the first process only; a second
     process on the same machine reads the cache and picks the same."""
     env = {"IDCG_CONV_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
-    options = "--batch 1 --iterations 1 --warmup 0 --set train.n_critic=1"
-    options += " --set model.residual_blocks=0"
+    options = "--batch 1 --iterations 1 --warmup 0 --set trainer.n_critic=1"
+    options += " --set task.model.residual_blocks=0"
     first = _benchmark("train", options, env)["conv_autotune"]
     second = _benchmark("train", options, env)["conv_autotune"]
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0

@@ -78,10 +78,11 @@ def test_user_errors_are_one_line_exit_2(tmp_path):
     def compare(override):
         return run_tool(TOOL, "--config", "tiny", "--output", str(tmp_path), "--set", override)
 
-    proc = compare("model.variant=model2")
-    assert proc.returncode == 2 and proc.stderr.strip() == (
-        "error: --set model.variant: the comparison trains all three variants"
-    )
-    proc = compare("train.stepz=1")
-    assert proc.returncode == 2 and "train.stepz" in proc.stderr.strip().splitlines()[-1]
+    for key in ("task.variant", "model.variant"):  # the current key and the 0.2 one
+        proc = compare(f"{key}=model2")
+        assert proc.returncode == 2 and proc.stderr.strip() == (
+            f"error: --set {key}: the comparison trains all three variants"
+        )
+    proc = compare("trainer.stepz=1")
+    assert proc.returncode == 2 and "trainer.stepz" in proc.stderr.strip().splitlines()[-1]
     assert not any(tmp_path.iterdir())  # nothing trained

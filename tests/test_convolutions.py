@@ -164,7 +164,7 @@ def test_auto_without_timing_picks_stock_with_onednn_or_gpu_and_taps_otherwise(m
 def test_tiny_model_trains_with_custom_convs(tiny_cfg, tmp_path):
     from idcg_tf.experiment import make_trainer
 
-    cfg = tiny_cfg("model.conv_impl=custom", "train.steps=2", "train.strategy=default")
+    cfg = tiny_cfg("task.model.conv_impl=custom", "trainer.steps=2", "trainer.strategy=default")
     metrics = make_trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert metrics and all(math.isfinite(v) for v in metrics.values())
 

@@ -59,7 +59,7 @@ class TinyImageGAN(Task):
 
 
 def test_a_new_task_trains_through_the_unchanged_loop(tiny_cfg, tmp_path, capsys):
-    cfg = tiny_cfg("train.steps=2", "train.log_every=1", "train.n_critic=2")
+    cfg = tiny_cfg("trainer.steps=2", "trainer.log_every=1", "trainer.n_critic=2")
     metrics = experiment.train(cfg, tmp_path, task=TinyImageGAN(cfg))
     assert set(metrics) == {"critic/loss", "generator/loss"}
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]

@@ -20,11 +20,11 @@ def test_two_devices_match_one(tiny_cfg, tmp_path):
     # taps: float64 3D convolutions have no oneDNN kernels; TF's Eigen Conv3D gradients are
     # slow, and the replica logic under test does not depend on how a convolution computes.
     cfg = tiny_cfg(
-        "train.steps=2",
-        "train.batch_size=4",
-        "train.deterministic=true",
-        "data.flip=true",
-        "model.conv_impl=custom",
+        "trainer.steps=2",
+        "trainer.batch_size=4",
+        "trainer.deterministic=true",
+        "task.data.flip=true",
+        "task.model.conv_impl=custom",
     )
     proc = run_tool(
         str(ROOT / "tests" / "two_devices.py"), json.dumps(cfg.to_dict()), str(tmp_path)

@@ -139,8 +139,8 @@ TINY_RUNS = [
     ("translate", "--model {w}/exported/tiny --frames --input {w}/frames_root --output {w}/tr2"),
     (
         "train",
-        "--config configs/tiny.yaml --set task=generation --set generation.model=wgan_one_stream "
-        "--set generation.code_channels=64 {data} {steps} --workdir {w}/runs/gen",
+        "--config configs/tiny_generation.yaml --set task.model.generator=wgan_one_stream "
+        "{clips} {steps} --workdir {w}/runs/gen",
     ),
     (
         "generate",
@@ -163,7 +163,7 @@ TINY_RUNS = [
     ),
     (
         "benchmark train",
-        "--config tiny --batch 2 --iterations 1 --warmup 0 --set train.n_critic=1 "
+        "--config tiny --batch 2 --iterations 1 --warmup 0 --set trainer.n_critic=1 "
         "--compare-impl custom",
     ),
     (
@@ -171,7 +171,10 @@ TINY_RUNS = [
         "--config tiny --batch 2 --iterations 1 --warmup 0 --torch-peer {w}/no/python",
     ),
     ("benchmark facenet", "--config tiny --batch 1 --repeats 1"),
-    ("benchmark data", "--config tiny --batch 2 --batches 2 --set data.train_clips={train_clips}"),
+    (
+        "benchmark data",
+        "--config tiny --batch 2 --batches 2 --set task.data.train_clips={train_clips}",
+    ),
     ("benchmark infer", "--config tiny --repeats 1"),
     ("gpu_check", "--report {w}/gpu_check.json"),
 ]
@@ -321,8 +324,9 @@ def fields(synthetic_data, tmp_path_factory):
         values={
             "w": str(w),
             **data,
-            "data": " ".join(f"--set data.{k}={v}" for k, v in data.items()),
-            "steps": "--set train.steps=2 --set train.n_critic=1 --set train.checkpoint_every=1",
+            "data": " ".join(f"--set task.data.{k}={v}" for k, v in data.items()),
+            "clips": " ".join(f"--set task.data.{k}={v}" for k, v in data.items() if "clips" in k),
+            "steps": "--set trainer.steps=2 --set trainer.n_critic=1 --set trainer.checkpoint_every=1",
         },
     )
 
@@ -387,7 +391,7 @@ def test_make_demo_at_tiny_size(tmp_path):
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHON=sys.executable,
         DEMO_OUT=str(tmp_path),
-        DEMO_SET="train.steps=2 train.checkpoint_every=1",
+        DEMO_SET="trainer.steps=2 trainer.checkpoint_every=1",
     )
     proc = subprocess.run(
         ["bash", str(ROOT / "tools" / "demo.sh")],

@@ -105,7 +105,7 @@ def test_batchnorm_modes_moving_is_per_sample_batch_uses_batch_statistics(tiny_c
     # came within 1e-4 (8.6e-5 once in CI); with seeds 0-3 it is 1e-3 to 1e-2, the
     # moving-average noise 2e-9.
     keras.utils.set_random_seed(0)
-    nets = build_networks(cfg.model)
+    nets = build_networks(cfg.task.model)
     # Moving averages far from the data's statistics, as in a run not yet settled.
     for net in nets.generators:
         for v in net.variables:
@@ -156,10 +156,10 @@ def test_sheet_layouts_follow_fig4_and_fig5():
 
 
 def test_missing_test_split_falls_back_to_train_with_a_warning(tiny_cfg):
-    cfg = tiny_cfg("data.test_images=''", "data.test_clips=''")
+    cfg = tiny_cfg("task.data.test_images=''", "task.data.test_clips=''")
     lines = []
     data = selection.eval_data_for(cfg, ev.EvalOptions(), "runs/x", lines.append)
-    assert data.split == "train" and data.images == cfg.data.train_images
+    assert data.split == "train" and data.images == cfg.task.data.train_images
     assert len(lines) == 1 and "TRAINING split" in lines[0]
     assert selection.dataset_label("data/celeb/images-test-*.tfrecord") == "celeb"
 
@@ -172,15 +172,15 @@ def evaluated(synthetic_data, tmp_path_factory):
     from idcg_tf.experiment import make_trainer
 
     root = tmp_path_factory.mktemp("eval_runs")
-    data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
-    cfg = config.load(TINY, data + ["train.steps=4", "train.checkpoint_every=2"])
+    data = [f"task.data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    cfg = config.load(TINY, data + ["trainer.steps=4", "trainer.checkpoint_every=2"])
     model1 = root / "run_model1"
     make_trainer(cfg, model1, log=lambda line: None).train()
     # The comparison needs a second run, not a second training: a copy relabelled Model2.
     model2 = root / "run_model2"
     shutil.copytree(model1, model2)
     saved = yaml.safe_load((model2 / "config.yaml").read_text())
-    saved["model"]["variant"] = "model2"
+    saved["task"]["variant"] = "model2"
     (model2 / "config.yaml").write_text(yaml.safe_dump(saved))
     output = root / "eval"
     proc = run_tool(
@@ -270,7 +270,7 @@ def _cells(png, rows, cols, resolution):
 
 
 def test_sheets_put_the_runs_side_by_side_and_gifs_hold_every_frame(evaluated):
-    out, m = evaluated["output"], evaluated["cfg"].model
+    out, m = evaluated["output"], evaluated["cfg"].task.model
     # Clips of 8 frames show frames 1 and 8 (32 clamps to 8).
     with Image.open(out / "image_to_video.png") as png:  # input | 2 frames, recon || same
         _cells(png, rows=8, cols=1 + 3 + 1 + 3, resolution=m.resolution)

@@ -60,7 +60,7 @@ def test_layout_and_export_json(run):
     assert (meta["resolution"], meta["frames"], meta["channels"]) == (32, 8, 3)
     assert meta["shapes"] == {"image": [-1, 32, 32, 3], "video": [-1, 8, 32, 32, 3]}
     assert meta["value_ranges"] == {"float32": [-1.0, 1.0], "uint8": [0, 255]}
-    assert meta["config"]["model"]["frames"] == 8 and meta["onnx_opset"] == 17
+    assert meta["config"]["task"]["model"]["frames"] == 8 and meta["onnx_opset"] == 17
     assert meta["face_crop"]["min_face"] == 16  # prepare_data's default, r / 2
     assert {"tensorflow", "keras", "tf2onnx", "onnx"} <= set(meta["versions"])
     sig = meta["generators"]["video_to_image"]["signatures"]["serve_uint8"]
@@ -132,12 +132,17 @@ def test_model_card_says_what_the_model_is_for_and_carries_the_metrics(run, tmp_
 
     # Research-only data sets are named with their licences.
     data = dataclasses.replace(
-        run.cfg.data,
+        run.cfg.task.data,
         train_images="data/celeb/images-train-*",
         train_clips="data/celeb/clips-train-*",
     )
     celeb = model_card(
-        dataclasses.replace(run.cfg, name="celeb_model1", data=data), workdir, 2, run.record
+        dataclasses.replace(
+            run.cfg, name="celeb_model1", task=dataclasses.replace(run.cfg.task, data=data)
+        ),
+        workdir,
+        2,
+        run.record,
     )
     assert "CelebA" in celeb and "YouTube Faces" in celeb and "non-commercial" in celeb
 

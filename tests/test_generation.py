@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from conftest import ROOT, TINY
+from conftest import ROOT, TINY, TINY_GENERATION
 from idcg_tf import config
 from idcg_tf import losses as gen_losses
 from idcg_tf.errors import ConfigError, UserError
@@ -33,15 +33,16 @@ TINY_G = dict(frames=8, resolution=32, noise_dim=16, code_channels=16, decoder_w
 
 
 def _gen_config(model, synthetic_data, *overrides):
-    """configs/gen_<model>.yaml made tiny: tiny.yaml's geometry and batch, the synthetic data."""
-    tiny = yaml.safe_load(TINY.read_text())
-    shrink = [f"model.{k}={json.dumps(v)}" for k, v in tiny["model"].items() if k != "variant"]
+    """configs/gen_<model>.yaml made tiny: tiny_generation.yaml's geometry and batch, the
+    synthetic data."""
+    tiny = yaml.safe_load(TINY_GENERATION.read_text())["task"]
+    keep = ("generator", "noise_dim")
+    shrink = [f"task.model.{k}={json.dumps(v)}" for k, v in tiny["model"].items() if k not in keep]
     shrink += [
-        "generation.code_channels=64",
-        f"train.batch_size={tiny['train']['batch_size']}",
-        f"data.shuffle_buffer={tiny['data']['shuffle_buffer']}",
+        f"trainer.batch_size={yaml.safe_load(TINY_GENERATION.read_text())['trainer']['batch_size']}",
+        f"task.data.shuffle_buffer={tiny['data']['shuffle_buffer']}",
     ]
-    data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    data = [f"task.data.{k}={v}" for k, v in synthetic_data.items() if "clips" in k]
     return config.load(ROOT / "configs" / f"gen_{model}.yaml", shrink + data + list(overrides))
 
 
@@ -53,10 +54,10 @@ def trained(synthetic_data, tmp_path_factory):
         cfg = _gen_config(
             model,
             synthetic_data,
-            "train.steps=2",
-            "train.checkpoint_every=2",
-            "train.log_every=1",
-            "train.sample_every=2",
+            "trainer.steps=2",
+            "trainer.checkpoint_every=2",
+            "trainer.log_every=1",
+            "trainer.sample_every=2",
         )
         workdir = tmp_path_factory.mktemp(model)
         trainer = make_trainer(cfg, workdir, log=lambda line: None)
@@ -80,38 +81,58 @@ def embedder():
 @pytest.mark.parametrize(
     "override, key",
     [
-        ("generation.model=videogan_three_stream", "generation.model"),
-        ("generation.noise_dim=0", "generation.noise_dim"),
-        ("generation.mask_sparsity=-0.1", "generation.mask_sparsity"),
-        ("generation.mask=0.1", "generation.mask"),
-        ("generation.code_channels=0", "generation.code_channels"),
-        ("task=videos", "task"),
+        ("task.model.generator=videogan_three_stream", "task.model.generator"),
+        ("task.model.noise_dim=0", "task.model.noise_dim"),
+        ("task.loss.mask_sparsity_weight=-0.1", "task.loss.mask_sparsity_weight"),
+        ("task.model.mask=0.1", "task.model.mask"),
+        ("task.model.code_channels=0", "task.model.code_channels"),
+        ("task.type=videos", "task.type"),
     ],
 )
 def test_bad_generation_config_names_the_key(override, key):
-    with pytest.raises(ConfigError, match=key):
-        config.from_dict({}, [override])
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        config.load(TINY_GENERATION, [override])
 
 
 def test_the_task_is_explicit():
-    with pytest.raises(ConfigError, match="generation.model: .* for task: generation"):
-        config.from_dict({"task": "generation"})
-    with pytest.raises(ConfigError, match="generation.model: 'wgan_one_stream' needs task"):
-        config.from_dict({"task": "translation", "generation": {"model": "wgan_one_stream"}})
+    with pytest.raises(ConfigError, match="task.model.generator: .* for task.type generation"):
+        config.from_dict({"task": {"type": "generation"}})
+    with pytest.raises(
+        ConfigError, match="task.model.generator: .wgan_one_stream. needs task.type generation"
+    ):
+        config.from_dict({"task": {"model": {"generator": "wgan_one_stream"}}})
+
+
+def test_each_task_refuses_the_keys_it_would_ignore():
+    # A translation key in a generation config (or the other way) is a mistake, not a no-op.
+    with pytest.raises(
+        ConfigError,
+        match=r"task\.model\.image_encoder_widths: not used by "
+        r"task\.type generation \(only by translation\); remove it",
+    ):
+        config.load(TINY_GENERATION, ["task.model.image_encoder_widths=[8, 16, 32, 64]"])
+    with pytest.raises(ConfigError, match=r"trainer\.facenet_score: not used by task\.type gen"):
+        config.load(TINY_GENERATION, ["trainer.facenet_score=true"])
+    with pytest.raises(ConfigError, match=r"task\.loss\.mask_sparsity_weight: not used by task"):
+        config.load(TINY, ["task.loss.mask_sparsity_weight=0.5"])
+    # What a run saves holds only the keys its task reads, so it loads back.
+    saved = config.load(TINY_GENERATION).to_dict()
+    assert "variant" not in saved["task"] and "cycle_weight" not in saved["task"]["loss"]
+    assert config.from_dict(saved) == config.load(TINY_GENERATION)
 
 
 def test_a_config_from_before_the_task_key_keeps_its_meaning():
     # What runs saved: generation.model chose the task, the code came from the image encoder's
     # last width over the latent frames (tiny: 64 / 1 frame).
-    tiny = yaml.safe_load(TINY.read_text())
+    tiny = yaml.safe_load((ROOT / "tests" / "configs_02" / "tiny.yaml").read_text())
     old = {
         "model": tiny["model"],
         "generation": {"model": "videogan_one_stream", "noise_dim": 100, "mask_sparsity": 0.1},
     }
     cfg = config.from_dict(old)
-    assert cfg.task == "generation" and cfg.generation.code_channels == 64
+    assert cfg.task.type == "generation" and cfg.task.model.code_channels == 64
     translation = config.from_dict({"generation": {"model": "", "noise_dim": 100}})
-    assert translation.task == "translation" and translation.generation.model == ""
+    assert translation.task.type == "translation" and translation.task.model.generator == ""
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -119,8 +140,8 @@ def test_paper_configs_describe_paper_geometry(model):
     from idcg_tf.experiment import describe_networks
 
     cfg = config.load(ROOT / "configs" / f"gen_{model}.yaml")
-    assert cfg.generation.model == model
-    assert cfg.train.n_critic == (5 if model == "wgan_one_stream" else 1)
+    assert cfg.task.model.generator == model
+    assert cfg.trainer.n_critic == (5 if model == "wgan_one_stream" else 1)
     text = describe_networks(cfg)
     assert "(None, 100) -> (None, 32, 64, 64, 3)" in text
     assert "code (2, 4, 4, 512)" in text
@@ -207,12 +228,12 @@ def test_each_config_trains_with_finite_losses(trained, model):
     assert (workdir / "checkpoints" / "ckpt-2.index").is_file()
     assert (workdir / "samples" / "step_0000002.png").is_file()
     saved = config.load(workdir / "config.yaml")
-    assert saved.generation.model == model
+    assert saved.task.model.generator == model
 
 
 def test_two_stream_mask_is_in_unit_interval_after_training(trained):
     _, trainer, _, _ = trained["videogan_two_stream"]
-    z = sample_noise(4, trainer.cfg.generation.noise_dim, seed=1) * 3
+    z = sample_noise(4, trainer.cfg.task.model.noise_dim, seed=1) * 3
     # Inference mode only: training mode would move the BatchNorm statistics of the shared run.
     mask = trainer.nets.generator.streams(z, training=False)["mask"].numpy()
     assert mask.min() >= 0.0 and mask.max() <= 1.0
@@ -241,8 +262,8 @@ def test_checkpoint_restores_every_variable(trained):
 
 def test_changing_the_generation_model_on_resume_is_refused(trained):
     workdir, trainer, _, _ = trained["wgan_one_stream"]
-    cfg = config.replace(trainer.cfg, generation={"model": "videogan_one_stream"})
-    with pytest.raises(UserError, match="generation.model differs"):
+    cfg = config.replace(trainer.cfg, task={"model": {"generator": "videogan_one_stream"}})
+    with pytest.raises(UserError, match="task.model.generator differs"):
         make_trainer(cfg, workdir)
 
 
@@ -399,7 +420,7 @@ def test_generate_tool_writes_clips_and_fig3_sheet(trained, tmp_path, capsys):
     sheet = np.asarray(Image.open(out / "sheet.png"))
     trainer = trained["videogan_two_stream"][1]
     expected = generation_sheet(
-        trainer.task.generate(sample_noise(3, trainer.cfg.generation.noise_dim, seed=5))
+        trainer.task.generate(sample_noise(3, trainer.cfg.task.model.noise_dim, seed=5))
     )
     assert sheet.shape == expected.shape
     np.testing.assert_allclose(sheet, expected, atol=1)
@@ -442,10 +463,10 @@ def test_sheet_shows_fig3_frames_clamped_for_short_clips(frames, shown):
 def test_built_networks_follow_the_config(tiny_cfg):
     nets = build_generation_networks(
         tiny_cfg(
-            "task=generation",
-            "generation.code_channels=16",
-            "generation.model=videogan_two_stream",
-            "generation.noise_dim=7",
+            "task.model.code_channels=16",
+            "task.model.generator=videogan_two_stream",
+            "task.model.noise_dim=7",
+            base=TINY_GENERATION,
         )
     )
     assert isinstance(nets.generator, TwoStreamVideoGenerator) and nets.two_stream

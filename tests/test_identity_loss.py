@@ -55,7 +55,7 @@ def test_loss_averages_all_pairs(embedder):
 
 
 def test_model3_trains(tiny_cfg, tmp_path):
-    cfg = tiny_cfg("model.variant=model3", "train.steps=2", "loss.facenet_frame_step=4")
+    cfg = tiny_cfg("task.variant=model3", "trainer.steps=2", "task.loss.facenet_frame_step=4")
     metrics = make_trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
     assert np.isfinite(metrics["generator/facenet_identity"])
     assert metrics["generator/facenet_identity"] > 0

@@ -101,9 +101,9 @@ def test_pixel_identity_weight_and_form_reach_the_generator_loss(tiny_cfg, tmp_p
     from idcg_tf.experiment import make_trainer
 
     cfg = tiny_cfg(
-        "model.variant=model2", f"loss.pixel_identity_form={form}", "train.strategy=default"
+        "task.variant=model2", f"task.loss.pixel_identity_form={form}", "trainer.strategy=default"
     )
-    assert cfg.loss.pixel_identity == 100.0
+    assert cfg.task.loss.pixel_identity_weight == 100.0
     trainer = make_trainer(cfg, tmp_path, log=lambda line: None)
     rng = np.random.default_rng(1)
     images = tf.constant(rng.uniform(-1, 1, [2, 32, 32, 3]), tf.float32)

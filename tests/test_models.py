@@ -13,7 +13,7 @@ TINY = dict(encoder_widths=(4, 8, 8, 16), decoder_widths=(8, 8, 4), residual_blo
 
 
 def test_paper_size_shapes():
-    nets = build_networks(config.from_dict({}).model)
+    nets = build_networks(config.from_dict({}).task.model)
     image, video = (None, 64, 64, 3), (None, 32, 64, 64, 3)
     assert nets.image_to_video.compute_output_shape(image) == (None, 32, 64, 64, 3)
     assert nets.video_to_image.compute_output_shape(video) == (None, 64, 64, 3)
@@ -121,15 +121,15 @@ def test_video_critic_form_from_config_and_bad_value_named():
     from idcg_tf.errors import ConfigError
 
     for form, count in (("paper", 5), ("four_conv", 4)):
-        m = config.from_dict({"model": {"video_critic_form": form}}).model
+        m = config.from_dict({"task": {"model": {"video_critic_form": form}}}).task.model
         assert len(build_networks(m).video_critic.convs) == count
-    assert config.from_dict({}).model.video_critic_form == "paper"
-    with pytest.raises(ConfigError, match="model.video_critic_form: expected one of paper"):
-        config.from_dict({"model": {"video_critic_form": "five"}})
+    assert config.from_dict({}).task.model.video_critic_form == "paper"
+    with pytest.raises(ConfigError, match="task.model.video_critic_form: expected one of paper"):
+        config.from_dict({"task": {"model": {"video_critic_form": "five"}}})
 
 
 def test_four_conv_form_keeps_the_earlier_variable_names():
-    # Runs trained before the paper form restore with model.video_critic_form=four_conv:
+    # Runs trained before the paper form restore with task.model.video_critic_form=four_conv:
     # checkpoints key variables by path (idcg_tf.runs).
     c = VideoCritic((4, 8, 8, 16), frames=8, form="four_conv")
     c.build((None, 8, 32, 32, 3))

@@ -29,10 +29,10 @@ def _free_ports(count):
 @pytest.mark.slow  # ~100 s: two worker processes; make test-slow (CI runs it)
 def test_two_workers_train_and_only_the_chief_checkpoints(tiny_cfg, tmp_path):
     cfg = tiny_cfg(
-        "train.strategy=multi_worker",
-        "train.steps=2",
-        "train.batch_size=4",
-        "train.checkpoint_every=1",
+        "trainer.strategy=multi_worker",
+        "trainer.steps=2",
+        "trainer.batch_size=4",
+        "trainer.checkpoint_every=1",
     )
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     workdir = tmp_path / "run"

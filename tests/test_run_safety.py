@@ -149,7 +149,7 @@ def test_second_trainer_on_a_locked_workdir_stops_at_once(tiny_run, tmp_path):
         "--config",
         str(workdir / "config.yaml"),
         "--set",
-        "train.steps=4",
+        "trainer.steps=4",
         "--workdir",
         str(workdir),
     )
@@ -196,7 +196,7 @@ def test_url_workdir_is_refused_in_one_line(tmp_path):
             "--workdir",
             "s3://bucket/runs/tiny",
             "--set",
-            "train.steps=1",
+            "trainer.steps=1",
         ],
         capture_output=True,
         text=True,

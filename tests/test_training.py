@@ -18,14 +18,14 @@ from test_console import STARTUP_NOISE
 @pytest.mark.parametrize("variant", ["model1", "model2"])
 def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, variant):
     cfg = tiny_cfg(
-        f"model.variant={variant}",
-        "train.steps=4",
-        "train.log_every=2",
-        "train.sample_every=4",
-        "train.checkpoint_every=2",
-        "train.facenet_score_every=3",
-        "train.facenet_score_samples=3",
-        f"train.facenet_score={str(variant == 'model1').lower()}",
+        f"task.variant={variant}",
+        "trainer.steps=4",
+        "trainer.log_every=2",
+        "trainer.sample_every=4",
+        "trainer.checkpoint_every=2",
+        "trainer.facenet_score_every=3",
+        "trainer.facenet_score_samples=3",
+        f"trainer.facenet_score={str(variant == 'model1').lower()}",
     )
     lines = []
     trainer = make_trainer(cfg, tmp_path, log=lines.append)
@@ -85,7 +85,7 @@ def test_trains_with_finite_losses_and_writes_outputs(tiny_cfg, tmp_path, varian
 def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_path):
     from idcg_tf.experiment import load_task
 
-    trainer = make_trainer(tiny_cfg("train.steps=2"), tmp_path, log=lambda line: None)
+    trainer = make_trainer(tiny_cfg("trainer.steps=2"), tmp_path, log=lambda line: None)
     trainer.train(samples=())
     variables = {n.name: n.variables for n in trainer.nets.generators + trainer.nets.critics}
     moving = [v for vs in variables.values() for v in vs if "moving_mean" in v.path]
@@ -103,11 +103,13 @@ def test_checkpoint_restores_every_weight_and_batchnorm_statistic(tiny_cfg, tmp_
 @pytest.mark.slow  # ~20 s: two trainers; make test-slow (CI) runs it
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_cfg, tmp_path):
     trainer = make_trainer(
-        tiny_cfg("train.steps=2", "train.checkpoint_every=1"), tmp_path, log=lambda line: None
+        tiny_cfg("trainer.steps=2", "trainer.checkpoint_every=1"), tmp_path, log=lambda line: None
     )
     trainer.train(samples=())
     # A cycle weight beyond float32 range makes that term infinite at the next step.
-    diverging = tiny_cfg("train.steps=4", "train.checkpoint_every=1", "loss.cycle=1e39")
+    diverging = tiny_cfg(
+        "trainer.steps=4", "trainer.checkpoint_every=1", "task.loss.cycle_weight=1e39"
+    )
     trainer = make_trainer(diverging, tmp_path, log=lambda line: None)
     with pytest.raises(TrainingDiverged, match=r"step 3: loss term generator/\w+ is (inf|nan)"):
         trainer.train(samples=())
@@ -120,7 +122,7 @@ def test_model_change_on_resume_is_refused(tiny_cfg, tmp_path):
     (tmp_path / "config.yaml").write_text(tiny_cfg().to_yaml())  # what a run leaves behind
 
     with pytest.raises(UserError, match="model.residual_blocks differs"):
-        make_trainer(tiny_cfg("model.residual_blocks=2"), tmp_path)
+        make_trainer(tiny_cfg("task.model.residual_blocks=2"), tmp_path)
 
 
 def _train_args(synthetic_data, workdir):
@@ -131,10 +133,10 @@ def _train_args(synthetic_data, workdir):
         str(ROOT / "configs" / "tiny.yaml"),
         "--workdir",
         str(workdir),
-        "--set=train.steps=8",
-        "--set=train.checkpoint_every=2",
-        "--set=train.log_every=1",
-        "--set=train.deterministic=true",
+        "--set=trainer.steps=8",
+        "--set=trainer.checkpoint_every=2",
+        "--set=trainer.log_every=1",
+        "--set=trainer.deterministic=true",
         *data,
     ]
 
@@ -214,12 +216,12 @@ def test_unknown_key_is_one_line_exit_2():
         "--config",
         str(ROOT / "configs" / "tiny.yaml"),
         "--set",
-        "train.stepz=3",
+        "trainer.stepz=3",
     )
     assert proc.returncode == 2
     assert (
         proc.stderr.strip().splitlines() == [proc.stderr.strip().splitlines()[-1]]
-        and "train.stepz" in proc.stderr
+        and "trainer.stepz" in proc.stderr
     )
 
 
@@ -230,12 +232,12 @@ def test_missing_data_is_one_line_exit_2(tmp_path):
         str(ROOT / "configs" / "tiny.yaml"),
         "--workdir",
         str(tmp_path),
-        f"--set=data.train_images={tmp_path}/none-*.tfrecord",
-        f"--set=data.train_clips={tmp_path}/none-*.tfrecord",
+        f"--set=task.data.train_images={tmp_path}/none-*.tfrecord",
+        f"--set=task.data.train_clips={tmp_path}/none-*.tfrecord",
     )
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: data.train_images: no TFRecord shards match")
+    assert last.startswith("error: task.data.train_images: no TFRecord shards match")
     assert "Traceback" not in proc.stderr
 
 
@@ -249,9 +251,9 @@ def test_corrupt_record_names_the_shard(tmp_path, tiny_cfg):
     data = bad.read_bytes()
     bad.write_bytes(data[:100] + b"\0" * 64 + data[164:])  # damaged bytes, bad CRC
     cfg = tiny_cfg(
-        f"data.train_images={patterns['images']}",
-        f"data.train_clips={patterns['clips']}",
-        "train.steps=2",
+        f"task.data.train_images={patterns['images']}",
+        f"task.data.train_clips={patterns['clips']}",
+        "trainer.steps=2",
     )
     with pytest.raises(UserError, match=f"data.train_clips: corrupt record in {bad}"):
         make_trainer(cfg, tmp_path / "run", log=lambda line: None).train(samples=())
@@ -267,8 +269,8 @@ def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path)
     # The trainer counts the critic's schedule in critic updates (n_critic per iteration).
     trainer = make_trainer(
         tiny_cfg(
-            "train.steps=8",
-            "train.n_critic=2",
+            "trainer.steps=8",
+            "trainer.n_critic=2",
             "optimizer.decay_start=0.5",
             "optimizer.learning_rate=1e-3",
         ),
@@ -281,7 +283,7 @@ def test_learning_rate_decays_linearly_to_zero_over_the_tail(tiny_cfg, tmp_path)
     assert float(trainer.critic_optimizer.learning_rate) == pytest.approx(5e-4)
     trainer.lock.release()
     # The default keeps the rate constant, as the paper.
-    constant = make_trainer(tiny_cfg("train.steps=8"), tmp_path / "b", log=lambda line: None)
+    constant = make_trainer(tiny_cfg("trainer.steps=8"), tmp_path / "b", log=lambda line: None)
     constant.generator_optimizer.iterations.assign(8)
     assert float(constant.generator_optimizer.learning_rate.numpy()) == pytest.approx(
         constant.cfg.optimizer.learning_rate

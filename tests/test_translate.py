@@ -61,12 +61,17 @@ def exported(synthetic_data, tmp_path_factory):
     from idcg_tf.deploy.export import export_run
     from idcg_tf.experiment import make_trainer
 
-    data = [f"data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    data = [f"task.data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     # Translation does not care how well the model is trained: one small step will do.
     cfg = config.load(
         TINY,
         data
-        + ["train.steps=1", "train.checkpoint_every=1", "train.n_critic=1", "train.batch_size=2"],
+        + [
+            "trainer.steps=1",
+            "trainer.checkpoint_every=1",
+            "trainer.n_critic=1",
+            "trainer.batch_size=2",
+        ],
     )
     workdir = tmp_path_factory.mktemp("run")
     make_trainer(cfg, workdir, log=lambda line: None).train()

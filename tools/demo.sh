@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 # For the suite's tiny run (tests/test_documented_commands.py): DEMO_OUT puts demo_data/, runs/
-# and exported_models/ elsewhere; DEMO_SET adds training overrides ("train.steps=2 ...").
+# and exported_models/ elsewhere; DEMO_SET adds training overrides ("trainer.steps=2 ...").
 OUT=${DEMO_OUT:+$DEMO_OUT/}  # a prefix: empty, or the folder and a slash
 RUN="${OUT}runs/demo"
 SETS=()

@@ -176,7 +176,7 @@ class VideoToImage(nn.Module):
 
 class Critic(nn.Module):
     """Strided convs, LayerNorm over all of a sample's features, LeakyReLU(0.2), linear to one
-    score. The video critic follows `model.video_critic_form` (idcg_tf.models.critics): "paper"
+    score. The video critic follows `task.model.video_critic_form` (idcg_tf.models.critics): "paper"
     and "ivgan" add a fifth conv to one channel; "ivgan" also normalises the first conv and
     activates the fifth; the image critic is the "four_conv" pattern in 2D."""
 
@@ -221,8 +221,9 @@ def gradient_penalty(critic, real, fake):
 
 class Iteration:
     def __init__(self, spec, batch):
-        m, self.lo, t, opt = spec["model"], spec["loss"], spec["train"], spec["optimizer"]
-        self.variant, self.n_critic, self.batch = m["variant"], t["n_critic"], batch
+        task, t, opt = spec["task"], spec["trainer"], spec["optimizer"]
+        m, self.lo = task["model"], task["loss"]
+        self.variant, self.n_critic, self.batch = task["variant"], t["n_critic"], batch
         r, c, f = m["resolution"], m["channels"], m["frames"]
         self.g_y, self.g_x = ImageToVideo(m), VideoToImage(m)
         self.c_x = Critic(2, m, m["image_critic_widths"], r)
@@ -249,7 +250,7 @@ class Iteration:
             fake_y, fake_x = self.g_y(x), self.g_x(y)
         loss = (self.c_x(fake_x) - self.c_x(x)).mean() + (self.c_y(fake_y) - self.c_y(y)).mean()
         gp = gradient_penalty(self.c_x, x, fake_x) + gradient_penalty(self.c_y, y, fake_y)
-        loss = loss + self.lo["gradient_penalty"] * gp.mean()
+        loss = loss + self.lo["gradient_penalty_weight"] * gp.mean()
         self.opt_c.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_c.step()
@@ -262,10 +263,10 @@ class Iteration:
         loss = (
             -self.c_y(fake_y).mean()
             - self.c_x(fake_x).mean()
-            + self.lo["cycle"] * ((rec_x - x).abs().mean() + (rec_y - y).abs().mean())
+            + self.lo["cycle_weight"] * ((rec_x - x).abs().mean() + (rec_y - y).abs().mean())
         )
         if self.variant == "model2":
-            loss = loss + self.lo["pixel_identity"] * (
+            loss = loss + self.lo["pixel_identity_weight"] * (
                 (fake_y - x[:, :, None]).square().mean() + (y - fake_x[:, :, None]).square().mean()
             )
         self.opt_g.zero_grad(set_to_none=True)
@@ -282,7 +283,9 @@ class Iteration:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", required=True, help="JSON file: model/loss/optimizer/train")
+    parser.add_argument(
+        "--spec", required=True, help="JSON file: the config's task/trainer/optimizer sections"
+    )
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
@@ -295,7 +298,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with open(args.spec) as f:
         spec = json.load(f)
-    if spec["model"]["variant"] == "model3":
+    if spec["task"]["variant"] == "model3":
         print(
             f"{args.spec}: model3 (FaceNet identity term) is not built by the PyTorch "
             "reference; compare with model1 or model2",

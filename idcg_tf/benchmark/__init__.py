@@ -29,8 +29,8 @@ def run_section(
         from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
         from idcg_tf.benchmark.train import benchmark_train
 
-        batch = batch or cfg.train.batch_size
-        peak = matmul_peak_flops(dtype=compute_dtype(cfg.train.mixed_precision))
+        batch = batch or cfg.trainer.batch_size
+        peak = matmul_peak_flops(dtype=compute_dtype(cfg.trainer.mixed_precision))
         if torch_peer:
             from idcg_tf.benchmark.torch_peer import TorchPeer
 
@@ -42,7 +42,7 @@ def run_section(
             out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
         runs = []
         for impl in compare_impls:
-            other = config_lib.replace(cfg, model={"conv_impl": impl})
+            other = config_lib.replace(cfg, task={"model": {"conv_impl": impl}})
             record = benchmark_train(other, batch, iterations, warmup, peak, log)
             record["seconds_ratio_to_first"] = (
                 record["iteration_seconds"] / out["train"]["iteration_seconds"]
@@ -58,7 +58,7 @@ def run_section(
     if section == "data":
         from idcg_tf.benchmark.data import benchmark_data
 
-        return {"data": benchmark_data(cfg, batch or cfg.train.batch_size, batches, log)}
+        return {"data": benchmark_data(cfg, batch or cfg.trainer.batch_size, batches, log)}
     if section == "infer":
         from idcg_tf.benchmark.infer import benchmark_infer
 

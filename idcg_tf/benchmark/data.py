@@ -9,15 +9,17 @@ from idcg_tf.errors import UserError
 
 
 def benchmark_data(cfg: Config, batch: int, batches: int = 50, log=None) -> dict:
-    """Reads `batches` batches of `data.train_clips` with the training reader, then times a
+    """Reads `batches` batches of `task.data.train_clips` with the training reader, then times a
     short training run on the same config (synthetic inputs) for the consumption rate."""
     from idcg_tf.benchmark.train import benchmark_train
     from idcg_tf.data import reader
 
     log = log or (lambda line: None)
-    d, m = cfg.data, cfg.model
+    d, m = cfg.task.data, cfg.task.model
     if not d.train_clips:
-        raise UserError("data.train_clips: set it (--set data.train_clips=GLOB) to time the reader")
+        raise UserError(
+            "task.data.train_clips: set it (--set task.data.train_clips=GLOB) to time the reader"
+        )
     ds = reader.make_dataset(
         d.train_clips,
         "clips",
@@ -28,7 +30,7 @@ def benchmark_data(cfg: Config, batch: int, batches: int = 50, log=None) -> dict
         flip=d.flip,
         cycle_length=d.cycle_length,
         on_corrupt=d.on_corrupt,
-        key="data.train_clips",
+        key="task.data.train_clips",
     )
     it = iter(ds)
     next(it)  # start-up (shard listing, first shuffle fill) is not throughput
@@ -40,7 +42,7 @@ def benchmark_data(cfg: Config, batch: int, batches: int = 50, log=None) -> dict
     log(f"reader: {reader_rate:.1f} clips/s")
     train = benchmark_train(cfg, batch, iterations=2, warmup=1, log=log)
     # One iteration draws n_critic + 1 batches of clips (and of images).
-    consumed = (cfg.train.n_critic + 1) * batch / train["iteration_seconds"]
+    consumed = (cfg.trainer.n_critic + 1) * batch / train["iteration_seconds"]
     return {
         "section": "data",
         "batch": batch,

@@ -18,9 +18,9 @@ def benchmark_facenet(cfg: Config, batch: int = 4, repeats: int = 10, log=None) 
     from idcg_tf.losses import facenet_identity_loss
 
     log = log or (lambda line: None)
-    m, step = cfg.model, cfg.loss.facenet_frame_step
+    m, step = cfg.task.model, cfg.task.loss.facenet_frame_step
     start = time.perf_counter()
-    embedder = FaceNetEmbedder(cfg.loss.facenet_weights or None)
+    embedder = FaceNetEmbedder(cfg.task.loss.facenet_weights or None)
     load_seconds = time.perf_counter() - start
     log(f"FaceNet loaded in {load_seconds:.1f} s")
     g = tf.random.Generator.from_seed(0)

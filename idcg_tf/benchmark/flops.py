@@ -51,7 +51,7 @@ def network_flops(cfg: Config) -> dict:
     """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers)."""
     from idcg_tf.models import build_networks
 
-    m = config_lib.replace(cfg, model={"conv_impl": "stock"}).model
+    m = config_lib.replace(cfg, task={"model": {"conv_impl": "stock"}}).task.model
     image = (m.resolution, m.resolution, m.channels)
     video = (m.frames, *image)
     with conv_autotune.suspended():  # the 2D layers too: stock, nothing timed
@@ -77,7 +77,7 @@ def iteration_flops(cfg: Config, per_network: dict | None = None) -> dict:
     critics = f["image_critic"] + f["video_critic"]
     critic_step = gens + 2 * 3 * critics + 6 * critics
     generator_step = 2 * 3 * gens + 2 * critics
-    per_sample = cfg.train.n_critic * critic_step + generator_step
+    per_sample = cfg.trainer.n_critic * critic_step + generator_step
     return {
         "per_network_forward": f,
         "critic_step": critic_step,

@@ -47,7 +47,9 @@ def _benchmarks(batch: int, log) -> list[dict]:
 
     records = []
     for policy in ("none", "mixed_float16"):
-        cfg = config_lib.load(PAPER, [f"train.mixed_precision={policy}", "train.strategy=default"])
+        cfg = config_lib.load(
+            PAPER, [f"trainer.mixed_precision={policy}", "trainer.strategy=default"]
+        )
         log(f"paper-size benchmark, batch {batch}, mixed_precision={policy}")
         records.append(benchmark_train(cfg, batch, iterations=3, warmup=1, log=log))
     return records
@@ -60,7 +62,7 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
     from idcg_tf.translation.task import TranslationTask
 
     base = config_lib.load(cfg_path)
-    m = base.model
+    m = base.task.model
     data = write_synthetic(
         work / "data",
         resolution=m.resolution,
@@ -73,13 +75,13 @@ def _train_and_export(cfg_path: Path, steps: int, batch: int, work: Path, log) -
     cfg = config_lib.load(
         cfg_path,
         [
-            f"data.train_images={data['images']}",
-            f"data.train_clips={data['clips']}",
-            f"train.steps={steps}",
-            f"train.batch_size={batch}",
-            "train.strategy=mirrored",
-            f"train.checkpoint_every={steps}",
-            "train.facenet_score=false",
+            f"task.data.train_images={data['images']}",
+            f"task.data.train_clips={data['clips']}",
+            f"trainer.steps={steps}",
+            f"trainer.batch_size={batch}",
+            "trainer.strategy=mirrored",
+            f"trainer.checkpoint_every={steps}",
+            "trainer.facenet_score=false",
         ],
     )
     start = time.perf_counter()

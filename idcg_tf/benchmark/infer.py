@@ -24,7 +24,7 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
     from idcg_tf.models import build_networks
 
     log = log or (lambda line: None)
-    nets = build_networks(cfg.model)
+    nets = build_networks(cfg.task.model)
     shapes = export.tensor_shapes(cfg)
     results = []
     with tempfile.TemporaryDirectory(prefix="idcg-infer-") as tmp:

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 
 def compute_dtype(mixed_precision: str) -> str:
-    """The matmul dtype of a `train.mixed_precision` policy ("none": float32)."""
+    """The matmul dtype of a `trainer.mixed_precision` policy ("none": float32)."""
     return {"none": "float32", "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}[
         mixed_precision
     ]

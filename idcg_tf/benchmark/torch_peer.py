@@ -24,7 +24,7 @@ def trainable_counts(cfg: Config) -> dict:
     """Trainable parameters per network of our build (the PyTorch build must match)."""
     from idcg_tf.models import build_networks
 
-    nets = build_networks(cfg.model)
+    nets = build_networks(cfg.task.model)
     count = lambda net: sum(int(v.numpy().size) for v in net.trainable_variables)  # noqa: E731
     return {
         "image_to_video": count(nets.image_to_video),
@@ -47,9 +47,7 @@ class TorchPeer:
                 f"--torch-peer: {python}: no such Python interpreter (docs/performance.md "
                 "says how to make a PyTorch venv)"
             )
-        spec = {
-            k: v for k, v in cfg.to_dict().items() if k in ("model", "loss", "optimizer", "train")
-        }
+        spec = {k: v for k, v in cfg.to_dict().items() if k in ("task", "trainer", "optimizer")}
         self._tmp = tempfile.TemporaryDirectory(prefix="idcg-torch-")
         path = os.path.join(self._tmp.name, "spec.json")
         with open(path, "w") as f:

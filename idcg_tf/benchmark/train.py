@@ -25,11 +25,11 @@ FLOPS_METHOD = (
 def synthetic_batches(strategy, cfg: Config, global_batch: int):
     """A distributed dataset repeating one random (images, clips) batch: measures the model,
     not the input pipeline (see the `data` section for that)."""
-    m = cfg.model
+    m = cfg.task.model
 
     def dataset_fn(ctx: tf.distribute.InputContext):
         n = ctx.get_per_replica_batch_size(global_batch)
-        g = tf.random.Generator.from_seed(cfg.train.seed)
+        g = tf.random.Generator.from_seed(cfg.trainer.seed)
         images = g.uniform([n, m.resolution, m.resolution, m.channels], -1.0, 1.0)
         clips = g.uniform([n, m.frames, m.resolution, m.resolution, m.channels], -1.0, 1.0)
         return tf.data.Dataset.from_tensors((images, clips)).repeat()
@@ -55,10 +55,10 @@ def benchmark_train(
     if iterations < 1 or warmup < 0:
         raise UserError("--iterations must be >= 1 and --warmup >= 0")
     log = log or (lambda line: None)
-    cfg = config_lib.replace(cfg, train={"batch_size": batch})
+    cfg = config_lib.replace(cfg, trainer={"batch_size": batch})
     count = flops.iteration_flops(cfg)
     flops_per_iteration = count["per_sample"] * batch
-    dtype = compute_dtype(cfg.train.mixed_precision)
+    dtype = compute_dtype(cfg.trainer.mixed_precision)
     if peak_flops is None:
         peak_flops = matmul_peak_flops(dtype=dtype)
     log(f"CPU: {cpu.summary()}")
@@ -83,10 +83,10 @@ def benchmark_train(
     record = {
         "section": "train",
         "config": cfg.name,
-        "conv_impl": cfg.model.conv_impl,
+        "conv_impl": cfg.task.model.conv_impl,
         "conv_autotune": _autotune_record(cfg, shapes_timed),
         "batch": batch,
-        "n_critic": cfg.train.n_critic,
+        "n_critic": cfg.trainer.n_critic,
         "replicas": trainer.strategy.num_replicas_in_sync,
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
         "cpu": cpu.describe(),
@@ -103,8 +103,8 @@ def benchmark_train(
         "achieved_flops": achieved,
         "peak_flops": peak_flops,
         "peak_flops_method": f"best {dtype} 2048x2048 matmul, this process",
-        "mixed_precision": cfg.train.mixed_precision,
-        "jit_compile": cfg.train.jit_compile,
+        "mixed_precision": cfg.trainer.mixed_precision,
+        "jit_compile": cfg.trainer.jit_compile,
         "mfu": achieved / peak_flops,
         "peak_rss_bytes": rss_after,
         "peak_rss_delta_bytes": rss_after - rss_before,
@@ -132,7 +132,7 @@ def _trace(trainer, timed_before: int, log) -> tuple[float, int]:
 
 def _autotune_record(cfg: Config, shapes_timed: int) -> dict:
     return {
-        "enabled": cfg.model.conv_impl == "auto" and conv_autotune.enabled(),
+        "enabled": cfg.task.model.conv_impl == "auto" and conv_autotune.enabled(),
         "shapes_timed": shapes_timed,
         "cache": conv_autotune.cache_path(),
         "choices": {k: v["impl"] for k, v in conv_autotune.choices().items()},

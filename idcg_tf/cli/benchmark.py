@@ -1,10 +1,10 @@
 """Measure IdCycleGAN's speed: JSON on stdout, a readable table on stderr.
 
     idcg-benchmark train --config celeb_model1 --batch 4 \\
-        [--iterations 3] [--warmup 1] [--set model.conv_impl=custom] [--compare-impl stock] \
+        [--iterations 3] [--warmup 1] [--set task.model.conv_impl=custom] [--compare-impl stock] \
         [--torch-peer /tmp/torchvenv/bin/python]
     idcg-benchmark facenet [--batch 4]
-    idcg-benchmark data --config tiny --set data.train_clips=... [--batches 50]
+    idcg-benchmark data --config tiny --set task.data.train_clips=... [--batches 50]
     idcg-benchmark infer --config tiny [--repeats 20]
 
 Sections: train (samples/s, FLOPs, MFU against this process's measured matmul peak, memory),
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
         "--batch",
         type=int,
         default=None,
-        help="global batch (default: train.batch_size; facenet: 4)",
+        help="global batch (default: trainer.batch_size; facenet: 4)",
     )
     parser.add_argument("--iterations", type=int, default=3, help="train: timed iterations")
     parser.add_argument("--warmup", type=int, default=1, help="train: untimed iterations first")
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         action="append",
         default=[],
         choices=[*CONV_IMPLS, *CONV_IMPL_ALIASES],  # the older names read as "custom"
-        help="train: also time this model.conv_impl in the same process",
+        help="train: also time this task.model.conv_impl in the same process",
     )
     parser.add_argument(
         "--torch-peer",

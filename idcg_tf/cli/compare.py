@@ -1,7 +1,7 @@
 """Measure Model1, Model2 and Model3 against each other (paper Table 1, Fig. 6).
 
     idcg-compare --config demo --output runs/compare \
-        [--samples 1000] [--results docs/results.md] [--set train.steps=...]
+        [--samples 1000] [--results docs/results.md] [--set trainer.steps=...]
 
 Trains the three variants with the config's recipe and seed (finished runs are skipped),
 evaluates them as `idcg-evaluate --compare`, plots their training-time identity score
@@ -29,11 +29,12 @@ def main(argv=None) -> int:
     parser.add_argument("--results", help="results page to write (default OUTPUT/results.md)")
     args = parser.parse_args(argv)
 
-    from idcg_tf import config
+    from idcg_tf import config, config_legacy
     from idcg_tf.errors import UserError
 
-    if any(o.split("=", 1)[0].strip() == "model.variant" for o in args.set):
-        raise UserError("--set model.variant: the comparison trains all three variants")
+    for key in (o.split("=", 1)[0].strip() for o in args.set):
+        if (config_legacy.new_key(key) or key) == "task.variant":
+            raise UserError(f"--set {key}: the comparison trains all three variants")
     if args.samples < 1:
         raise UserError("--samples: must be >= 1")
     config.load(args.config, args.set)  # a bad key fails before anything trains

@@ -46,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--images",
-        help="image TFRecord glob (default: each run's data.test_images, else data.train_images)",
+        help="image TFRecord glob (default: each run's task.data.test_images, else task.data.train_images)",
     )
     parser.add_argument(
         "--clips",
-        help="clip TFRecord glob (default: each run's data.test_clips, else data.train_clips)",
+        help="clip TFRecord glob (default: each run's task.data.test_clips, else task.data.train_clips)",
     )
     parser.add_argument(
         "--curve",

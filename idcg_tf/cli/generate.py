@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     save_png(out / "sheet.png", generation_sheet(clips))
     print(
         f"{args.num} clips ({', '.join(suffixes)}) and sheet.png in {out} "
-        f"({cfg.generation.model}, step {step}, seed {args.seed})"
+        f"({cfg.task.model.generator}, step {step}, seed {args.seed})"
     )
     return 0
 

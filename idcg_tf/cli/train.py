@@ -1,6 +1,6 @@
 """Train IdCycleGAN (Model1/2/3) from a YAML config.
 
-    idcg-train --config celeb_model1 [--set train.steps=100 ...] [--workdir runs/NAME] [--dry-run]
+    idcg-train --config celeb_model1 [--set trainer.steps=100 ...] [--workdir runs/NAME] [--dry-run]
 
 A workdir that already holds checkpoints is resumed where it stopped.
 """

@@ -226,8 +226,8 @@ def training_datasets(
     """The distributed dataset of the training split, positioned after `start_step` steps of
     `batches_per_step` global batches each (exact resume). `streams` names the kinds read and
     the seed offset of each: (images, clips) batches by default, bare clip batches for
-    `(("clips", 0),)` (video generation). Seeds: `cfg.train.seed` plus the offset."""
-    data_cfg, model_cfg, seed = cfg.data, cfg.model, cfg.train.seed
+    `(("clips", 0),)` (video generation). Seeds: `cfg.trainer.seed` plus the offset."""
+    data_cfg, model_cfg, seed = cfg.task.data, cfg.task.model, cfg.trainer.seed
 
     def dataset_fn(ctx: tf.distribute.InputContext):
         per_replica = ctx.get_per_replica_batch_size(global_batch)
@@ -249,7 +249,7 @@ def training_datasets(
                 getattr(data_cfg, f"train_{kind}"),
                 kind,
                 seed=seed + offset,
-                key=f"data.train_{kind}",
+                key=f"task.data.train_{kind}",
                 **common,
             )
             for kind, offset in streams

@@ -83,7 +83,7 @@ def training_manifest(cfg: Config) -> tuple[dict | None, str | None]:
     """The data manifest.json next to the run's training shards, and its path, if any."""
     import tensorflow as tf
 
-    for pattern in (cfg.data.train_images, cfg.data.train_clips):
+    for pattern in (cfg.task.data.train_images, cfg.task.data.train_clips):
         if not pattern:
             continue
         path = os.path.join(os.path.dirname(pattern), "manifest.json")
@@ -100,7 +100,7 @@ def face_crop_settings(cfg: Config) -> dict:
     options = (manifest or {}).get("options", {})
     if all(k in options for k in crop.KEYS):
         return {**{k: options[k] for k in crop.KEYS}, "source": path}
-    return {**crop.crop_settings(cfg.model.resolution), "source": "prepare_data defaults"}
+    return {**crop.crop_settings(cfg.task.model.resolution), "source": "prepare_data defaults"}
 
 
 def _check_request(name: str, onnx: bool, opset: int) -> None:
@@ -158,7 +158,7 @@ def export_run(
         if (
             recovered
             and recovered["source"]
-            == {"workdir": source, "step": step, "variant": cfg.model.variant}
+            == {"workdir": source, "step": step, "variant": cfg.task.variant}
             and recovered["onnx_opset"] == (opset if onnx else None)
         ):
             return recovered  # the rerun of a killed export: it is complete now
@@ -203,12 +203,12 @@ def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) 
             files[onnx_path.name] = sha256(onnx_path)
             info["onnx"] = onnx_path.name
         generators[d.generator] = info
-    m = cfg.model
+    m = cfg.task.model
     record = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "name": name,
         "version": version,
-        "source": {"workdir": source, "step": step, "variant": m.variant},
+        "source": {"workdir": source, "step": step, "variant": cfg.task.variant},
         "resolution": m.resolution,
         "frames": m.frames,
         "channels": m.channels,

@@ -16,7 +16,7 @@ DEFAULT_OPSET = 17
 
 def tensor_shapes(cfg: Config) -> dict[str, list[int]]:
     """Per-sample shapes of the two kinds of tensor the generators exchange."""
-    m = cfg.model
+    m = cfg.task.model
     image = [m.resolution, m.resolution, m.channels]
     return {"image": image, "video": [m.frames, *image]}
 

@@ -67,7 +67,7 @@ def _datasets(cfg: Config, manifest: dict | None) -> list[str]:
     words = " ".join(
         [
             cfg.name,
-            *(getattr(cfg.data, k) for k in ("train_images", "train_clips")),
+            *(getattr(cfg.task.data, k) for k in ("train_images", "train_clips")),
             *options.get("images", []),
             *options.get("videos", []),
         ]
@@ -146,12 +146,12 @@ def model_card(
     """The card's Markdown for the export `record` (what export.json holds) of `workdir`'s
     checkpoint `step`; `manifest` is the training data's manifest.json, if found."""
     workdir = Path(workdir)
-    m = cfg.model
+    m = cfg.task.model
     shapes = record["shapes"]
     scores, losses = _training(workdir, step)
     metrics = _evaluation(workdir, step) + scores or [
         "Not evaluated: the run holds no metrics.json and no identity score "
-        "(`tools/evaluate.py`, or `train.facenet_score` during training)."
+        "(`tools/evaluate.py`, or `trainer.facenet_score` during training)."
     ]
     lines = [
         f"# Model card: {record['name']}, version {record['version']}",
@@ -159,7 +159,7 @@ def model_card(
         "## What it is",
         "",
         f"An Identity-aware CycleGAN (IdCycleGAN): two generators trained together on unpaired "
-        f"face images and face videos, {VARIANTS.get(m.variant, m.variant)}. Paper: {PAPER}",
+        f"face images and face videos, {VARIANTS.get(cfg.task.variant, cfg.task.variant)}. Paper: {PAPER}",
         "",
         f"- `image_to_video`: one face image {shapes['image']} -> a clip of {m.frames} frames "
         f"{shapes['video']}.",
@@ -175,9 +175,9 @@ def model_card(
         "",
         *(f"- {text}" for text in _datasets(cfg, manifest)),
         *(
-            f"- `data.{k}`: `{getattr(cfg.data, k)}`"
+            f"- `task.data.{k}`: `{getattr(cfg.task.data, k)}`"
             for k in ("train_images", "train_clips")
-            if getattr(cfg.data, k)
+            if getattr(cfg.task.data, k)
         ),
         "",
         "The model may carry the data's licence terms: a model trained on research-only "

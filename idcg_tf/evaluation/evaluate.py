@@ -37,7 +37,7 @@ def evaluate_run(
     `data`."""
     task, step = TranslationTask.from_run(workdir, step, cfg)
     cfg, nets = task.cfg, task.nets
-    log(f"{name}: step {step}, {cfg.model.variant}, on {data.dataset} ({data.split} split)")
+    log(f"{name}: step {step}, {cfg.task.variant}, on {data.dataset} ({data.split} split)")
     results, examples = score_checkpoint(
         nets, embed, cfg, data, options.samples, options, options.sheet_samples
     )
@@ -82,7 +82,7 @@ def evaluate_runs(
     planned = []
     for (workdir, step), name in zip(runs, names):  # mistakes fail before FaceNet loads
         cfg = load_config(workdir)
-        if cfg.generation.model:
+        if cfg.task.model.generator:
             raise UserError(f"{workdir}: a video generation run; evaluate it with --generation")
         checkpoints_dir(workdir, step)
         data = eval_data_for(cfg, options, str(workdir), log)

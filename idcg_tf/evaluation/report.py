@@ -40,7 +40,7 @@ class RunResult:
 
     @property
     def model(self) -> str:
-        return self.cfg.model.variant.capitalize()  # model1 -> Model1, as the paper
+        return self.cfg.task.variant.capitalize()  # model1 -> Model1, as the paper
 
     def to_json(self) -> dict:
         out = {
@@ -187,7 +187,12 @@ def write_pictures(runs: Sequence[RunResult], output: Path, options: EvalOptions
     returns {file: columns} describing each sheet's layout."""
     groups: dict = {}
     for run in runs:
-        key = (run.data.images, run.data.clips, run.cfg.model.resolution, run.cfg.model.frames)
+        key = (
+            run.data.images,
+            run.data.clips,
+            run.cfg.task.model.resolution,
+            run.cfg.task.model.frames,
+        )
         groups.setdefault(key, []).append(run)
     layout, suffixes = {}, set()
     for group in groups.values():
@@ -197,7 +202,9 @@ def write_pictures(runs: Sequence[RunResult], output: Path, options: EvalOptions
         suffixes.add(suffix)
         images = group[0].examples["image_to_video"][0]
         clips = group[0].examples["video_to_image"][0]
-        shown = [f"frame {k + 1}" for k in pick_frames(group[0].cfg.model.frames, options.frames)]
+        shown = [
+            f"frame {k + 1}" for k in pick_frames(group[0].cfg.task.model.frames, options.frames)
+        ]
         i2v = f"image_to_video{suffix}.png"
         save_png(
             output / i2v,

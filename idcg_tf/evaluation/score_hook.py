@@ -11,7 +11,7 @@ from idcg_tf.evaluation import DIRECTIONS, compiled_embedder, heldout_scores
 
 
 class IdentityScoreHook:
-    """The FaceNet score of `train.facenet_score_samples` held-out samples per direction
+    """The FaceNet score of `trainer.facenet_score_samples` held-out samples per direction
     (`heldout_scores`) as TensorBoard scalars identity_score/* and a metrics.jsonl record.
     Not eval/*: `tools/evaluate.py --curve` writes those, on its own sample count.
 
@@ -30,7 +30,7 @@ class IdentityScoreHook:
                 from idcg_tf.identity import FaceNetEmbedder
 
                 try:
-                    embedder = FaceNetEmbedder(context.task.cfg.loss.facenet_weights or None)
+                    embedder = FaceNetEmbedder(context.task.cfg.task.loss.facenet_weights or None)
                 except UserError as exc:
                     context.log(f"warning: no FaceNet score during training ({exc})")
                     self._embed = False
@@ -46,7 +46,7 @@ class IdentityScoreHook:
         start = time.perf_counter()
         try:
             results = heldout_scores(
-                context.task.nets, embed, cfg, cfg.train.facenet_score_samples, context.log
+                context.task.nets, embed, cfg, cfg.trainer.facenet_score_samples, context.log
             )
         except UserError as exc:  # e.g. a run given its data directly: no split to score
             context.log(f"warning: no identity score during training ({exc})")

@@ -107,6 +107,6 @@ def heldout_scores(nets, embed: Embed, cfg: Config, samples: int, log: Log) -> d
     identity score curve during training: {"image_to_video": summary, "video_to_image": ...}
     as `metrics.summarize` returns. Without a test split, the training split (with a warning)."""
     options = EvalOptions(samples=samples)
-    data = eval_data_for(cfg, options, "train.facenet_score", log)
+    data = eval_data_for(cfg, options, "trainer.facenet_score", log)
     results, _ = score_checkpoint(nets, embed, cfg, data, samples, options, 0)
     return results

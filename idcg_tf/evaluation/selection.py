@@ -29,7 +29,7 @@ class EvalData:
 
     def option(self, kind: str) -> str:
         """The option or config key an error about `kind` ("images"/"clips") should name."""
-        return f"--{kind}" if self.split == "given" else f"data.{self.split}_{kind}"
+        return f"--{kind}" if self.split == "given" else f"task.data.{self.split}_{kind}"
 
 
 def dataset_label(pattern: str) -> str:
@@ -43,12 +43,12 @@ def eval_data_for(cfg: Config, options: EvalOptions, run: str, log: Log) -> Eval
     """The run's test split, the given one, or (with a warning) its training split."""
     if options.images is not None:
         return EvalData(options.images, options.clips, "given", dataset_label(options.images))
-    d = cfg.data
+    d = cfg.task.data
     if d.test_images and d.test_clips:
         return EvalData(d.test_images, d.test_clips, "test", dataset_label(d.test_images))
     if d.train_images and d.train_clips:
         log(
-            f"warning: {run}: the config has no data.test_images/data.test_clips; evaluating on "
+            f"warning: {run}: the config has no task.data.test_images/test_clips; evaluating on "
             "the TRAINING split (scores will be optimistic); pass --images/--clips for a test "
             "split"
         )
@@ -65,7 +65,7 @@ def seeded_samples(
 
     from idcg_tf.data import reader
 
-    m = cfg.model
+    m = cfg.task.model
     ds = reader.make_dataset(
         pattern,
         kind,
@@ -76,7 +76,7 @@ def seeded_samples(
         seed=seed,
         flip=False,
         repeat=False,
-        on_corrupt=cfg.data.on_corrupt,
+        on_corrupt=cfg.task.data.on_corrupt,
         key=key,
     )
     iterator = iter(ds.unbatch().take(samples).batch(batch_size))

@@ -1,7 +1,7 @@
 """Unconditional video generation (paper Sec. 4.2, Fig. 3): ours vs VideoGAN one/two-stream.
 
-A config with `task: generation` trains a noise-to-clip generator against an adversary on
-`data.train_clips` (the task: `idcg_tf.generation.task`). Networks: `generation.networks`;
+A config with `task.type: generation` trains a noise-to-clip generator against an adversary on
+`task.data.train_clips` (the task: `idcg_tf.generation.task`). Networks: `generation.networks`;
 sampling and writing clips: `generation.sampling`; loading a trained generator:
 `generation.task.load_generator`; metrics: `generation.metrics`.
 """

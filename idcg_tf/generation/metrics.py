@@ -126,16 +126,16 @@ def compare_statistics(generated: dict, real: dict) -> dict:
 
 def real_clips_for(cfg, clips: str | None = None) -> tuple[str, str, str]:
     """(pattern, split, the option naming it) of the real clips a run is compared with: the
-    given glob, else data.test_clips, else (with a warning from the caller) data.train_clips."""
-    d = cfg.data
+    given glob, else task.data.test_clips, else (with a warning from the caller) task.data.train_clips."""
+    d = cfg.task.data
     if clips:
         return clips, "given", "--clips"
     if d.test_clips:
-        return d.test_clips, "test", "data.test_clips"
+        return d.test_clips, "test", "task.data.test_clips"
     if d.train_clips:
-        return d.train_clips, "train", "data.train_clips"
+        return d.train_clips, "train", "task.data.train_clips"
     raise UserError(
-        "data.test_clips: the run's config names no clips to compare with; pass --clips"
+        "task.data.test_clips: the run's config names no clips to compare with; pass --clips"
     )
 
 
@@ -157,7 +157,7 @@ def real_statistics(
 ) -> dict:
     """`clip_statistics` of up to `num` real clips of a run (see `read_real_clips`), plus
     "pattern", "split" and "clips" (kept for the sheets)."""
-    _check_counts(num, frame_step, cfg.model.frames)
+    _check_counts(num, frame_step, cfg.task.model.frames)
     pattern, split, _ = real_clips_for(cfg, clips)
     real = read_real_clips(cfg, num, seed, clips)
     return {
@@ -193,10 +193,10 @@ def evaluate_generator(
     `real_statistics` of its data; a JSON-ready dict."""
     from idcg_tf.generation import generate_clips
 
-    _check_counts(num, frame_step, cfg.model.frames)
+    _check_counts(num, frame_step, cfg.task.model.frames)
     generated = clip_statistics(generate_clips(generator, num, seed), embedder, frame_step)
     return {
-        "model": cfg.generation.model,
+        "model": cfg.task.model.generator,
         "step": step,
         "seed": seed,
         "frame_step": frame_step,
@@ -223,20 +223,20 @@ def evaluate_generation(
     real: dict | None = None,
 ) -> dict:
     """The generation metrics of one run: `num` clips from noise of `seed` against up to `num`
-    real clips (`clips`, else its config's data.test_clips, else data.train_clips).
+    real clips (`clips`, else its config's task.data.test_clips, else task.data.train_clips).
 
     Args:
-        workdir: a run trained with `generation.model` set.
+        workdir: a run trained with `task.model.generator` set.
         step: the checkpoint to evaluate (default the latest).
         frame_step: embed every k-th frame only (FaceNet dominates the cost on a CPU).
-        embedder: a `FaceNetEmbedder` (None: one with the run's loss.facenet_weights).
+        embedder: a `FaceNetEmbedder` (None: one with the run's task.loss.facenet_weights).
         real: `real_statistics` to reuse across runs on one data set.
     """
     from idcg_tf.generation import load_generator
 
     _check_counts(num, frame_step)
     cfg, generator, at_step = load_generator(workdir, step)
-    embedder = embedder or _load_embedder(cfg.loss.facenet_weights)
+    embedder = embedder or _load_embedder(cfg.task.loss.facenet_weights)
     real = real or real_statistics(cfg, num, embedder, frame_step, seed, clips)
     return {
         "run": str(workdir),
@@ -306,18 +306,18 @@ def evaluate_generation_runs(
     _check_counts(num, frame_step)
     for workdir, step in runs:  # mistakes fail before FaceNet loads
         cfg = load_config(workdir)
-        if not cfg.generation.model:
+        if not cfg.task.model.generator:
             raise UserError(
-                f"{workdir}: a translation run (generation.model is empty); "
+                f"{workdir}: a translation run (task.model.generator is empty); "
                 "evaluate it without --generation"
             )
         checkpoints_dir(workdir, step)
-        _check_counts(num, frame_step, cfg.model.frames)
+        _check_counts(num, frame_step, cfg.task.model.frames)
         pattern, split, key = real_clips_for(cfg, clips)
         reader.list_shards(pattern, key)
         if split == "train":
             log(
-                f"warning: {workdir}: the config has no data.test_clips; comparing with the "
+                f"warning: {workdir}: the config has no task.data.test_clips; comparing with the "
                 "TRAINING clips; pass --clips for a test split"
             )
     embedder = embedder or _load_embedder(facenet_weights)
@@ -325,7 +325,7 @@ def evaluate_generation_runs(
     results, sheet_clips = {}, {}
     for name, (workdir, step) in zip(reporting.run_names([w for w, _ in runs]), runs):
         cfg, generator, at_step = load_generator(workdir, step)
-        key = (real_clips_for(cfg, clips)[0], cfg.model.resolution, cfg.model.frames)
+        key = (real_clips_for(cfg, clips)[0], cfg.task.model.resolution, cfg.task.model.frames)
         if key not in real_cache:
             real_cache[key] = real = real_statistics(cfg, num, embedder, frame_step, seed, clips)
             sheet_clips[f"real ({real['split']}): {real['pattern']}"] = real["clips"][:SHEET_CLIPS]
@@ -336,11 +336,11 @@ def evaluate_generation_runs(
             ),
         }
         log(
-            f"{name}: step {at_step}, {cfg.generation.model}: Frechet FaceNet "
+            f"{name}: step {at_step}, {cfg.task.model.generator}: Frechet FaceNet "
             f"{results[name]['frechet_facenet']:.4g}"
         )
         # The same noise rows as the first evaluated clips.
-        sheet_clips[f"{name}: {cfg.generation.model}, step {at_step}"] = generate_clips(
+        sheet_clips[f"{name}: {cfg.task.model.generator}, step {at_step}"] = generate_clips(
             generator, min(num, SHEET_CLIPS), seed
         )
     out = Path(output_dir)

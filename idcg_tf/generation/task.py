@@ -4,7 +4,7 @@
 `videogan_one_stream` / `videogan_two_stream`: the original GAN loss (non-saturating) with
 VideoGAN's BatchNorm discriminator; two-stream adds the mask's L1 penalty.
 
-One iteration = `train.n_critic` adversary updates, each on a fresh batch of real clips, then
+One iteration = `trainer.n_critic` adversary updates, each on a fresh batch of real clips, then
 one generator update, which reads no data; VideoGAN's configs set n_critic to 1.
 """
 
@@ -26,7 +26,7 @@ _CRITIC_NOISE, _GENERATOR_NOISE, _PENALTY_EPS = 0, 1, 2
 
 
 class GenerationTask(Task):
-    """Trains `generation.model`; samples/ holds Fig. 3 sheets of clips from fixed noise.
+    """Trains `task.model.generator`; samples/ holds Fig. 3 sheets of clips from fixed noise.
 
     The adversarial terms are chosen once from the config: WGAN-GP for wgan_one_stream, the
     GAN cross-entropy for the VideoGAN baselines (whose "critic" is the discriminator).
@@ -40,11 +40,10 @@ class GenerationTask(Task):
         ("generator/loss", "gen"),
         ("critic/wasserstein_video", "W_vid"),
     )
-    fixed_keys = ("model", "generation.model", "generation.noise_dim", "generation.code_channels")
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        self.wgan = cfg.generation.model == "wgan_one_stream"
+        self.wgan = cfg.task.model.generator == "wgan_one_stream"
         self.critic_metrics = (
             ("critic/loss", "critic/wasserstein_video", "critic/gradient_penalty_video")
             if self.wgan
@@ -72,7 +71,7 @@ class GenerationTask(Task):
 
     # ------------------------------------------------------------------ the steps
     def _noise(self, update: Update, stream: int) -> tf.Tensor:
-        dim = self.cfg.generation.noise_dim
+        dim = self.cfg.task.model.noise_dim
         return tf.transpose(
             update.draw(
                 lambda key: tf.random.stateless_normal([dim, update.global_batch], seed=key), stream
@@ -81,7 +80,8 @@ class GenerationTask(Task):
 
     def critic_step(self, update: Update, batch) -> dict:
         """One update of the adversary on one replica's batch of real clips."""
-        g, c, clips = self.nets.generator, self.nets.critic, batch
+        g, c = self.float32_networks(self.nets.generator, self.nets.critic)
+        clips = self.network_inputs(batch)
         fake = tf.stop_gradient(g(self._noise(update, _CRITIC_NOISE), training=True))
         with tf.GradientTape() as tape:
             real_scores, fake_scores = c(clips, training=True), c(fake, training=True)
@@ -90,10 +90,10 @@ class GenerationTask(Task):
                     lambda key: tf.random.stateless_uniform([update.global_batch], seed=key),
                     _PENALTY_EPS,
                 )
-                penalty = losses.gradient_penalty(c, clips, fake, eps)
+                penalty = losses.gradient_penalty(c, clips, fake, eps, update.loss_scale)
                 per_sample = (
                     losses.wasserstein_critic_loss(real_scores, fake_scores)
-                    + self.cfg.loss.gradient_penalty * penalty
+                    + self.cfg.task.loss.gradient_penalty_weight * penalty
                 )
             else:
                 per_sample = losses.gan_critic_loss(real_scores, fake_scores)
@@ -113,7 +113,7 @@ class GenerationTask(Task):
 
     def generator_step(self, update: Update, batch=None) -> dict:
         """One generator update on one replica's share of the global batch of noise."""
-        g, c = self.nets.generator, self.nets.critic
+        g, c = self.float32_networks(self.nets.generator, self.nets.critic)
         z = self._noise(update, _GENERATOR_NOISE)
         with tf.GradientTape() as tape:
             if self.nets.two_stream:
@@ -128,7 +128,8 @@ class GenerationTask(Task):
             terms = {"adversarial_video": adversarial(scores)}
             if self.nets.two_stream:
                 terms["mask_sparsity"] = (
-                    self.cfg.generation.mask_sparsity * losses.mask_sparsity_loss(parts["mask"])
+                    self.cfg.task.loss.mask_sparsity_weight
+                    * losses.mask_sparsity_loss(parts["mask"])
                 )
             averaged = {k: update.mean(v) for k, v in terms.items()}
             loss = tf.add_n(list(averaged.values()))
@@ -138,44 +139,41 @@ class GenerationTask(Task):
     # ------------------------------------------------------------------ samples and report
     def sample_inputs(self, count: int = 4):
         """Fixed noise for the sample sheets."""
-        return sample_noise(count, self.cfg.generation.noise_dim, self.cfg.train.seed)
+        return sample_noise(count, self.cfg.task.model.noise_dim, self.cfg.trainer.seed)
 
     def generate(self, z) -> np.ndarray:
         """Inference-mode clips for noise `z` (numpy in, numpy out)."""
-        return np.asarray(self.nets.generator(z, training=False))
+        (generator,) = self.float32_networks(self.nets.generator)
+        return np.asarray(generator(z, training=False))
 
     def sample_sheet(self, inputs):
         return "samples/generated", generation_sheet(self.generate(inputs))
 
     def describe(self) -> str:
         """The dry-run report of a generation config: networks, shapes, losses."""
-        g, m, t = self.cfg.generation, self.cfg.model, self.cfg.train
+        m, t = self.cfg.task.model, self.cfg.trainer
         nets = build_generation_networks(self.cfg)
         video = (None, m.frames, m.resolution, m.resolution, m.channels)
         rows = [
-            (f"G {type(nets.generator).__name__}", nets.generator, (None, g.noise_dim)),
+            (f"G {type(nets.generator).__name__}", nets.generator, (None, m.noise_dim)),
             (f"C {type(nets.critic).__name__}", nets.critic, video),
         ]
         lines = network_table(rows, 32)
         lines.append(
-            f"generation {g.model}: z ~ N(0, I) of {g.noise_dim} -> code {code_shape(self.cfg)}"
+            f"generation {m.generator}: z ~ N(0, I) of {m.noise_dim} -> code {code_shape(self.cfg)}"
         )
         if self.wgan:
             lines.append(
-                f"loss: WGAN-GP (lambda {self.cfg.loss.gradient_penalty}); critic "
+                f"loss: WGAN-GP (lambda {self.cfg.task.loss.gradient_penalty_weight}); critic "
                 f"updates per generator update: {t.n_critic}"
             )
         else:
-            sparsity = f" + {g.mask_sparsity} * mask L1" if g.model == "videogan_two_stream" else ""
+            weight = self.cfg.task.loss.mask_sparsity_weight
+            sparsity = f" + {weight} * mask L1" if m.generator == "videogan_two_stream" else ""
             lines.append(
                 f"loss: GAN cross-entropy (non-saturating generator){sparsity}; "
                 f"discriminator updates per generator update: {t.n_critic}"
             )
-        lines.append(
-            "unused by task generation: model.variant, the encoders' and image "
-            "decoder's widths (but their count: one per strided layer), loss.cycle, "
-            "loss.*identity, data.*_images"
-        )
         return "\n".join(lines)
 
 

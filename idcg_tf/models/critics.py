@@ -1,6 +1,6 @@
 """WGAN-GP critics for images (C_X) and videos (C_Y): paper Fig. 2c/2d, Sec. 3.1.
 
-The video critic has three forms (`model.video_critic_form`, see docs/fidelity.md):
+The video critic has three forms (`task.model.video_critic_form`, see docs/fidelity.md):
 
 - "paper" (default): five 3D convolutions, then a linear layer (Sec. 3.1: "five convolutional
   layers ... followed by an additional linear layer"). LayerNorm after the 2nd-4th, as WGAN-GP's

@@ -1,7 +1,7 @@
 """How every 2D and 3D (transposed) convolution computes: the one implementation table and
 the one choice function, by configuration or, per shape, by measurement.
 
-`model.conv_impl` (the layers' `impl`) says which, for both ranks alike:
+`task.model.conv_impl` (the layers' `impl`) says which, for both ranks alike:
 
 - "stock": Keras' / TF's own op (oneDNN or Eigen on CPU, cuDNN on GPU).
 - "custom": each rank's own form: 3D `idcg_tf.ops.conv3d_taps` (2D convolutions over temporal

@@ -24,10 +24,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from idcg_tf import config as config_lib
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
-from idcg_tf.runs import METRICS_LOG, local_workdir, restore_newest
+from idcg_tf.runs import METRICS_LOG, check_unchanged, local_workdir, restore_newest
 from idcg_tf.training.adam import FusedAdam
 from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
@@ -88,7 +87,7 @@ class Trainer:
         task: what to train (`idcg_tf.experiment.make_task` picks it from a config).
         workdir: run directory (config.yaml, checkpoints/, tensorboard/, samples/,
             metrics.jsonl). A workdir holding a checkpoint is resumed from it.
-        strategy: a tf.distribute strategy; default from `cfg.train.strategy`.
+        strategy: a tf.distribute strategy; default from `cfg.trainer.strategy`.
         log: where progress lines go.
         hooks: periodic work of the chief after each iteration (see `Hook`).
     """
@@ -99,7 +98,7 @@ class Trainer:
         self.workdir = local_workdir(workdir)
         self.log = log or (lambda line: print(line, flush=True))
         self.hooks = list(hooks)
-        t = cfg.train
+        t = cfg.trainer
         if t.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(t.seed)
@@ -112,10 +111,10 @@ class Trainer:
         replicas = self.strategy.num_replicas_in_sync
         if t.batch_size % replicas:
             raise UserError(
-                f"train.batch_size: {t.batch_size} is not divisible by the {replicas} replicas"
+                f"trainer.batch_size: {t.batch_size} is not divisible by the {replicas} replicas"
             )
         self.global_batch = t.batch_size
-        self._check_workdir()
+        check_unchanged(self.workdir, self.cfg, self.task.fixed_keys)
         with self.strategy.scope():
             with dtype_policy(t.mixed_precision):
                 task.build_networks()
@@ -166,12 +165,12 @@ class Trainer:
         `updates_per_step` times per generator iteration), loss-scaled under mixed_float16."""
         opt = self.cfg.optimizer
         adam = FusedAdam(
-            learning_rate(opt, self.cfg.train.steps, updates_per_step),
+            learning_rate(opt, self.cfg.trainer.steps, updates_per_step),
             beta_1=opt.beta_1,
             beta_2=opt.beta_2,
             name=name,
         )
-        if self.cfg.train.mixed_precision == "mixed_float16":
+        if self.cfg.trainer.mixed_precision == "mixed_float16":
             # float16's 5 exponent bits underflow small gradients: dynamic loss scaling (steps
             # with non-finite gradients are skipped and the scale halved).
             return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_scaled")
@@ -204,7 +203,7 @@ class Trainer:
 
     def make_iteration_fn(self):
         """A tf.function running one full iteration on a distributed iterator."""
-        n_critic, seed = self.cfg.train.n_critic, self.cfg.train.seed
+        n_critic, seed = self.cfg.trainer.n_critic, self.cfg.trainer.seed
         task = self.task
         critic_step = functools.partial(
             task.critic_step,
@@ -214,7 +213,7 @@ class Trainer:
             task.generator_step,
             Update(self.generator_optimizer, self.generator_variables, self.global_batch, seed),
         )
-        if self.cfg.train.jit_compile:
+        if self.cfg.trainer.jit_compile:
             # XLA compiles each replica's step; the input pipeline and the loop stay outside
             # (iterator ops cannot be compiled).
             critic_step = tf.function(critic_step, jit_compile=True)
@@ -234,28 +233,6 @@ class Trainer:
         return iteration
 
     # ------------------------------------------------------------------ the run
-    def _check_workdir(self):
-        saved = self.workdir / "config.yaml"
-        if not saved.is_file():
-            return
-        old = json.loads(json.dumps(config_lib.load(saved).to_dict()))
-        new = json.loads(json.dumps(self.cfg.to_dict()))
-        keys = ["task"]
-        for key in self.task.fixed_keys:
-            keys += [f"{key}.{k}" for k in new[key]] if isinstance(new.get(key), dict) else [key]
-        for key in keys:
-            section, _, field = key.partition(".")
-            was, now = (
-                (old[section], new[section])
-                if not field
-                else (old[section][field], new[section][field])
-            )
-            if was != now:
-                raise UserError(
-                    f"{self.workdir}: {key} differs from the run's saved "
-                    f"config.yaml ({was!r} vs {now!r}); use a new --workdir"
-                )
-
     def _checkpoint_dir(self) -> Path:
         if self.chief:
             return self.workdir / "checkpoints"
@@ -273,7 +250,7 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint,
             str(self._checkpoint_dir()),
-            max_to_keep=self.cfg.train.keep_checkpoints,
+            max_to_keep=self.cfg.trainer.keep_checkpoints,
         )
         # The newest checkpoint that restores (a damaged one is skipped, with a warning).
         latest = restore_newest(
@@ -306,13 +283,13 @@ class Trainer:
         return {k: float(v) for k, v in metrics.items()}
 
     def _data_error(self, exc: Exception) -> Exception:
-        m = self.cfg.model
+        m = self.cfg.task.model
         for key, pattern, kind in self.task.input_patterns:
             if pattern:
                 bad = reader.find_corrupt_shard(pattern, kind, m.resolution, m.frames)
                 if bad:
                     return UserError(
-                        f"{key}: corrupt record in {bad} (set data.on_corrupt=skip "
+                        f"{key}: corrupt record in {bad} (set task.data.on_corrupt=skip "
                         "to skip bad records)"
                     )
         return exc
@@ -323,7 +300,7 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
 
     def train(self, steps: int | None = None, dataset=None, samples=None) -> dict:
-        """Trains up to `steps` generator iterations (default cfg.train.steps) and returns the
+        """Trains up to `steps` generator iterations (default cfg.trainer.steps) and returns the
         last metrics. Saves checkpoints every `checkpoint_every` steps and at the end.
         `samples`: inputs for the sample sheets (default: the task's; empty: no sheets)."""
         try:
@@ -332,7 +309,7 @@ class Trainer:
             self.close()
 
     def _train(self, steps, dataset, samples) -> dict:
-        t = self.cfg.train
+        t = self.cfg.trainer
         total = t.steps if steps is None else steps
         if self.lock:
             self.lock.acquire()  # a no-op while held; again after a previous train() ended

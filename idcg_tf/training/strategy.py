@@ -19,7 +19,7 @@ def make_strategy(name: str = "mirrored", devices=None) -> tf.distribute.Strateg
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise UserError(
-                "train.strategy=multi_worker: set TF_CONFIG to describe the cluster "
+                "trainer.strategy=multi_worker: set TF_CONFIG to describe the cluster "
                 "(see docs/performance.md, 'Training on several machines')"
             )
         try:
@@ -29,7 +29,7 @@ def make_strategy(name: str = "mirrored", devices=None) -> tf.distribute.Strateg
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "default":
         return tf.distribute.get_strategy()
-    raise UserError(f"train.strategy: unknown strategy {name!r}")
+    raise UserError(f"trainer.strategy: unknown strategy {name!r}")
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

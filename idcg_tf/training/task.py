@@ -36,6 +36,31 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
+def _float32(value):
+    """`value` (a tensor or a structure of them) with float16 / bfloat16 tensors as float32."""
+    low = (tf.float16, tf.bfloat16)
+    return tf.nest.map_structure(
+        lambda t: tf.cast(t, tf.float32) if getattr(t, "dtype", None) in low else t, value
+    )
+
+
+class Float32Outputs:
+    """A network whose outputs (of a call or of any of its methods, e.g. a two-stream
+    generator's `streams`) come out float32 while it computes under a mixed policy."""
+
+    def __init__(self, net):
+        self._net = net
+
+    def __call__(self, *args, **kwargs):
+        return _float32(self._net(*args, **kwargs))
+
+    def __getattr__(self, name):
+        attr = getattr(self._net, name)
+        if not callable(attr):
+            return attr
+        return lambda *args, **kwargs: _float32(attr(*args, **kwargs))
+
+
 class Update:
     """One side of the game (critic or generator) as a step sees it.
 
@@ -43,7 +68,7 @@ class Update:
         optimizer: its optimizer; `optimizer.iterations` keys its random draws.
         variables: what it trains.
         global_batch: the batch every loss is averaged over, whatever the replica count.
-        seed: the run's seed (train.seed).
+        seed: the run's seed (trainer.seed).
     """
 
     def __init__(self, optimizer, variables, global_batch: int, seed: int):
@@ -114,7 +139,7 @@ class Task(abc.ABC):
     """A kind of run: its networks, inputs, critic and generator steps, samples, checkpoint.
 
     Subclasses set `critic_metrics` (the critic step's metric names, averaged over the
-    `train.n_critic` critic steps of an iteration) and `generator_reads_data` (whether the
+    `trainer.n_critic` critic steps of an iteration) and `generator_reads_data` (whether the
     generator step takes a batch of the input pipeline), may set `console_metrics` and
     `STREAMS`, and implement the methods below. The loop derives everything else (how many
     batches an iteration reads, checkpoints, logging) from these.
@@ -131,11 +156,29 @@ class Task(abc.ABC):
         ("generator/loss", "gen"),
     )
     # Config sections (or dotted keys) a resumed run must keep: they shape the checkpoint.
-    fixed_keys: tuple[str, ...] = ("model",)
+    fixed_keys: tuple[str, ...] = ("task.model",)
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.nets = None
+
+    # ------------------------------------------------------------------ precision
+    # The one place precision is handled for every task: under `trainer.mixed_precision` the
+    # networks are built under that Keras policy (the loop), compute in float16 / bfloat16 with
+    # float32 variables, and the steps see them through `float32_networks`, so critic scores,
+    # the gradient penalty and every loss term are float32; `Update` scales the loss.
+    def float32_networks(self, *nets):
+        """`nets` as the steps should call them: with float32 outputs under a mixed policy."""
+        if self.cfg.trainer.mixed_precision == "none":
+            return nets
+        return tuple(Float32Outputs(net) for net in nets)
+
+    def network_inputs(self, *tensors):
+        """A batch in the networks' variable dtype (float32 unless `keras.config.floatx()` was
+        changed before the networks were built, as the float64 replica test does)."""
+        dtype = self.generator_variables[0].dtype
+        cast = tuple(tf.cast(t, dtype) for t in tensors)
+        return cast if len(cast) > 1 else cast[0]
 
     @abc.abstractmethod
     def build_networks(self):
@@ -166,9 +209,9 @@ class Task(abc.ABC):
         the newest intact one; a damaged one is skipped with a warning), and that step. A run
         of another task is a one-line UserError."""
         cfg = cfg or load_config(workdir)
-        if cfg.task != cls.name:
+        if cfg.task.type != cls.name:
             raise UserError(
-                f"{workdir}: a {cfg.task} run (task: {cfg.task} in its config.yaml); "
+                f"{workdir}: a {cfg.task.type} run (task: {cfg.task.type} in its config.yaml); "
                 f"this needs a {cls.name} run, trained with {cls.trained_with}"
             )
         task = cls(cfg)
@@ -191,7 +234,7 @@ class Task(abc.ABC):
         )
         return int(at.numpy())
 
-    # The record kinds a task reads from data.train_<kind>, with the seed offset of each
+    # The record kinds a task reads from task.data.train_<kind>, with the seed offset of each
     # stream; batches of several kinds come zipped in this order.
     STREAMS: tuple = (("images", 0), ("clips", 1))
 
@@ -199,7 +242,7 @@ class Task(abc.ABC):
     def batches_per_step(self) -> int:
         """Global batches one iteration reads: one per critic step, and one for the generator
         step when it reads data."""
-        return self.cfg.train.n_critic + int(self.generator_reads_data)
+        return self.cfg.trainer.n_critic + int(self.generator_reads_data)
 
     def datasets(self, strategy, global_batch: int, start_step: int):
         """The distributed input pipeline, positioned after `start_step` iterations."""
@@ -212,7 +255,7 @@ class Task(abc.ABC):
     def input_patterns(self) -> tuple[tuple[str, str, str], ...]:
         """(config key, file pattern, record kind) of each training input, for error messages."""
         return tuple(
-            (f"data.train_{kind}", getattr(self.cfg.data, f"train_{kind}"), kind)
+            (f"task.data.train_{kind}", getattr(self.cfg.task.data, f"train_{kind}"), kind)
             for kind, _ in self.STREAMS
         )
 

@@ -36,15 +36,16 @@ class TranslationTask(Task):
     """Image <-> video translation: G_Y, G_X against the critics C_X, C_Y (paper Sec. 3).
 
     The generator loss is adversarial + cycle (Eq. 6), plus the pixel identity term (Model2,
-    Eq. 7) or the FaceNet identity term (Model3, Eq. 8), chosen once from `model.variant`.
+    Eq. 7) or the FaceNet identity term (Model3, Eq. 8), chosen once from `task.variant`.
 
     Args:
-        cfg: the resolved run configuration (`task: translation`).
+        cfg: the resolved run configuration (`task.type: translation`).
         identity_loss: Model3's term (images, fake_clips, fake_images, clips) -> (N,); by
             default `losses.facenet_identity_loss` with a frozen FaceNet of the config.
     """
 
     name = "translation"
+    fixed_keys = ("task.variant", "task.model")
     trained_with = "a celeb_*/pasc_*/demo/tiny config"
     critic_metrics = CRITIC_METRICS
     console_metrics = (
@@ -61,23 +62,23 @@ class TranslationTask(Task):
         super().__init__(cfg)
         self.identity_loss = identity_loss
         self.embedder = getattr(identity_loss, "embedder", None)
-        lc = cfg.loss
+        lc = cfg.task.loss
         self._identity_term = {
             "model1": None,
-            "model2": ("pixel_identity", lc.pixel_identity, self._pixel_identity),
-            "model3": ("facenet_identity", lc.facenet_identity, self._facenet_identity),
-        }[cfg.model.variant]
+            "model2": ("pixel_identity", lc.pixel_identity_weight, self._pixel_identity),
+            "model3": ("facenet_identity", lc.facenet_identity_weight, self._facenet_identity),
+        }[cfg.task.variant]
 
     # ------------------------------------------------------------------ networks and inputs
     def build_networks(self):
-        self.nets = build_networks(self.cfg.model)
+        self.nets = build_networks(self.cfg.task.model)
 
     def build_losses(self):
-        if self.cfg.model.variant != "model3" or self.identity_loss is not None:
+        if self.cfg.task.variant != "model3" or self.identity_loss is not None:
             return
         from idcg_tf.identity import FaceNetEmbedder
 
-        lc = self.cfg.loss
+        lc = self.cfg.task.loss
         self.embedder = FaceNetEmbedder(weights_path=lc.facenet_weights or None, name="facenet")
         self.identity_loss = functools.partial(
             losses.facenet_identity_loss, self.embedder, frame_step=lc.facenet_frame_step
@@ -100,29 +101,16 @@ class TranslationTask(Task):
         return {"weights": weights_checkpoint(self.nets)}
 
     # ------------------------------------------------------------------ the steps
-    def _float32_networks(self):
-        """G_Y, G_X, C_X, C_Y with float32 outputs: under a mixed policy the networks compute
-        in float16 / bfloat16, but critic scores and every loss term are float32."""
-        nets = [
-            self.nets.image_to_video,
-            self.nets.video_to_image,
-            self.nets.image_critic,
-            self.nets.video_critic,
-        ]
-        if self.cfg.train.mixed_precision == "none":
-            return nets
-        return [lambda x, _net=net, **kw: tf.cast(_net(x, **kw), tf.float32) for net in nets]
-
-    def _as_network_dtype(self, images: tf.Tensor, clips: tf.Tensor):
-        """The batch in the networks' variable dtype (float32 unless `keras.config.floatx()`
-        was changed before the networks were built, as the float64 replica test does)."""
-        dtype = self.nets.image_to_video.variable_dtype
-        return tf.cast(images, dtype), tf.cast(clips, dtype)
+    def _networks(self):
+        nets = self.nets
+        return self.float32_networks(
+            nets.image_to_video, nets.video_to_image, nets.image_critic, nets.video_critic
+        )
 
     def critic_step(self, update: Update, batch) -> dict:
         """One WGAN-GP update of both critics (Eq. 1) on one replica's batch."""
-        g_y, g_x, c_x, c_y = self._float32_networks()
-        images, clips = self._as_network_dtype(*batch)
+        g_y, g_x, c_x, c_y = self._networks()
+        images, clips = self.network_inputs(*batch)
         # eps ~ U[0, 1] per sample, keyed by seed and critic update.
         eps = update.draw(
             lambda key: tf.random.stateless_uniform([2, update.global_batch], seed=key)
@@ -137,7 +125,7 @@ class TranslationTask(Task):
             per_sample = (
                 losses.wasserstein_critic_loss(real_x, fake_x)
                 + losses.wasserstein_critic_loss(real_y, fake_y)
-                + self.cfg.loss.gradient_penalty * (gp_x + gp_y)
+                + self.cfg.task.loss.gradient_penalty_weight * (gp_x + gp_y)
             )
             loss = update.mean(per_sample)
             update.minimize(tape, loss)
@@ -151,7 +139,7 @@ class TranslationTask(Task):
         }
 
     def _pixel_identity(self, images, fake_clips, fake_images, clips):
-        form = self.cfg.loss.pixel_identity_form
+        form = self.cfg.task.loss.pixel_identity_form
         return losses.pixel_identity_loss(images, fake_clips, form) + losses.pixel_identity_loss(
             fake_images, clips, form
         )
@@ -161,7 +149,7 @@ class TranslationTask(Task):
 
     def generator_terms(self, images, clips) -> dict:
         """The per-sample, weighted terms of the translators' loss (Eq. 6-8)."""
-        g_y, g_x, c_x, c_y = self._float32_networks()
+        g_y, g_x, c_x, c_y = self._networks()
         fake_clips = g_y(images, training=True)
         fake_images = g_x(clips, training=True)
         rec_images = g_x(fake_clips, training=True)
@@ -169,7 +157,7 @@ class TranslationTask(Task):
         terms = {
             "adversarial_video": losses.wasserstein_generator_loss(c_y(fake_clips)),
             "adversarial_image": losses.wasserstein_generator_loss(c_x(fake_images)),
-            "cycle": self.cfg.loss.cycle
+            "cycle": self.cfg.task.loss.cycle_weight
             * (losses.cycle_loss(images, rec_images) + losses.cycle_loss(clips, rec_clips)),
         }
         if self._identity_term:
@@ -179,7 +167,7 @@ class TranslationTask(Task):
 
     def generator_step(self, update: Update, batch=None) -> dict:
         """One update of both translators on one replica's batch."""
-        images, clips = self._as_network_dtype(*batch)
+        images, clips = self.network_inputs(*batch)
         with tf.GradientTape() as tape:
             averaged = {k: update.mean(v) for k, v in self.generator_terms(images, clips).items()}
             loss = tf.add_n(list(averaged.values()))
@@ -189,7 +177,7 @@ class TranslationTask(Task):
     # ------------------------------------------------------------------ samples and report
     def sample_inputs(self, count: int = 4):
         """Fixed images and clips (test split if given, else train), or None without data."""
-        d, m = self.cfg.data, self.cfg.model
+        d, m = self.cfg.task.data, self.cfg.task.model
         images_pattern = d.test_images or d.train_images
         clips_pattern = d.test_clips or d.train_clips
         if not images_pattern or not clips_pattern:
@@ -228,7 +216,7 @@ class TranslationTask(Task):
     def describe(self) -> str:
         """Parameter counts and input -> output shapes of the four networks, and the critics'
         layers."""
-        m = self.cfg.model
+        m = self.cfg.task.model
         nets = build_networks(m)
         image = (None, m.resolution, m.resolution, m.channels)
         video = (None, m.frames, m.resolution, m.resolution, m.channels)
