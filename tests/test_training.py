@@ -1,6 +1,7 @@
 """Training runs end to end on tiny data: losses, outputs, divergence, resume."""
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -126,7 +127,7 @@ def test_model_change_on_resume_is_refused(tiny_cfg, tmp_path):
 
 
 def _train_args(synthetic_data, workdir):
-    data = [f"--set=data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
+    data = [f"--set=task.data.{k}={v}" for k, v in synthetic_data.items() if k != "dir"]
     return [
         str(ROOT / "tools" / "train.py"),
         "--config",
@@ -183,6 +184,56 @@ def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
     for key, value in expected.items():
         if key != "steps_per_second":
             assert got[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+
+
+def _final_checkpoint(workdir):
+    reader = tf.train.load_checkpoint(str(workdir / "checkpoints" / "ckpt-8"))
+    # Everything but the checkpoint's own bookkeeping (how many saves it took to get there).
+    skip = ("_CHECKPOINTABLE", "save_counter")
+    names = [n for n in reader.get_variable_to_shape_map() if not n.startswith(skip)]
+    return {n: reader.get_tensor(n) for n in names}
+
+
+@pytest.mark.slow  # ~40 s: a training subprocess preempted and rerun; make test-slow (CI)
+def test_sigterm_checkpoints_and_the_same_command_resumes_exactly(synthetic_data, tmp_path):
+    """SIGTERM (a preemptible VM, an eviction, a time limit) at a random step of an 8-step
+    run: one line, exit status 75, a checkpoint of the step reached; the same command then
+    ends with the same final checkpoint (weights, optimizer slots, step) as a run never
+    stopped."""
+    at = random.randint(2, 6)
+    whole = tmp_path / "whole"
+    assert run_tool(*_train_args(synthetic_data, whole)).returncode == 0
+    stopped = tmp_path / "stopped"
+    child = subprocess.Popen(
+        [sys.executable, *_train_args(synthetic_data, stopped)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in child.stdout:
+            if line.startswith(f"step {at}/8"):
+                child.send_signal(signal.SIGTERM)
+                break
+        _, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 75, (at, err[-2000:])
+    (line,) = err.strip().splitlines()  # one line, no traceback
+    reached = int(line.split(" at step ")[1].split(":")[0])
+    assert at < reached < 8, (at, line)
+    assert line == (
+        f"preempted (SIGTERM) at step {reached}: wrote checkpoint "
+        f"{stopped / 'checkpoints' / f'ckpt-{reached}'}; the same command resumes from it"
+    )
+    proc = run_tool(*_train_args(synthetic_data, stopped))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"resumed from {stopped / 'checkpoints' / f'ckpt-{reached}'}" in proc.stdout
+    expected, got = _final_checkpoint(whole), _final_checkpoint(stopped)
+    assert expected.keys() == got.keys() and len(expected) > 50
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_dry_run_shows_paper_shapes():

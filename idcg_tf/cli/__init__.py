@@ -1,7 +1,7 @@
 """The command-line tools, one module each: argument parsing and main(), over the library.
 
 Each runs as a console script (`idcg-train` = `train.cli`) and, in a clone, as
-`python tools/train.py`. What they share lives here: user errors as one line and exit status 2,
+`python tools/train.py`. What they share lives here: user errors as one line and exit status 2 (preemption: one line, status 75),
 quiet TensorFlow logs. Modules here import no TensorFlow at the top: the log filter comes first.
 """
 
@@ -36,15 +36,19 @@ def add_overrides(parser: argparse.ArgumentParser, scope: str = "") -> None:
 
 
 def run_tool(main: Callable[[list[str] | None], int | None]) -> None:
-    """Runs a tool's main; a UserError is printed as one line and exits with status 2."""
+    """Runs a tool's main; a UserError is printed as one line and exits with status 2, a run
+    stopped by its environment (`Stopped`: preemption) as one line with its own status."""
     quiet_tensorflow()
-    from idcg_tf.errors import UserError
+    from idcg_tf.errors import Stopped, UserError
 
     try:
         code = main(None)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Stopped as exc:
+        print(str(exc), file=sys.stderr, flush=True)
+        sys.exit(exc.exit_status)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

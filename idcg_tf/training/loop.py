@@ -15,7 +15,6 @@ import json
 import math
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +27,8 @@ from idcg_tf.data import reader
 from idcg_tf.errors import UserError
 from idcg_tf.runs import METRICS_LOG, check_unchanged, local_workdir, restore_newest
 from idcg_tf.training.adam import FusedAdam
+from idcg_tf.training.preemption import preemption_checkpoints
+from idcg_tf.training.progress import SpeedWindow, fmt_duration
 from idcg_tf.training.schedule import learning_rate
 from idcg_tf.training.strategy import is_chief, make_strategy, worker_id
 from idcg_tf.training.task import Task, Update, dtype_policy
@@ -71,13 +72,6 @@ class SampleSheets:
         save_png(context.workdir / "samples" / f"step_{step:07d}.png", sheet)
         with context.writer.as_default(step=step):
             tf.summary.image(tag, sheet[np.newaxis])
-
-
-def _fmt_duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 class Trainer:
@@ -326,37 +320,40 @@ class Trainer:
             hooks = [SampleSheets(samples, t.sample_every), *hooks]
         metrics: dict = {}
         start_step = self.current_step
-        window_start, window_step = time.perf_counter(), start_step
-        steps_per_sec = float("nan")
-        first = True
-        while self.current_step < total:
-            metrics = self.run_iteration()
-            step = self.current_step
-            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-            if bad:
-                raise TrainingDiverged(
-                    f"step {step}: loss term {bad[0]} is {metrics[bad[0]]}; training stopped, "
-                    f"the last good checkpoint is {self.manager.latest_checkpoint or 'none'}"
-                )
-            if first:  # the first iteration includes tracing: time from its end
-                window_start, window_step, first = time.perf_counter(), step, False
-            if step % t.log_every == 0 or step == total:
-                now = time.perf_counter()
-                if step > window_step:
-                    steps_per_sec = (step - window_step) / (now - window_start)
-                    window_start, window_step = now, step
-                self._log_metrics(step, total, metrics, steps_per_sec)
-            context = HookContext(
-                self.task, self.workdir, self.writer, self.log, self.append_record
-            )
-            for hook in hooks:
-                if step % hook.every == 0 or step == total:
-                    hook(context, step)
-            if step % t.checkpoint_every == 0 or step == total:
-                self.save()
+        speed = SpeedWindow()
+        with preemption_checkpoints(self.strategy, self.save, self._preempted) as run:
+            while self.current_step < total:
+                metrics = run(self.run_iteration)
+                self._after_iteration(metrics, total, hooks, speed)
         if self.current_step == start_step and self.chief:
             self.log(f"nothing to do: the run is already at step {start_step} of {total}")
         return metrics
+
+    def _preempted(self, path) -> str:
+        where = f"checkpoint {path}" if path else "a checkpoint"
+        return (
+            f"preempted (SIGTERM) at step {self.current_step}: wrote {where}; "
+            "the same command resumes from it"
+        )
+
+    def _after_iteration(self, metrics: dict, total: int, hooks, speed: SpeedWindow) -> None:
+        """After one iteration: the divergence check, logging, hooks and the checkpoint."""
+        t, step = self.cfg.trainer, self.current_step
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"step {step}: loss term {bad[0]} is {metrics[bad[0]]}; training stopped, "
+                f"the last good checkpoint is {self.manager.latest_checkpoint or 'none'}"
+            )
+        speed.after(step)
+        if step % t.log_every == 0 or step == total:
+            self._log_metrics(step, total, metrics, speed.measure(step))
+        context = HookContext(self.task, self.workdir, self.writer, self.log, self.append_record)
+        for hook in hooks:
+            if step % hook.every == 0 or step == total:
+                hook(context, step)
+        if step % t.checkpoint_every == 0 or step == total:
+            self.save()
 
     def _log_metrics(self, step, total, metrics, steps_per_sec):
         eta = (total - step) / steps_per_sec if steps_per_sec > 0 else float("nan")
@@ -373,5 +370,5 @@ class Trainer:
         ]
         speed = f"{steps_per_sec:.3g} it/s" if math.isfinite(steps_per_sec) else "- it/s"
         self.log(
-            f"step {step}/{total} | " + " | ".join(parts) + f" | {speed} | ETA {_fmt_duration(eta)}"
+            f"step {step}/{total} | " + " | ".join(parts) + f" | {speed} | ETA {fmt_duration(eta)}"
         )
