@@ -8,6 +8,7 @@ Small settings keep it quick: 32x32 crops, 8-frame clips; the demo is prepared o
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -288,6 +289,7 @@ def broken_inputs(tmp_path_factory, demo):
     (images / "text.png").write_text("this is not a picture\n")
     jpeg = (images / "rgb.jpg").read_bytes()
     (images / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (images / "damaged.jpg").write_bytes(_damaged(jpeg))
     face.resize((12, 12)).save(images / "tiny.png")
     Image.fromarray(skimage.data.coffee()).save(images / "coffee.png")
     (images / "notes.gif").write_bytes(b"GIF89a")
@@ -312,7 +314,16 @@ def broken_inputs(tmp_path_factory, demo):
     for index, frame in media.iter_video_frames(item, limit=24):
         if index != 12:
             Image.fromarray(frame).save(person / f"0.{index}.jpg", quality=95)
+    # Frame 22 damaged: listed, and (as a missing frame) it ends the run there.
+    (person / "0.22.jpg").write_bytes(_damaged((person / "0.22.jpg").read_bytes()))
     return root
+
+
+def _damaged(jpeg: bytes) -> bytes:
+    """A JPEG whose middle 2000 bytes are zeros: it still decodes (libjpeg warns "Corrupt JPEG
+    data: premature end of data segment", the lower part comes out grey)."""
+    middle = len(jpeg) // 2
+    return jpeg[: middle - 1000] + bytes(2000) + jpeg[middle + 1000 :]
 
 
 def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
@@ -336,6 +347,7 @@ def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
         "zero.jpg": "empty file",
         "text.png": "unreadable",
         "truncated.jpg": "unreadable",
+        "damaged.jpg": "damaged",
         "tiny.png": "too small",
         "coffee.png": "no face",
         "notes.gif": "unsupported extension",
@@ -346,6 +358,12 @@ def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
         "readme.txt": "unsupported extension",
     }
     assert all(s["detail"] for s in m["skipped"])
+    damaged = next(s for s in m["skipped"] if s["reason"] == "damaged")
+    assert "libjpeg: Corrupt JPEG data: premature end of data segment" in damaged["detail"]
+    (frame,) = m["frame_problems"]
+    assert Path(frame["frame"]).name == "0.22.jpg" and frame["reason"] == "damaged"
+    assert frame["video"].endswith("Jane_Doe/0") and "Corrupt JPEG data" in frame["detail"]
+    assert m["damaged_kept"] == []
     assert m["skipped_summary"] == dict(Counter(reasons.values()).most_common())
     # Every image mode that holds the face is kept; the good video gives 24 / 8 clips.
     kept = sorted(Path(r["source"].decode()).name for r in _records(out, "images", "train"))
@@ -361,7 +379,8 @@ def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
         r for r in _records(out, "images", "train") if r["source"].decode().endswith("gray16.png")
     )
     assert gray16["pixels"].mean() > 60  # scaled from 16 bits, not clipped to white
-    assert "skipped 11 inputs" in prepare_lib.summary_text(result)
+    text = prepare_lib.summary_text(result)
+    assert "skipped 12 inputs" in text and "1 video frames did not decode" in text
     assert not (out / prepare_lib.WORK_DIR).exists()  # the cache goes once the shards are written
 
 
@@ -378,6 +397,44 @@ def test_nothing_usable_exits_1(broken_inputs, tmp_path):
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "wrote 0 images" in proc.stdout and "no face 1" in proc.stdout
+
+
+def test_keep_damaged_uses_the_damaged_jpeg_and_lists_it(broken_inputs, tmp_path):
+    # The astronaut with its middle 2000 bytes damaged: the lower half is grey, the face in the
+    # upper half intact. With --keep-damaged it is used, and still named in the manifest.
+    import skimage.data
+    from PIL import Image
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    shutil.copyfile(broken_inputs / "images" / "rgb.jpg", folder / "rgb.jpg")
+    jpeg = io.BytesIO()
+    Image.fromarray(skimage.data.astronaut()).save(jpeg, "JPEG", quality=90)
+    (folder / "damaged.jpg").write_bytes(_damaged(jpeg.getvalue()))
+    out = tmp_path / "out"
+    proc = run_tool(
+        "tools/prepare_data.py",
+        "--images",
+        f"images:{folder}",
+        "--output",
+        str(out),
+        "--test-fraction",
+        "0",
+        "--resolution",
+        str(R),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--keep-damaged",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "kept 1 damaged images (--keep-damaged" in proc.stdout
+    m = json.loads((out / prepare_lib.MANIFEST).read_text())
+    (kept,) = m["damaged_kept"]
+    assert Path(kept["path"]).name == "damaged.jpg" and "Corrupt JPEG data" in kept["detail"]
+    assert m["skipped"] == []
+    used = sorted(Path(r["source"].decode()).name for r in _records(out, "images", "train"))
+    assert used == ["damaged.jpg", "rgb.jpg"]
 
 
 @pytest.mark.parametrize(

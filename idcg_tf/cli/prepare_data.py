@@ -171,6 +171,12 @@ def _add_split_and_run_options(p) -> None:
         action="store_true",
         help="keep the per-input cache (<output>/.work) after success",
     )
+    run.add_argument(
+        "--keep-damaged",
+        action="store_true",
+        help="use JPEGs that decode only with errors (part of the picture grey); without it "
+        "they are skipped. Either way each is listed in the manifest with libjpeg's reason",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
         "--dry-run",
@@ -215,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         max_frames_per_video=args.max_frames_per_video,
         max_clips_per_video=args.max_clips_per_video,
         keep_work=args.keep_work,
+        keep_damaged=args.keep_damaged,
     )
     if args.dry_run:
         print(json.dumps(prepare_lib.plan(options), indent=1))

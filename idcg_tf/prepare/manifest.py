@@ -141,6 +141,20 @@ def build_manifest(
         "shards": shards,
         "skipped_summary": dict(Counter(s["reason"] for s in skipped).most_common()),
         "skipped": skipped,
+        # Damage never passes unsaid: stills kept under --keep-damaged (skipped ones are in
+        # "skipped"), and every frame of a frame folder that did not decode, or only with errors.
+        "damaged_kept": sorted(
+            (d for s in summaries for d in s.get("damaged_kept", [])), key=lambda d: d["path"]
+        ),
+        "frame_problems": sorted(
+            (
+                {"video": v["path"], **p}
+                for s in summaries
+                for v in s["videos"]
+                for p in v.get("frame_problems", [])
+            ),
+            key=lambda p: (p["video"], p["frame"]),
+        ),
         "videos": sorted((v for s in summaries for v in s["videos"]), key=lambda v: v["path"]),
         "notes": _notes(options, items, per_split, time_split_videos),
     }

@@ -72,6 +72,7 @@ class PrepareOptions:
     max_frames_per_video: int = 0  # decode at most this many frames per video; 0: all
     max_clips_per_video: int = 0  # keep at most this many clips per video and split; 0: all
     keep_work: bool = False  # keep the per-input cache after a successful run
+    keep_damaged: bool = False  # use JPEGs that decode only with errors (listed either way)
 
     def resolved(self) -> PrepareOptions:
         """Checks every field and fills the defaults; errors name the flag."""
@@ -199,5 +200,16 @@ def summary_text(result: PrepareResult) -> str:
     if m["skipped"]:
         reasons = ", ".join(f"{reason} {n}" for reason, n in m["skipped_summary"].items())
         lines.append(f"skipped {len(m['skipped'])} inputs: {reasons} (each listed in {MANIFEST})")
+    if m["damaged_kept"]:
+        lines.append(
+            f"kept {len(m['damaged_kept'])} damaged images (--keep-damaged; listed in {MANIFEST})"
+        )
+    if m["frame_problems"]:
+        reasons = Counter(p["reason"] for p in m["frame_problems"])
+        lines.append(
+            f"{len(m['frame_problems'])} video frames did not decode or decoded only with "
+            f"errors ({', '.join(f'{r} {n}' for r, n in reasons.most_common())}; listed in "
+            f"{MANIFEST} under frame_problems)"
+        )
     lines += m["notes"]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ RESULT_OPTIONS = (
     "test_fraction",
     "max_frames_per_video",
     "max_clips_per_video",
+    "keep_damaged",
 )
 
 
@@ -88,11 +89,17 @@ def _failed(item: sources_lib.Item, error: Exception) -> dict:
     return _skip(item, "failed", f"{type(error).__name__}: {error}")
 
 
-def _load_stills(task: Task, min_face: int, skipped: list) -> list:
-    loaded = []
+def _load_stills(task: Task, options, skipped: list, damaged: list) -> list:
+    loaded, min_face = [], options.min_face
     for item, split in zip(task.items, task.splits):
+        kept = None
+        if options.keep_damaged:
+
+            def kept(detail, item=item):
+                damaged.append(_skip(item, "damaged", detail))
+
         try:
-            image = media.read_image(item.path)
+            image = media.read_image(item.path, on_damage=kept)
             h, w = image.shape[:2]
             if min(h, w) < min_face:
                 raise sources_lib.SkipInput(
@@ -110,8 +117,8 @@ def process_stills(task: Task, worker: Worker) -> tuple[list, dict]:
     from idcg_tf.data import schema
 
     options = worker.options
-    records, skipped = [], []
-    loaded = _load_stills(task, options.min_face, skipped)
+    records, skipped, damaged = [], [], []
+    loaded = _load_stills(task, options, skipped, damaged)
     try:
         found = worker.detector.detect([image for _, _, image in loaded])
     except Exception:  # noqa: BLE001 - retry one by one so one bad image only costs itself
@@ -155,7 +162,7 @@ def process_stills(task: Task, worker: Worker) -> tuple[list, dict]:
                 ),
             )
         )
-    return records, {"skipped": skipped, "videos": []}
+    return records, {"skipped": skipped, "videos": [], "damaged_kept": damaged}
 
 
 def process_video(task: Task, worker: Worker) -> tuple[list, dict]:
@@ -171,6 +178,7 @@ def process_video(task: Task, worker: Worker) -> tuple[list, dict]:
         options.smooth,
         options.clip_stride,
         options.max_clips_per_video,
+        options.keep_damaged,
     )
     if split == "time":
 

@@ -32,6 +32,7 @@ class ClipCut:
         smooth: sigma, in frames, of the smoothing of crop boxes along a track.
         stride: frames between clip starts; None: `frames` (no overlap).
         max_clips: at most this many clips per part, evenly spaced; 0: all.
+        keep_damaged: use frames that decode only with errors (listed either way).
     """
 
     frames: int
@@ -40,6 +41,7 @@ class ClipCut:
     smooth: float
     stride: int | None = None
     max_clips: int = 0
+    keep_damaged: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,13 +118,13 @@ def _track_boxes(runs, cut: ClipCut) -> tuple[dict, dict]:
     return boxes, confidence
 
 
-def _crops(item, limit: int, needed: set, boxes: dict, resolution: int) -> dict:
+def _crops(item, limit: int, needed: set, boxes: dict, cut: ClipCut) -> dict:
     """Pass 2 over the video: the crops of the `needed` frames (a frame that fails to decode
     this time is missing)."""
     last, crops = max(needed), {}
-    for index, frame in media.iter_video_frames(item, limit):
+    for index, frame in media.iter_video_frames(item, limit, keep_damaged=cut.keep_damaged):
         if index in needed and frame is not None:
-            crops[index] = faces_lib.crop_square(frame, *boxes[index], resolution)
+            crops[index] = faces_lib.crop_square(frame, *boxes[index], cut.resolution)
         if index >= last:
             break
     return crops
@@ -148,17 +150,24 @@ def face_clips(
             never cross a part's range. None: one part, "clip", the whole video.
         first_clip_only: stop reading as soon as one clip's worth of track is found, and
             keep only the first clip.
-        stats: filled with what was found (frames, face frames, runs), also when the video
-            is skipped.
+        stats: filled with what was found (frames, face frames, runs, the frames that did not
+            decode or decode only with errors, with their reasons), also when the video is
+            skipped.
 
     Raises:
         SkipInput: no frame decodes, too few frames, no face, a track too short for a clip.
     """
     stats = {} if stats is None else stats
     length = cut.frames
-    detections, seen = _detect_main_face(
-        media.iter_video_frames(item, limit), detector, length if first_clip_only else 0, stats
-    )
+    problems: list = []
+    frames = media.iter_video_frames(item, limit, problems, cut.keep_damaged)
+    try:
+        detections, seen = _detect_main_face(
+            frames, detector, length if first_clip_only else 0, stats
+        )
+    finally:
+        if problems:
+            stats["frame_problems"] = problems
     if not detections:
         raise sources_lib.SkipInput("no frames", "no frame could be decoded")
     if len(seen) < length:
@@ -187,7 +196,7 @@ def face_clips(
                 f"{length}" + (" in one time-split part" if len(ranges) > 1 else "")
             ),
         )
-    crops = _crops(item, limit, {i for _, clip in plan for i in clip}, boxes, cut.resolution)
+    crops = _crops(item, limit, {i for _, clip in plan for i in clip}, boxes, cut)
     clips = [
         FaceClip(name, clip, np.stack([crops[i] for i in clip]), [confidence[i] for i in clip])
         for name, clip in plan
