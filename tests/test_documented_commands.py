@@ -176,6 +176,7 @@ TINY_RUNS = [
         "--config tiny --batch 2 --batches 2 --set task.data.train_clips={train_clips}",
     ),
     ("benchmark infer", "--config tiny --repeats 1"),
+    ("benchmark prepare", ""),
     ("gpu_check", "--report {w}/gpu_check.json"),
 ]
 # Runs that must fail, with the one line they must print.

@@ -494,6 +494,60 @@ def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
     assert json.loads(proc.stdout)["inputs_per_split"]["images"] == {"train": 62, "test": 17}
 
 
+def _prepare_ytf(source: Path, out: Path):
+    # The README's YouTube Faces command, at the miniature's size.
+    proc = run_tool(
+        "tools/prepare_data.py",
+        "--videos",
+        f"ytf:{source}",
+        "--output",
+        str(out),
+        "--resolution",
+        str(R),
+        "--frames",
+        str(L),
+        "--test-fraction",
+        "0",
+        "--workers",
+        "1",
+        "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((out / prepare_lib.MANIFEST).read_text())
+
+
+@pytest.mark.slow  # ~15 s: three prepare_data runs; make test-slow (CI)
+def test_youtube_faces_boxes_and_aligned_crops(tmp_path):
+    """The miniature YouTube Faces, laid out as the dataset ships (frame_images_DB with each
+    person's labeled_faces.txt, aligned_images_DB): the boxes replace detection where a frame
+    has one, the aligned crops are used without it; every person's video yields clips, as
+    many as detecting every frame gives."""
+    from idcg_tf.benchmark.prepare import PEOPLE, youtube_faces_miniature
+
+    root = youtube_faces_miniature(tmp_path / "YouTubeFaces", frames_per_video=24)
+    labelled = _prepare_ytf(root / "frame_images_DB", tmp_path / "labelled")
+    aligned = _prepare_ytf(root / "aligned_images_DB", tmp_path / "aligned")
+    for labels in (root / "frame_images_DB").glob("*.labeled_faces.txt"):
+        labels.unlink()
+    detected = _prepare_ytf(root, tmp_path / "detected")  # the dataset root works too
+
+    for m in (labelled, aligned, detected):
+        assert m["counts"]["train"]["identities"] == len(PEOPLE)
+        assert [v["clips"] for v in m["videos"]] == [{"train": 3}] * len(PEOPLE), m["videos"]
+    for video in labelled["videos"]:  # position 5 of each video has no label line: frame 6
+        assert video["face_sources"] == {"dataset": 23, "detector": 1}
+        assert video["detected_frames"] == [6]
+    for video in aligned["videos"]:
+        assert video["face_sources"] == {"dataset": 24, "detector": 0}
+    assert all(v["face_sources"]["detector"] == 24 for v in detected["videos"])
+    # Same faces, same crop geometry: the clips from the boxes look like the detected ones.
+    for name in ("labelled", "aligned"):
+        a = _records(tmp_path / name, "clips", "train")
+        b = _records(tmp_path / "detected", "clips", "train")
+        diff = np.mean([np.abs(x["pixels"] / 1.0 - y["pixels"]).mean() for x, y in zip(a, b)])
+        assert diff < 12, (name, diff)  # of 255; the aligned path resamples twice
+
+
 def test_celeba_and_pasc_layouts(tmp_path):
     """Identities and the official CelebA partition come from the annotation files; a person
     with any officially-test image is wholly test."""

@@ -1,4 +1,5 @@
-"""Library side of `tools/benchmark.py`: one module per section (train, facenet, data, infer),
+"""Library side of `tools/benchmark.py`: one module per section (train, facenet, data, infer,
+prepare),
 plus the FLOP count and the measured matmul peak they share."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 
-SECTIONS = ("train", "facenet", "data", "infer")
+SECTIONS = ("train", "facenet", "data", "infer", "prepare")
 
 
 def run_section(
@@ -59,6 +60,10 @@ def run_section(
         from idcg_tf.benchmark.data import benchmark_data
 
         return {"data": benchmark_data(cfg, batch or cfg.trainer.batch_size, batches, log)}
+    if section == "prepare":  # needs no config: the miniature fixes its options
+        from idcg_tf.benchmark.prepare import benchmark_prepare
+
+        return {"prepare": benchmark_prepare(log)}
     if section == "infer":
         from idcg_tf.benchmark.infer import benchmark_infer
 

@@ -6,10 +6,12 @@
     idcg-benchmark facenet [--batch 4]
     idcg-benchmark data --config tiny --set task.data.train_clips=... [--batches 50]
     idcg-benchmark infer --config tiny [--repeats 20]
+    idcg-benchmark prepare
 
 Sections: train (samples/s, FLOPs, MFU against this process's measured matmul peak, memory),
 facenet (identity loss cost per sample), data (reader clips/s vs what training consumes),
-infer (latency p50/p90 of the generators: eager, tf.function, SavedModel, ONNX Runtime).
+infer (latency p50/p90 of the generators: eager, tf.function, SavedModel, ONNX Runtime),
+prepare (prepare_data's frames/s per path: detection, the dataset's boxes, its aligned crops).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def _table(title: str, record: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["train", "facenet", "data", "infer"])
+    parser.add_argument("section", choices=["train", "facenet", "data", "infer", "prepare"])
     parser.add_argument(
         "--config", default="tiny", help="a shipped config's name or a YAML file (default: tiny)"
     )

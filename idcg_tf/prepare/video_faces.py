@@ -17,6 +17,7 @@ import numpy as np
 from idcg_tf.prepare import faces as faces_lib
 from idcg_tf.prepare import media
 from idcg_tf.prepare import sources as sources_lib
+from idcg_tf.prepare.dataset_faces import DatasetFaces
 
 Parts = Callable[[int, int], dict[str, tuple[int, int]]]
 
@@ -56,33 +57,47 @@ class FaceClip:
 
 
 def _detect_main_face(
-    frames, detector: faces_lib.FaceDetector, enough: int, stats: dict
+    frames, detector: faces_lib.FaceDetector, enough: int, stats: dict, known=None
 ) -> tuple[list, list[int]]:
     """Pass 1: (frame index, faces) of every decoded frame and the indices of all frames read.
-    With `enough` > 0, reading stops once the main track has a run that long."""
-    detections, batch, seen = [], [], []
+    `known` (a `DatasetFaces`) gives the faces the dataset located; the detector finds the
+    rest. With `enough` > 0, reading stops once the main track has a run that long."""
+    detections, batch, seen, detected = [], [], [], []
+    sources = {"dataset": 0, "detector": 0}
 
     def flush():
         found = detector.detect([frame for _, frame in batch])
         detections.extend((index, faces) for (index, _), faces in zip(batch, found))
+        sources["detector"] += len(batch)
+        detected.extend(index for index, _ in batch)
         batch.clear()
 
     for index, frame in frames:
         seen.append(index)
         if frame is None:  # an unreadable file in a frame folder breaks the run there
             continue
-        batch.append((index, frame))
-        if len(batch) == faces_lib.DETECT_BATCH:
-            flush()
+        given = known.get(index, frame) if known else None
+        if given is not None:
+            detections.append((index, given))
+            sources["dataset"] += 1
+        else:
+            batch.append((index, frame))
+        if len(batch) == faces_lib.DETECT_BATCH or (given is not None and enough):
+            if batch:
+                flush()
             if enough and any(len(r) >= enough for r in faces_lib.main_face_runs(detections)):
                 break
     if batch:
         flush()
+    detections.sort(key=lambda d: d[0])
     stats.update(
         frames=len(seen),
         unreadable_frames=len(seen) - len(detections),
         face_frames=sum(1 for _, f in detections if f),
+        face_sources=sources,
     )
+    if known:  # which frames the dataset's faces did not cover
+        stats["detected_frames"] = detected
     return detections, seen
 
 
@@ -161,9 +176,10 @@ def face_clips(
     length = cut.frames
     problems: list = []
     frames = media.iter_video_frames(item, limit, problems, cut.keep_damaged)
+    known = DatasetFaces(item.faces, item.path, detector.min_face) if item.faces else None
     try:
         detections, seen = _detect_main_face(
-            frames, detector, length if first_clip_only else 0, stats
+            frames, detector, length if first_clip_only else 0, stats, known
         )
     finally:
         if problems:
