@@ -374,6 +374,7 @@ def test_tiny_run_of_a_documented_command(fields, k):
         assert proc.returncode == 2 and last.startswith(expected), proc.stderr[-2000:]
         return
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "0.2-era config keys" not in proc.stderr  # the docs show the current keys
     for option, output in OUTPUTS.items():
         if option in args:
             path = fields.w / output
@@ -403,6 +404,7 @@ def test_make_demo_at_tiny_size(tmp_path):
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "0.2-era config keys" not in proc.stdout + proc.stderr  # it uses the current keys
     assert "Demo finished" in proc.stdout
     assert (tmp_path / "runs" / "demo" / "eval" / "metrics.json").is_file()
     assert any((tmp_path / "runs" / "demo" / "translations").iterdir())

@@ -614,6 +614,137 @@ def test_celeba_as_kaggle_ships_it_keeps_its_partition(tmp_path, capsys):
     assert notice.startswith("notice: --images celeba:") and "no identity_CelebA.txt" in notice
 
 
+@pytest.mark.slow  # ~15 s: MTCNN over a CelebA and a YouTube Faces miniature; make test-slow
+def test_kaggle_celeba_and_youtube_faces_with_the_readme_command(demo, tmp_path):
+    """The README's Celeb command on miniatures of the Kaggle CelebA (real faces, its file
+    names and CSVs) and of YouTube Faces: the test split holds exactly the partition-2 images,
+    YouTube Faces keeps one identity per person."""
+    from PIL import Image
+
+    from idcg_tf.benchmark.prepare import PEOPLE, youtube_faces_miniature
+
+    root = tmp_path / "celeba-dataset"
+    inner = root / "img_align_celeba" / "img_align_celeba"
+    inner.mkdir(parents=True)
+    stills = sorted((Path(demo["media"].images) / "train" / "carphone").glob("*.png"))[:8]
+    names = [f"{k:06d}.jpg" for k in range(1, len(stills) + 1)]
+    for name, still in zip(names, stills):
+        Image.open(still).convert("RGB").save(inner / name, quality=95)
+    parts = [0, 2, 1, 2, 0, 0, 2, 1][: len(names)]
+    (root / "list_eval_partition.csv").write_text(
+        "image_id,partition\n" + "".join(f"{n},{p}\n" for n, p in zip(names, parts))
+    )
+    for extra in ("list_attr_celeba.csv", "list_bbox_celeba.csv"):
+        (root / extra).write_text("image_id,x\n")
+    ytf = youtube_faces_miniature(tmp_path / "YouTubeFaces", frames_per_video=16)
+    out = tmp_path / "celeb"
+    proc = run_tool(
+        "tools/prepare_data.py",
+        "--images",
+        f"celeba:{root}",
+        "--frontal-only",
+        "--videos",
+        f"ytf:{ytf / 'frame_images_DB'}",
+        "--output",
+        str(out),
+        "--resolution",
+        str(R),
+        "--frames",
+        str(L),
+        "--workers",
+        "1",
+        "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "no identity_CelebA.txt" in proc.stderr
+    split = {
+        s: sorted(Path(r["source"].decode()).name for r in _records(out, "images", s))
+        for s in ("train", "test")
+    }
+    wanted = [n for n, p in zip(names, parts) if p == 2]
+    assert split["test"] == wanted, split  # every still holds a frontal face
+    assert split["train"] == [n for n in names if n not in wanted]
+    clips = [c for s in ("train", "test") for c in _records(out, "clips", s)]
+    assert {c["identity"].decode() for c in clips} == {f"ytf:{p}" for p in PEOPLE}
+
+
+@pytest.mark.slow  # ~15 s: two prepare_data runs over a CelebA miniature; make test-slow
+def test_celeba_aligned_takes_its_boxes_from_the_landmarks(demo, tmp_path):
+    """The official CelebA layout with Anno/list_landmarks_align_celeba.txt: celeba_aligned
+    crops every image from its landmarks without detection, and the crops match the detected
+    ones (the landmark box is calibrated on MTCNN's own boxes); identities and the partition
+    are honoured as for celeba."""
+    from PIL import Image
+
+    from idcg_tf.prepare.dataset_faces import landmark_box
+    from idcg_tf.prepare.faces import Face, FaceDetector, iou
+
+    root = tmp_path / "CelebA"
+    for sub in ("Img/img_align_celeba", "Anno", "Eval"):
+        (root / sub).mkdir(parents=True)
+    stills = sorted((Path(demo["media"].images) / "train" / "carphone").glob("*.png"))[:6]
+    names = [f"{k:06d}.jpg" for k in range(1, len(stills) + 1)]
+    images = []
+    for name, still in zip(names, stills):
+        Image.open(still).convert("RGB").save(root / "Img" / "img_align_celeba" / name)
+        images.append(np.asarray(Image.open(root / "Img" / "img_align_celeba" / name)))
+    rows = []
+    for name, image in zip(names, images):  # landmarks as the dataset's file holds them
+        (face,) = FaceDetector(16, 0.9)._mtcnn.detect_faces(image, box_format="xyxy")[:1]
+        k = face["keypoints"]
+        points = [k["left_eye"], k["right_eye"], k["nose"], k["mouth_left"], k["mouth_right"]]
+        rows.append(f"{name} " + " ".join(f"{int(x)} {int(y)}" for x, y in points))
+        # The box the landmarks give is MTCNN's square box, within a few pixels.
+        given = landmark_box(points[:2], points[3:])
+        x0, y0, x1, y1 = face["box"]
+        cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+        square = Face(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, 1.0)
+        assert iou(given, square) > 0.8, (name, given, square)
+    header = "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y "
+    header += "rightmouth_x rightmouth_y"
+    (root / "Anno" / "list_landmarks_align_celeba.txt").write_text(
+        f"{len(rows)}\n{header}\n" + "\n".join(rows) + "\n"
+    )
+    (root / "Anno" / "identity_CelebA.txt").write_text(
+        "".join(f"{n} {1 + k % 2}\n" for k, n in enumerate(names))
+    )
+    (root / "Eval" / "list_eval_partition.txt").write_text(
+        "".join(f"{n} {2 if k == 0 else 0}\n" for k, n in enumerate(names))
+    )
+    outs = {}
+    for kind in ("celeba", "celeba_aligned"):
+        out = tmp_path / kind
+        proc = run_tool(
+            "tools/prepare_data.py",
+            "--images",
+            f"{kind}:{root}",
+            "--frontal-only",
+            "--output",
+            str(out),
+            "--resolution",
+            str(R),
+            "--workers",
+            "1",
+            "--no-progress",
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outs[kind] = json.loads((out / prepare_lib.MANIFEST).read_text())
+    assert outs["celeba_aligned"]["image_face_sources"] == {"dataset": 6, "detector": 0}
+    assert outs["celeba"]["image_face_sources"] == {"dataset": 0, "detector": 6}
+    for m in outs.values():  # identity 1 holds the partition-2 image: wholly test
+        assert (m["counts"]["test"]["images"], m["counts"]["train"]["images"]) == (3, 3)
+    for split in ("train", "test"):
+        a, b = (
+            sorted(_records(tmp_path / kind, "images", split), key=lambda r: r["source"])
+            for kind in ("celeba_aligned", "celeba")
+        )
+        # The same face, framed alike: the crops correlate (a box shifted by a few pixels of
+        # a small face moves edges, so pixel differences alone say little).
+        for x, y in zip(a, b):
+            r = np.corrcoef(x["pixels"].ravel() / 1.0, y["pixels"].ravel() / 1.0)[0, 1]
+            assert r > 0.7, (split, Path(x["source"].decode()).name, r)
+
+
 def test_split_keeps_each_identity_on_one_side_across_domains():
     items = [_item("images", f"s{k}.jpg", f"pasc:{k % 7:05d}") for k in range(40)]
     items += [_item("videos", f"v{k}.mp4", f"pasc:{k % 5:05d}") for k in range(10)]

@@ -12,7 +12,7 @@ RUN="${OUT}runs/demo"
 SETS=()
 for kind in images clips; do
     for split in train test; do
-        SETS+=(--set "data.${split}_${kind}=${OUT}demo_data/records/${kind}-${split}-*.tfrecord")
+        SETS+=(--set "task.data.${split}_${kind}=${OUT}demo_data/records/${kind}-${split}-*.tfrecord")
     done
 done
 for kv in ${DEMO_SET:-}; do SETS+=(--set "$kv"); done

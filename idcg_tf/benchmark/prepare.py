@@ -70,6 +70,48 @@ def youtube_faces_miniature(
     return root
 
 
+def landmark_box_calibration(work: str | Path) -> dict:
+    """MTCNN's boxes against its own five landmarks on the demo's real faces, in units of the
+    eye-to-mouth distance d: where the box centre lies along the eyes-to-mouth axis and across
+    it, and its longer side (what `dataset_faces.landmark_box` uses for CelebA's landmarks)."""
+    import numpy as np
+    from mtcnn import MTCNN
+
+    from idcg_tf.prepare import demo_media, media
+
+    folder = demo_media.lay_out_demo_media(Path(work) / "media")
+    paths = sorted(Path(folder.images).rglob("*.png")) + sorted(Path(folder.images).rglob("*.jpg"))
+    model, rows = MTCNN(), []
+    for path in paths:
+        image = media.read_image(str(path))
+        scale = max(1.0, 112 / min(image.shape[:2]))  # as FaceDetector enlarges small images
+        if scale > 1:
+            import cv2
+
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        for face in model.detect_faces(image, box_format="xyxy"):
+            if face["confidence"] < 0.9:
+                continue
+            k = {n: np.asarray(v, float) for n, v in face["keypoints"].items()}
+            x0, y0, x1, y1 = (float(v) for v in face["box"])
+            e = (k["left_eye"] + k["right_eye"]) / 2
+            m = (k["mouth_left"] + k["mouth_right"]) / 2
+            d = float(np.linalg.norm(m - e))
+            axis = (m - e) / d
+            rel = np.array([(x0 + x1) / 2, (y0 + y1) / 2]) - e
+            across = np.array([-axis[1], axis[0]])
+            rows.append([rel @ axis / d, rel @ across / d, max(x1 - x0, y1 - y0) / d])
+    values = np.asarray(rows)
+    q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
+    return {
+        "faces": len(rows),
+        **{
+            key: {"median": float(q50[i]), "iqr": [float(q25[i]), float(q75[i])]}
+            for i, key in enumerate(("along", "across", "side"))
+        },
+    }
+
+
 def benchmark_prepare(log=None, work: str | Path | None = None) -> dict:
     """Times prepare_data on the miniature three ways (one worker each, same options): MTCNN
     on every frame (the label files removed), the labeled_faces.txt boxes, the aligned crops."""
@@ -131,7 +173,9 @@ def benchmark_prepare(log=None, work: str | Path | None = None) -> dict:
     detect = paths["detect"]["seconds"]
     for name in ("detect", "labelled", "aligned"):
         paths[name]["speedup_over_detect"] = detect / paths[name]["seconds"]
+        calibration = landmark_box_calibration(root)
     return {
         "paths": paths,
+        "landmark_box": calibration,
         "note": "one worker process; wall time of prepare() including model loading",
     }

@@ -77,3 +77,52 @@ class DatasetFaces:
         else:
             return None
         return [face] if face.side >= self.min_face else []
+
+
+# A face box from the five landmarks, in units of the eye-to-mouth distance d (from the eyes'
+# midpoint e to the mouth corners' midpoint m): the box centre lies ALONG * d from e towards m
+# (and ACROSS * d sideways), its longer side is SIDE * d: MTCNN's own boxes against its own
+# landmarks, medians over the demo's real faces (`idcg-benchmark prepare` measures them again:
+# its "landmark_box" record; docs/data.md). On CelebA's first aligned image this gives a 106 px
+# box centred at (88, 126) of the 178x218 image, so the default crop (margin 0.2) is 148 px.
+LANDMARK_ALONG, LANDMARK_ACROSS, LANDMARK_SIDE = 0.35, 0.0, 2.52
+
+
+def landmark_box(eyes: tuple, mouth: tuple) -> Face:
+    """The MTCNN-like square face box of eye and mouth-corner positions ((x, y) pairs)."""
+    import numpy as np
+
+    (lx, ly), (rx, ry) = eyes
+    (mlx, mly), (mrx, mry) = mouth
+    e = np.array([(lx + rx) / 2, (ly + ry) / 2])
+    m = np.array([(mlx + mrx) / 2, (mly + mry) / 2])
+    d = float(np.linalg.norm(m - e))
+    axis = (m - e) / d
+    across = np.array([-axis[1], axis[0]])
+    cx, cy = e + LANDMARK_ALONG * d * axis + LANDMARK_ACROSS * d * across
+    half = LANDMARK_SIDE * d / 2
+    return Face(cx - half, cy - half, cx + half, cy + half, 1.0)
+
+
+def read_celeba_landmarks(path: str | Path) -> dict[str, str]:
+    """{file name: "box:x0,y0,x1,y1"} of CelebA's list_landmarks_align_celeba: the official
+    text form (a count line, a header line, then ``000001.jpg 69 109 106 113 77 142 73 152 108
+    154``: left eye, right eye, nose, left and right mouth corner) or the Kaggle CSV
+    (``image_id,lefteye_x,...`` header)."""
+    boxes = {}
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.replace(",", " ").split()
+            if len(parts) != 11 or not all(p.lstrip("-").isdigit() for p in parts[1:]):
+                continue  # the count line, the header, a blank line
+            v = [float(p) for p in parts[1:]]
+            face = landmark_box(((v[0], v[1]), (v[2], v[3])), ((v[6], v[7]), (v[8], v[9])))
+            boxes[parts[0]] = f"box:{face.x0:.1f},{face.y0:.1f},{face.x1:.1f},{face.y1:.1f}"
+    return boxes
+
+
+def box_face(faces: str) -> Face:
+    """The Face of an item's "box:x0,y0,x1,y1"."""
+    x0, y0, x1, y1 = (float(v) for v in faces[len("box:") :].split(","))
+    return Face(x0, y0, x1, y1, 1.0)

@@ -156,5 +156,10 @@ def build_manifest(
             key=lambda p: (p["video"], p["frame"]),
         ),
         "videos": sorted((v for s in summaries for v in s["videos"]), key=lambda v: v["path"]),
+        # Still images whose face box the dataset gave (CelebA's landmarks) or MTCNN found.
+        "image_face_sources": {
+            k: sum(s.get("image_face_sources", {}).get(k, 0) for s in summaries)
+            for k in ("dataset", "detector")
+        },
         "notes": _notes(options, items, per_split, time_split_videos),
     }

@@ -53,6 +53,8 @@ IMAGE_KINDS = {
     "images": "a folder of still images (recursive) or one image file; split by file, or by a "
     "train/ or test/ folder",
     "celeba": "CelebA root (img_align_celeba/ [+ identity_CelebA.txt, list_eval_partition.txt])",
+    "celeba_aligned": "as celeba, the face boxes from its list_landmarks_align_celeba "
+    "(no detection; --frontal-only still applies)",
     "pasc": "PaSC stills folder; identity = 5-digit subject id at the start of each name",
 }
 VIDEO_KINDS = {
@@ -221,6 +223,26 @@ def _read_table(path: Path) -> dict[str, str]:
     return table
 
 
+def _celeba_boxes(root: Path, source: Source) -> dict[str, str]:
+    """{file name: "box:x0,y0,x1,y1"} from CelebA's landmarks of its aligned images."""
+    from idcg_tf.prepare.dataset_faces import read_celeba_landmarks
+
+    path = _first_existing(
+        root,
+        [
+            "list_landmarks_align_celeba.txt",
+            "Anno/list_landmarks_align_celeba.txt",
+            "list_landmarks_align_celeba.csv",
+        ],
+    )
+    if path is None:
+        raise UserError(
+            f"--images {source.spec}: celeba_aligned needs list_landmarks_align_celeba.txt "
+            f"(or .csv) in {root} or {root / 'Anno'}"
+        )
+    return read_celeba_landmarks(path)
+
+
 def _celeba(source: Source) -> tuple[list[Item], list[Rejected]]:
     root = Path(source.path)
     if root.name == "img_align_celeba":
@@ -242,6 +264,7 @@ def _celeba(source: Source) -> tuple[list[Item], list[Rejected]]:
         )
     identities = _read_table(identity_file) if identity_file else {}
     partition = _read_table(partition_file) if partition_file else {}
+    boxes = _celeba_boxes(root, source) if source.kind == "celeba_aligned" else {}
     files, rejected = _split_by_extension(
         _walk_files(images), "images", IMAGE_EXTENSIONS, "an image"
     )
@@ -258,6 +281,7 @@ def _celeba(source: Source) -> tuple[list[Item], list[Rejected]]:
                 f"celeba:{person}" if person else "",
                 official,
                 _stamp(f),
+                boxes.get(f.name, ""),
             )
         )
     return items, rejected
@@ -318,7 +342,7 @@ def enumerate_source(source: Source) -> tuple[list[Item], list[Rejected]]:
 
     A source without a single input of its kind is a `UserError`.
     """
-    if source.domain == "images" and source.kind == "celeba":
+    if source.domain == "images" and source.kind in ("celeba", "celeba_aligned"):
         items, rejected = _celeba(source)
     elif source.domain == "videos" and source.kind == "frames":
         items, rejected = _frames(source)

@@ -12,6 +12,7 @@ from typing import Any
 from idcg_tf.prepare import faces as faces_lib
 from idcg_tf.prepare import media
 from idcg_tf.prepare import sources as sources_lib
+from idcg_tf.prepare.dataset_faces import box_face
 from idcg_tf.prepare.split import time_ranges
 from idcg_tf.prepare.video_faces import ClipCut, face_clips
 
@@ -113,22 +114,33 @@ def _load_stills(task: Task, options, skipped: list, damaged: list) -> list:
     return loaded
 
 
+def _detect_stills(detector, loaded: list, skipped: list) -> list:
+    """The faces of each loaded still: the dataset's box where its item has one (CelebA's
+    landmarks), MTCNN's detections otherwise (None where detection failed)."""
+    found: list = [
+        [box_face(item.faces)] if item.faces.startswith("box:") else None for item, _, _ in loaded
+    ]
+    todo = [k for k, f in enumerate(found) if f is None]
+    try:
+        for k, faces in zip(todo, detector.detect([loaded[k][2] for k in todo])):
+            found[k] = faces
+    except Exception:  # noqa: BLE001 - retry one by one so one bad image only costs itself
+        for k in todo:
+            try:
+                found[k] = detector.detect([loaded[k][2]])[0]
+            except Exception as error:  # noqa: BLE001
+                skipped.append(_failed(loaded[k][0], error))
+                found[k] = None
+    return found
+
+
 def process_stills(task: Task, worker: Worker) -> tuple[list, dict]:
     from idcg_tf.data import schema
 
     options = worker.options
     records, skipped, damaged = [], [], []
     loaded = _load_stills(task, options, skipped, damaged)
-    try:
-        found = worker.detector.detect([image for _, _, image in loaded])
-    except Exception:  # noqa: BLE001 - retry one by one so one bad image only costs itself
-        found = []
-        for item, _, image in loaded:
-            try:
-                found.append(worker.detector.detect([image])[0])
-            except Exception as error:  # noqa: BLE001
-                skipped.append(_failed(item, error))
-                found.append(None)
+    found = _detect_stills(worker.detector, loaded, skipped)
     for (item, split, image), faces in zip(loaded, found):
         if faces is None:
             continue
@@ -162,7 +174,14 @@ def process_stills(task: Task, worker: Worker) -> tuple[list, dict]:
                 ),
             )
         )
-    return records, {"skipped": skipped, "videos": [], "damaged_kept": damaged}
+    given = sum(1 for item, _, _ in loaded if item.faces.startswith("box:"))
+    sources = {"dataset": given, "detector": len(loaded) - given}
+    return records, {
+        "skipped": skipped,
+        "videos": [],
+        "damaged_kept": damaged,
+        "image_face_sources": sources,
+    }
 
 
 def process_video(task: Task, worker: Worker) -> tuple[list, dict]:
