@@ -494,12 +494,12 @@ def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
     assert json.loads(proc.stdout)["inputs_per_split"]["images"] == {"train": 62, "test": 17}
 
 
-def _prepare_ytf(source: Path, out: Path):
+def _prepare_ytf(source: Path, out: Path, kind: str = "ytf"):
     # The README's YouTube Faces command, at the miniature's size.
     proc = run_tool(
         "tools/prepare_data.py",
         "--videos",
-        f"ytf:{source}",
+        f"{kind}:{source}",
         "--output",
         str(out),
         "--resolution",
@@ -530,6 +530,11 @@ def test_youtube_faces_boxes_and_aligned_crops(tmp_path):
     for labels in (root / "frame_images_DB").glob("*.labeled_faces.txt"):
         labels.unlink()
     detected = _prepare_ytf(root, tmp_path / "detected")  # the dataset root works too
+    # Any folder of pre-aligned crops: the aligned frames as a user's own frame folders.
+    crops = _prepare_ytf(root / "aligned_images_DB", tmp_path / "crops", kind="aligned_frames")
+    assert [v["face_sources"] for v in crops["videos"]] == [{"dataset": 24, "detector": 0}] * len(
+        PEOPLE
+    )
 
     for m in (labelled, aligned, detected):
         assert m["counts"]["train"]["identities"] == len(PEOPLE)

@@ -20,6 +20,8 @@ Videos (domain Y, ``--videos``):
     videos  a folder of video files, searched recursively, or one video file; no identity.
     frames  a folder in which every folder that directly holds image files is one video,
             its frames ordered by the last number in their names; no identity.
+    aligned_frames  as frames, every frame already a face crop whose face is its centred
+            1 / 2.2 (YouTube Faces' aligned_images_DB geometry): no detection.
     ytf     YouTube Faces: PATH is (or contains) ``frame_images_DB``, laid out as
             ``<person>/<video>/<i>.<frame>.jpg``, or ``aligned_images_DB``
             (``aligned_detect_<i>.<frame>.jpg``); the identity is ``<person>``. The boxes of
@@ -60,6 +62,8 @@ IMAGE_KINDS = {
 VIDEO_KINDS = {
     "videos": "a folder of video files (recursive) or one video file; split by video",
     "frames": "a folder of frame folders, one folder of ordered frames per video",
+    "aligned_frames": "as frames, each frame already a face crop (the face the centred "
+    "1/2.2, as YouTube Faces' aligned_images_DB): used without detection",
     "ytf": "YouTube Faces frame_images_DB/<person>/<video>/<n>.jpg (its labeled_faces.txt "
     "boxes used) or aligned_images_DB; identity = person",
     "pasc": "PaSC videos folder; identity = 5-digit subject id at the start of each name",
@@ -298,8 +302,11 @@ def _frame_folders(root: Path) -> Iterator[Path]:
 def _frames(source: Source) -> tuple[list[Item], list[Rejected]]:
     root = Path(source.path)
     if not root.is_dir():
-        raise UserError(f"--videos {source.spec}: a frames source must be a folder")
-    items = [Item("videos", "frames", str(f), "", None, _stamp(f)) for f in _frame_folders(root)]
+        raise UserError(f"--videos {source.spec}: a {source.kind} source must be a folder")
+    faces = "aligned" if source.kind == "aligned_frames" else ""
+    items = [
+        Item("videos", "frames", str(f), "", None, _stamp(f), faces) for f in _frame_folders(root)
+    ]
     return items, []
 
 
@@ -344,7 +351,7 @@ def enumerate_source(source: Source) -> tuple[list[Item], list[Rejected]]:
     """
     if source.domain == "images" and source.kind in ("celeba", "celeba_aligned"):
         items, rejected = _celeba(source)
-    elif source.domain == "videos" and source.kind == "frames":
+    elif source.domain == "videos" and source.kind in ("frames", "aligned_frames"):
         items, rejected = _frames(source)
     elif source.domain == "videos" and source.kind == "ytf":
         items, rejected = _ytf(source)
@@ -378,7 +385,7 @@ def enumerate_source(source: Source) -> tuple[list[Item], list[Rejected]]:
         exts = IMAGE_EXTENSIONS if source.domain == "images" else VIDEO_EXTENSIONS
         what = (
             "frame folders"
-            if source.kind in ("frames", "ytf")
+            if source.kind in ("frames", "aligned_frames", "ytf")
             else f"{source.domain[:-1]} files ({', '.join(exts)})"
         )
         raise UserError(f"--{source.domain} {source.spec}: empty source, no {what} found")
