@@ -35,6 +35,8 @@ NOISE = [
     r"^[IWE]\d{4} [\d:.]+ +\d+ cuda_(dnn|fft|blas)\.cc:\d+\] Unable to register",
     r"^[IWE]\d{4} [\d:.]+ +\d+ computation_placer\.cc:\d+\] computation placer already",
     r"^[IWE]\d{4} [\d:.]+ +\d+ \S+\] TF-TRT Warning: Could not find TensorRT",
+    # The LiteRT interpreter's note that it uses its CPU delegate (every interpreter it builds).
+    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$",
     # tf.data's harmless end-of-sequence notice when an iterator is exhausted.
     r"^[IWE]\d{4} [\d:.]+ +\d+ local_rendezvous\.cc:\d+\] Local rendezvous is aborting with "
     r"status: OUT_OF_RANGE: End of sequence",

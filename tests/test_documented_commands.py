@@ -137,6 +137,12 @@ TINY_RUNS = [
         "{w}/short.mp4 {w}/more_faces --output {w}/translated --all-clips --batch-size 2",
     ),
     ("translate", "--model {w}/exported/tiny --frames --input {w}/frames_root --output {w}/tr2"),
+    ("export", "--workdir {w}/runs/tiny --name tiny_lite --output {w}/exported --litert"),
+    (
+        "translate",
+        "--model {w}/exported/tiny_lite --backend litert_int8 "
+        "--input {w}/media/images/test/astronaut.png --output {w}/tr_lite",
+    ),
     (
         "train",
         "--config configs/tiny_generation.yaml --set task.model.generator=wgan_one_stream "
@@ -177,6 +183,10 @@ TINY_RUNS = [
     ),
     ("benchmark infer", "--config tiny --repeats 1"),
     ("benchmark prepare", ""),
+    (
+        "benchmark litert",
+        "--model {w}/exported/tiny_lite --images {test_images} --clips {test_clips} --samples 2",
+    ),
     ("gpu_check", "--report {w}/gpu_check.json"),
 ]
 # Runs that must fail, with the one line they must print.
@@ -340,6 +350,7 @@ OUTPUTS = {
     "--output {w}/mine": "mine/manifest.json",
     "--output {w}/eval": "eval/metrics.json",
     "--output {w}/translated": "translated",
+    "--output {w}/tr_lite": "tr_lite",
     "--output {w}/generated": "generated",
     "--output {w}/fig3": "fig3",
     "--results {w}/compare/results.md": "compare/results.md",

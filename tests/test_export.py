@@ -488,6 +488,93 @@ def test_export_without_onnx_removes_the_older_onnx_files(run, tmp_path):
         ExportedModel(tmp_path / "tiny", "onnx")
 
 
+@pytest.fixture(scope="module")
+def litert_export(run, tmp_path_factory):
+    """The tiny run exported once more with --litert (as the tool runs it)."""
+    out = tmp_path_factory.mktemp("litert")
+    proc = run_tool(*_export_args(run.workdir, out), "--litert")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out / "tiny"
+
+
+def test_litert_variants_are_written_and_match_the_saved_model(run, litert_export):
+    from idcg_tf.deploy.exported_model import ExportedModel
+
+    record = json.loads((litert_export / "export.json").read_text())
+    reference = ExportedModel(litert_export, "tf")
+    rng = np.random.default_rng(0)
+    inputs = {
+        "image_to_video": rng.uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32),
+        "video_to_image": rng.uniform(-1, 1, (3, 8, 32, 32, 3)).astype(np.float32),
+    }
+    # float32 matches to float rounding; the quantised variants to what they trade away.
+    bounds = {"litert": 1e-4, "litert_fp16": 5e-2, "litert_int8": 0.5}
+    for backend, bound in bounds.items():
+        model = ExportedModel(litert_export, backend)
+        for generator, x in inputs.items():
+            want = getattr(reference, generator)(x)
+            got = getattr(model, generator)(x, batch_size=2)  # batches 2 then 1: resized
+            assert got.shape == want.shape
+            err = float(np.abs(got - want).max())
+            assert err <= bound, (backend, generator, err)
+    for generator in GENERATORS:
+        names = record["generators"][generator]["litert"]
+        assert names == {
+            "float32": f"{generator}.tflite",
+            "float16": f"{generator}.fp16.tflite",
+            "int8": f"{generator}.int8.tflite",
+        }
+        for name in names.values():
+            assert export_lib.sha256(litert_export / name) == record["sha256"][name]
+    with pytest.raises(UserError, match="without LiteRT"):
+        ExportedModel(run.model_dir, "litert")
+
+
+def test_translate_runs_on_litert(litert_export, tmp_path):
+    import skimage.data
+    from PIL import Image
+
+    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "astronaut.png")
+    proc = run_tool(
+        "tools/translate.py",
+        "--model",
+        str(litert_export),
+        "--backend",
+        "litert",
+        "--input",
+        str(tmp_path / "astronaut.png"),
+        "--output",
+        str(tmp_path / "out"),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "with litert" in proc.stdout and any((tmp_path / "out").iterdir())
+    assert "XNNPACK" not in proc.stderr  # the interpreter's start-up note is filtered
+
+
+@pytest.mark.slow  # ~1 min: paper-size generators saved and converted; make test-slow (CI)
+def test_litert_float32_parity_at_paper_size(tmp_path):
+    """Both paper-size generators (64x64, 32 frames), converted as the export converts them:
+    the LiteRT float32 model matches the SavedModel to 1e-4."""
+    from idcg_tf import config
+    from idcg_tf.deploy import litert
+    from idcg_tf.deploy.generator_module import generator_modules, write_saved_model
+    from idcg_tf.models import build_networks
+
+    cfg = config.load("celeb_model1")
+    nets = build_networks(cfg.task.model)
+    rng = np.random.default_rng(1)
+    for generator, module in generator_modules(cfg, nets).items():
+        path = tmp_path / generator
+        write_saved_model(module, path)
+        (tmp_path / f"{generator}.tflite").write_bytes(litert.convert(path, "float32"))
+        runner = litert.LiteRTRunner(tmp_path / f"{generator}.tflite")
+        shape = (2, 64, 64, 3) if generator == "image_to_video" else (2, 32, 64, 64, 3)
+        x = rng.uniform(-1, 1, shape).astype(np.float32)
+        want = getattr(nets, generator)(x, training=False).numpy()
+        err = float(np.abs(runner(x) - want).max())
+        assert err <= 1e-4, (generator, err)
+
+
 def _export_args(workdir, output, name="tiny") -> list[str]:
     """tools/export.py's command line for a run."""
     return ["tools/export.py", "--workdir", str(workdir), "--name", name, "--output", str(output)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 
-SECTIONS = ("train", "facenet", "data", "infer", "prepare")
+SECTIONS = ("train", "facenet", "data", "infer", "prepare", "litert")
 
 
 def run_section(
@@ -23,6 +23,10 @@ def run_section(
     torch_peer=None,
     torch_threads=2,
     log=None,
+    model=None,
+    images=None,
+    clips=None,
+    samples=16,
 ) -> dict:
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
@@ -64,6 +68,12 @@ def run_section(
         from idcg_tf.benchmark.prepare import benchmark_prepare
 
         return {"prepare": benchmark_prepare(log)}
+    if section == "litert":
+        if not (model and images and clips):
+            raise UserError("litert: give --model EXPORT --images GLOB --clips GLOB")
+        from idcg_tf.benchmark.litert import benchmark_litert
+
+        return {"litert": benchmark_litert(model, images, clips, samples, log)}
     if section == "infer":
         from idcg_tf.benchmark.infer import benchmark_infer
 

@@ -1,5 +1,7 @@
 """`benchmark infer`: latency of both generators at batch 1 and 8 in TF eager, tf.function,
-a reloaded SavedModel and ONNX Runtime (the graphs `idcg_tf.deploy.export` writes)."""
+a reloaded SavedModel, ONNX Runtime and LiteRT (float32, float16, int8: the graphs and files
+`idcg_tf.deploy.export` writes), with each LiteRT variant's size and its largest difference
+from the eager output."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
     import onnxruntime as ort
 
     from idcg_tf.deploy import generator_module as export
+    from idcg_tf.deploy import litert
     from idcg_tf.models import build_networks
 
     log = log or (lambda line: None)
@@ -36,6 +39,18 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
                 export.onnx_model(module).SerializeToString(), providers=["CPUExecutionProvider"]
             )
             onnx_input = session.get_inputs()[0].name
+            lite = {}
+            for variant in litert.VARIANTS:
+                file = Path(tmp) / litert.file_name(name, variant)
+                file.write_bytes(litert.convert(path, variant))
+                lite[
+                    {"float32": "litert", "float16": "litert_fp16"}.get(
+                        variant, f"litert_{variant}"
+                    )
+                ] = (
+                    litert.LiteRTRunner(file),
+                    file.stat().st_size / 2**20,
+                )
             model = getattr(nets, name)
             for batch in BATCHES:
                 x = (
@@ -49,22 +64,26 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
                     "tf_function": lambda: np.asarray(module.serve(xt)[module.output_name]),
                     "saved_model": lambda: np.asarray(loaded(xt)[module.output_name]),
                     "onnxruntime": lambda: session.run(None, {onnx_input: x})[0],
+                    **{k: (lambda r=runner: r(x)) for k, (runner, _) in lite.items()},
                 }
+                reference = np.asarray(model(xt, training=False))
                 for runtime, fn in runtimes.items():
                     fn()  # warm up (tracing, graph optimisation)
                     ms = {
                         k: v * 1e3
                         for k, v in timing.percentiles(timing.time_calls(fn, repeats)).items()
                     }
-                    results.append(
-                        {
-                            "generator": name,
-                            "runtime": runtime,
-                            "batch": batch,
-                            "p50_ms": ms["p50"],
-                            "p90_ms": ms["p90"],
-                        }
-                    )
+                    record = {
+                        "generator": name,
+                        "runtime": runtime,
+                        "batch": batch,
+                        "p50_ms": ms["p50"],
+                        "p90_ms": ms["p90"],
+                    }
+                    if runtime in lite:
+                        record["size_mib"] = lite[runtime][1]
+                        record["max_abs_vs_eager"] = float(np.abs(fn() - reference).max())
+                    results.append(record)
                     log(
                         f"{name} {runtime:12} batch {batch}: p50 {ms['p50']:.1f} ms, "
                         f"p90 {ms['p90']:.1f} ms"

@@ -7,11 +7,13 @@
     idcg-benchmark data --config tiny --set task.data.train_clips=... [--batches 50]
     idcg-benchmark infer --config tiny [--repeats 20]
     idcg-benchmark prepare
+    idcg-benchmark litert --model exported_models/demo --images GLOB --clips GLOB [--samples 16]
 
 Sections: train (samples/s, FLOPs, MFU against this process's measured matmul peak, memory),
 facenet (identity loss cost per sample), data (reader clips/s vs what training consumes),
 infer (latency p50/p90 of the generators: eager, tf.function, SavedModel, ONNX Runtime),
-prepare (prepare_data's frames/s per path: detection, the dataset's boxes, its aligned crops).
+prepare (prepare_data's frames/s per path: detection, the dataset's boxes, its aligned crops),
+litert (FaceNet score and verification of an export's LiteRT variants against its SavedModel).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def _table(title: str, record: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("section", choices=["train", "facenet", "data", "infer", "prepare"])
+    parser.add_argument(
+        "section", choices=["train", "facenet", "data", "infer", "prepare", "litert"]
+    )
     parser.add_argument(
         "--config", default="tiny", help="a shipped config's name or a YAML file (default: tiny)"
     )
@@ -76,6 +80,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
     parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
+    parser.add_argument("--model", help="litert: an export made with --litert")
+    parser.add_argument("--images", help="litert: image TFRecord glob")
+    parser.add_argument("--clips", help="litert: clip TFRecord glob")
+    parser.add_argument("--samples", type=int, default=16, help="litert: samples per direction")
     args = parser.parse_args(argv)
 
     from idcg_tf import config
@@ -84,7 +92,10 @@ def main(argv=None) -> int:
     from idcg_tf import benchmark
 
     # The per-section options go through as given; each section reads the ones it uses.
-    options = ("batch", "iterations", "warmup", "batches", "repeats", "torch_peer", "torch_threads")
+    options = (
+        *("batch", "iterations", "warmup", "batches", "repeats", "torch_peer", "torch_threads"),
+        *("model", "images", "clips", "samples"),
+    )
     result = benchmark.run_section(
         args.section,
         cfg,

@@ -1,7 +1,7 @@
 """Translate face images to videos and face videos to images with an exported model.
 
     idcg-translate --model exported_models/NAME --input PATH [PATH ...] --output DIR
-        [--backend onnx|tf] [--all-clips] [--batch-size 8] [--frames] [--fps 8]
+        [--backend onnx|tf|litert|litert_fp16|litert_int8] [--all-clips] [--batch-size 8] [--frames] [--fps 8]
 
 Images give DIR/<stem>_video.gif, _video.mp4 and _strip.png; videos (or frame folders, with
 --frames) give DIR/<stem>_image.png and _sheet.png. An input that fails is reported on one line
@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from idcg_tf.cli import console_script
+from idcg_tf.deploy.exported_model import BACKENDS
 
 
 def main(argv=None) -> int:
@@ -29,8 +30,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument(
         "--backend",
-        choices=("onnx", "tf"),
-        help="default: onnx when the export has .onnx files, else tf",
+        choices=BACKENDS,
+        help="default: onnx when the export has .onnx files, else tf; litert (float32), "
+        "litert_fp16 and litert_int8 need an export made with --litert",
     )
     parser.add_argument(
         "--all-clips",

@@ -132,6 +132,7 @@ def export_run(
     onnx: bool = True,
     opset: int = DEFAULT_OPSET,
     log=None,
+    litert: bool = False,
 ) -> dict:
     """Exports both generators of a training run; returns what export.json records.
 
@@ -143,6 +144,8 @@ def export_run(
         onnx: also write `<generator>.onnx` (needs the `deploy` extra).
         opset: ONNX opset.
         log: called with one progress line per file written.
+        litert: also write `<generator>[.fp16|.int8].tflite` (LiteRT float32, float16 and
+            dynamic-range int8 variants).
     """
     from idcg_tf.translation.task import TranslationTask
 
@@ -164,14 +167,28 @@ def export_run(
         ):
             return recovered  # the rerun of a killed export: it is complete now
         version = next_version(model_dir)
-        record = _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log)
+        record = _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log, litert)
         staging_lib.commit(model_dir, version, log)
     finally:
         os.close(lock)
     return record
 
 
-def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) -> dict:
+def _stage_litert(saved_model: Path, staging: Path, generator: str, files: dict, log) -> dict:
+    """The LiteRT variants of one staged SavedModel: {variant: file name}."""
+    from idcg_tf.deploy import litert as litert_lib
+
+    names = {}
+    for variant in litert_lib.VARIANTS:
+        path = staging / litert_lib.file_name(generator, variant)
+        path.write_bytes(litert_lib.convert(saved_model, variant))
+        files[path.name] = sha256(path)
+        names[variant] = path.name
+        log(f"{generator}: LiteRT {variant} staged ({path.stat().st_size / 2**20:.1f} MiB)")
+    return names
+
+
+def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log, litert) -> dict:
     """Writes the whole export under `model_dir/.staging` with the names it will have."""
     import tensorflow as tf
 
@@ -204,6 +221,8 @@ def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log) 
             log(f"{d.generator}: ONNX opset {opset} staged")
             files[onnx_path.name] = sha256(onnx_path)
             info["onnx"] = onnx_path.name
+        if litert:
+            info["litert"] = _stage_litert(path, staging, d.generator, files, log)
         generators[d.generator] = info
     m = cfg.task.model
     record = {

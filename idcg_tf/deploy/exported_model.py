@@ -1,6 +1,6 @@
-"""Running an exported model (a folder written by tools/export.py) on ONNX Runtime or
-TensorFlow: ONNX when the export has both .onnx files and onnxruntime is installed, else the
-SavedModels of the version export.json names."""
+"""Running an exported model (a folder written by tools/export.py) on ONNX Runtime, TensorFlow
+or LiteRT: ONNX when the export has both .onnx files and onnxruntime is installed, else the
+SavedModels of the version export.json names; LiteRT when asked for (export --litert)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import numpy as np
 from idcg_tf.deploy.layout import DIRECTIONS, read_export
 from idcg_tf.errors import UserError
 
-BACKENDS = ("onnx", "tf")
+# "litert" runs the float32 LiteRT files; "litert_fp16" / "litert_int8" the quantised ones.
+LITERT_BACKENDS = {"litert": "float32", "litert_fp16": "float16", "litert_int8": "int8"}
+BACKENDS = ("onnx", "tf", *LITERT_BACKENDS)
 
 
 def _onnxruntime():
@@ -61,7 +63,9 @@ class ExportedModel:
         self._run: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
         for d in DIRECTIONS:
             info = generators[d.generator]
-            if backend == "onnx":
+            if backend in LITERT_BACKENDS:
+                self._run[d.generator] = self._litert_runner(info, d, LITERT_BACKENDS[backend])
+            elif backend == "onnx":
                 if d.generator not in onnx_files:
                     raise UserError(
                         f"{self.model_dir}: exported without ONNX files "
@@ -70,6 +74,16 @@ class ExportedModel:
                 self._run[d.generator] = self._onnx_runner(onnx_files[d.generator], d)
             else:
                 self._run[d.generator] = self._tf_runner(self.model_dir / info["saved_model"], d)
+
+    def _litert_runner(self, info: dict, d, variant: str) -> Callable:
+        from idcg_tf.deploy.litert import LiteRTRunner
+
+        name = (info.get("litert") or {}).get(variant)
+        if not name:
+            raise UserError(
+                f"{self.model_dir}: exported without LiteRT files (export with --litert)"
+            )
+        return LiteRTRunner(self.model_dir / name)
 
     def _onnx_runner(self, path: Path, d) -> Callable:
         ort = _onnxruntime()

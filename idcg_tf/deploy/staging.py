@@ -65,13 +65,15 @@ def _complete(model_dir: Path, log) -> dict | None:
         else (model_dir / EXPORT_JSON).read_text()
     )
     for d in DIRECTIONS:
-        name = f"{d.generator}.onnx"
-        if (staging / name).is_file():
-            os.replace(staging / name, model_dir / name)
-        elif "onnx" not in record["generators"][d.generator] and (model_dir / name).exists():
-            # An ONNX file of an older version would pass for this one.
-            (model_dir / name).unlink()
-            log(f"{d.generator}: removed the ONNX file of an older version (--no-onnx)")
+        info = record["generators"][d.generator]
+        # The single-file formats: ONNX and the LiteRT variants (an older version's file of a
+        # format this export lacks would pass for this one's, so it goes).
+        for key, name in _single_files(d.generator):
+            if (staging / name).is_file():
+                os.replace(staging / name, model_dir / name)
+            elif name not in _named(info.get(key)) and (model_dir / name).exists():
+                (model_dir / name).unlink()
+                log(f"{d.generator}: removed {name} of an older version (not in this export)")
     # export.json last: once it names the version, everything it lists is in place.
     for name in (MODEL_CARD, EXPORT_JSON):
         if (staging / name).is_file():
@@ -79,6 +81,21 @@ def _complete(model_dir: Path, log) -> dict | None:
     pending.unlink()
     shutil.rmtree(staging, ignore_errors=True)
     return record
+
+
+def _single_files(generator: str) -> list[tuple[str, str]]:
+    from idcg_tf.deploy.litert import VARIANTS, file_name
+
+    return [("onnx", f"{generator}.onnx")] + [
+        ("litert", file_name(generator, variant)) for variant in VARIANTS
+    ]
+
+
+def _named(value) -> set:
+    """The file names an export.json entry names (a name, or {variant: name})."""
+    if isinstance(value, dict):
+        return set(value.values())
+    return {value} if value else set()
 
 
 def recover(model_dir: Path, log) -> dict | None:
