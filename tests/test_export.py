@@ -530,6 +530,7 @@ def test_litert_variants_are_written_and_match_the_saved_model(run, litert_expor
         ExportedModel(run.model_dir, "litert")
 
 
+@pytest.mark.slow  # ~10 s; make test-slow (CI) also runs the documented litert commands
 def test_translate_runs_on_litert(litert_export, tmp_path):
     import skimage.data
     from PIL import Image

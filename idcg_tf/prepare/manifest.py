@@ -79,6 +79,25 @@ def _notes(
     return notes
 
 
+def _damage(summaries: list[dict]) -> dict:
+    """Damage never passes unsaid: stills kept under --keep-damaged (skipped ones are in
+    "skipped"), and every frame of a frame folder that did not decode, or only with errors."""
+    return {
+        "damaged_kept": sorted(
+            (d for s in summaries for d in s.get("damaged_kept", [])), key=lambda d: d["path"]
+        ),
+        "frame_problems": sorted(
+            (
+                {"video": v["path"], **p}
+                for s in summaries
+                for v in s["videos"]
+                for p in v.get("frame_problems", [])
+            ),
+            key=lambda p: (p["video"], p["frame"]),
+        ),
+    }
+
+
 def build_manifest(
     options,
     sources: list[sources_lib.Source],
@@ -141,20 +160,7 @@ def build_manifest(
         "shards": shards,
         "skipped_summary": dict(Counter(s["reason"] for s in skipped).most_common()),
         "skipped": skipped,
-        # Damage never passes unsaid: stills kept under --keep-damaged (skipped ones are in
-        # "skipped"), and every frame of a frame folder that did not decode, or only with errors.
-        "damaged_kept": sorted(
-            (d for s in summaries for d in s.get("damaged_kept", [])), key=lambda d: d["path"]
-        ),
-        "frame_problems": sorted(
-            (
-                {"video": v["path"], **p}
-                for s in summaries
-                for v in s["videos"]
-                for p in v.get("frame_problems", [])
-            ),
-            key=lambda p: (p["video"], p["frame"]),
-        ),
+        **_damage(summaries),
         "videos": sorted((v for s in summaries for v in s["videos"]), key=lambda v: v["path"]),
         # Still images whose face box the dataset gave (CelebA's landmarks) or MTCNN found.
         "image_face_sources": {
