@@ -107,7 +107,7 @@ def test_model_card_says_what_the_model_is_for_and_carries_the_metrics(run, tmp_
     meta = yaml.safe_load(head)
     assert meta["library_name"] == "tensorflow" and meta["pipeline_tag"] == "image-to-video"
     assert meta["license"] == "other" and "idcyclegan" in meta["tags"]
-    assert meta["datasets"] == ["idcg-synthetic"] and meta["metrics"] == []
+    assert meta["datasets"] == ["synthetic-faces"] and meta["metrics"] == []
     assert body.lstrip().startswith("# Model card: tiny, version 1")
     assert "`image_to_video`: one face image [-1, 32, 32, 3] -> a clip of 8 frames" in card
     assert "`video_to_image`" in card and "arXiv:1712.00971" in card

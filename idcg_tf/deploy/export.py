@@ -188,7 +188,9 @@ def _stage_litert(saved_model: Path, staging: Path, generator: str, files: dict,
     return names
 
 
-def _stage(cfg, nets, step, source, model_dir, name, version, onnx, opset, log, litert) -> dict:
+def _stage(
+    cfg, nets, step, source, model_dir, name, version, onnx, opset, log, litert=False
+) -> dict:
     """Writes the whole export under `model_dir/.staging` with the names it will have."""
     import tensorflow as tf
 

