@@ -77,8 +77,12 @@ def test_data_and_infer_sections(synthetic_data):
     assert data["reader_clips_per_second"] > 0 and data["train_clips_per_second"] > 0
     infer = _benchmark("infer", "--repeats 2")
     runtimes = {(r["generator"], r["runtime"], r["batch"]) for r in infer["latency"]}
-    assert len(runtimes) == 2 * 4 * 2
+    # eager, tf.function, SavedModel, ONNX Runtime and the three LiteRT variants.
+    assert len(runtimes) == 2 * 7 * 2
     assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in infer["latency"])
+    lite = [r for r in infer["latency"] if r["runtime"].startswith("litert")]
+    assert {r["runtime"] for r in lite} == {"litert", "litert_fp16", "litert_int8"}
+    assert all(r["size_mib"] > 0 and r["max_abs_vs_eager"] < 0.5 for r in lite)
 
 
 @pytest.mark.slow
