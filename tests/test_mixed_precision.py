@@ -129,3 +129,16 @@ def test_generation_trains_mixed(tiny_cfg, tmp_path):
         assert trainer.nets.generator.compute_dtype == "float16"
         assert isinstance(trainer.critic_optimizer, tf.keras.optimizers.LossScaleOptimizer)
         assert trainer.task.generate(np.zeros([1, 100], np.float32)).dtype == np.float32
+
+
+@pytest.mark.slow  # XLA compiles each step (~10 s); make test-slow (CI)
+def test_generation_trains_with_xla(tiny_cfg, tmp_path):
+    cfg = tiny_cfg(
+        "trainer.jit_compile=true",
+        "trainer.steps=2",
+        "trainer.n_critic=1",
+        "trainer.strategy=default",
+        base=TINY_GENERATION,
+    )
+    metrics = make_trainer(cfg, tmp_path, log=lambda line: None).train(samples=())
+    assert metrics and all(math.isfinite(v) for v in metrics.values())
