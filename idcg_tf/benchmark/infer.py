@@ -24,6 +24,7 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
 
     from idcg_tf.deploy import generator_module as export
     from idcg_tf.deploy import litert
+    from idcg_tf.deploy.exported_model import LITERT_BACKENDS
     from idcg_tf.models import build_networks
 
     log = log or (lambda line: None)
@@ -40,14 +41,10 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
             )
             onnx_input = session.get_inputs()[0].name
             lite = {}
-            for variant in litert.VARIANTS:
+            for backend, variant in LITERT_BACKENDS.items():
                 file = Path(tmp) / litert.file_name(name, variant)
                 file.write_bytes(litert.convert(path, variant))
-                lite[
-                    {"float32": "litert", "float16": "litert_fp16"}.get(
-                        variant, f"litert_{variant}"
-                    )
-                ] = (
+                lite[backend] = (
                     litert.LiteRTRunner(file),
                     file.stat().st_size / 2**20,
                 )

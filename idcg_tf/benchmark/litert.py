@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-BACKENDS = ("tf", "litert", "litert_fp16", "litert_int8")
-
 
 class _Translators:
     """An `ExportedModel` as `translate_and_score` calls networks."""
@@ -26,7 +24,7 @@ def benchmark_litert(model_dir, images: str, clips: str, samples: int = 16, log=
     """{backend: {direction: {facenet_score, verification_rate, change vs tf}}} on the first
     `samples` of a seeded shuffle (seed 0) of the `images` and `clips` TFRecord globs."""
     from idcg_tf import config as config_lib
-    from idcg_tf.deploy.exported_model import ExportedModel
+    from idcg_tf.deploy.exported_model import LITERT_BACKENDS, ExportedModel
     from idcg_tf.deploy.layout import read_export
     from idcg_tf.evaluation.metrics import verification_rate
     from idcg_tf.evaluation.selection import seeded_samples
@@ -46,7 +44,7 @@ def benchmark_litert(model_dir, images: str, clips: str, samples: int = 16, log=
     }
     embed = compiled_embedder(FaceNetEmbedder())
     out: dict = {}
-    for backend in BACKENDS:
+    for backend in ("tf", *LITERT_BACKENDS):
         nets = _Translators(ExportedModel(model_dir, backend))
         out[backend] = {}
         for direction, kind in zip(DIRECTIONS, ("images", "clips")):

@@ -176,13 +176,14 @@ def model_card(
     m = cfg.task.model
     shapes = record["shapes"]
     scores, losses = _training(workdir, step)
-    metrics = _evaluation(workdir, step) + scores or [
+    evaluated = _evaluation(workdir, step)
+    metrics = evaluated + scores or [
         "Not evaluated: the run holds no metrics.json and no identity score "
         "(`tools/evaluate.py`, or `trainer.facenet_score` during training)."
     ]
     datasets = _datasets(cfg, manifest)
     lines = [
-        *_front_matter(datasets, bool(_evaluation(workdir, step))),
+        *_front_matter(datasets, bool(evaluated)),
         f"# Model card: {record['name']}, version {record['version']}",
         "",
         "## What it is",
