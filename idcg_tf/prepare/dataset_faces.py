@@ -18,16 +18,11 @@ import csv
 from pathlib import Path, PureWindowsPath
 
 from idcg_tf.prepare.faces import Face
+from idcg_tf.prepare.media import frame_number
 
 ALIGNED_EXPANSION = 2.2  # aligned_images_DB: the crop is the detection box enlarged 2.2 times
 LABELS_SUFFIX = ".labeled_faces.txt"
 ALIGNED_PREFIX = "aligned_detect_"
-
-
-def frame_number(name: str) -> int | None:
-    """The frame number of a YouTube Faces frame name (``3.618.jpg`` -> 618)."""
-    parts = Path(name).stem.split(".")
-    return int(parts[-1]) if parts[-1].isdigit() else None
 
 
 def read_labels(path: str, video: str) -> dict[int, Face]:
@@ -45,7 +40,7 @@ def read_labels(path: str, video: str) -> dict[int, Face]:
                 cx, cy, w, h = (float(v) for v in row[2:6])
             except ValueError:
                 continue
-            number = frame_number(name.name)
+            number = frame_number(Path(name.name))  # as list_frames numbers the files
             if number is not None and w > 0 and h > 0:
                 boxes[number] = Face(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, 1.0)
     return boxes

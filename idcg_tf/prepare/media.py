@@ -3,6 +3,7 @@ frame folders in frame order, video files decoded with OpenCV."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -36,15 +37,13 @@ def _to_rgb8(image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def jpeg_damage(path: str) -> str | None:
+def jpeg_damage(data: bytes) -> str | None:
     """What libjpeg reports while decoding a JPEG that decodes only with errors (e.g. "Corrupt
     JPEG data: premature end of data segment": damaged bytes, part of the picture grey), or
     None for an intact JPEG and for any other file. Pillow decodes such files without a word.
     A decode at 1/8 scale walks every coefficient of the file, so it finds the same damage."""
     import simplejpeg
 
-    with open(path, "rb") as f:
-        data = f.read()
     if not data.startswith(b"\xff\xd8"):
         return None
     try:
@@ -69,8 +68,10 @@ def read_image(path: str, on_damage=None) -> np.ndarray:
 
     if os.path.getsize(path) == 0:
         raise SkipInput("empty file", "the file has zero bytes")
+    with open(path, "rb") as f:
+        data = f.read()  # read once, for Pillow and for the damage check
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
             image = ImageOps.exif_transpose(image)
             pixels = np.ascontiguousarray(_to_rgb8(image))
@@ -78,7 +79,7 @@ def read_image(path: str, on_damage=None) -> np.ndarray:
         raise SkipInput("unreadable", "not an image Pillow can identify") from None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
         raise SkipInput("unreadable", f"cannot decode: {error}") from None
-    damage = jpeg_damage(path)  # what Pillow decoded without a word
+    damage = jpeg_damage(data)  # what Pillow decoded without a word
     if damage and on_damage is None:
         raise SkipInput("damaged", f"decodes only with errors ({damage})")
     if damage:
@@ -86,7 +87,8 @@ def read_image(path: str, on_damage=None) -> np.ndarray:
     return pixels
 
 
-def _frame_number(path: Path) -> int | None:
+def frame_number(path: Path) -> int | None:
+    """The last number in a frame file's name (YouTube Faces' ``3.618.jpg`` -> 618)."""
     numbers = re.findall(r"\d+", path.stem)
     return int(numbers[-1]) if numbers else None
 
@@ -105,7 +107,7 @@ def list_frames(folder: str) -> list[tuple[int, str]]:
         ),
         key=lambda p: natural_key(p.name),
     )
-    numbers = [_frame_number(p) for p in files]
+    numbers = [frame_number(p) for p in files]
     if None in numbers or len(set(numbers)) != len(numbers) or numbers != sorted(numbers):
         numbers = list(range(len(files)))
     return [(n, str(p)) for n, p in zip(numbers, files)]
