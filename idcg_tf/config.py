@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from idcg_tf import config_legacy, configs
-from idcg_tf.config_fields import build, parse_override, plain
+from idcg_tf.config_fields import apply_override, build, parse_override, plain
 from idcg_tf.config_sections import (  # noqa: F401  (the names users of `config` import)
     GENERATION_MODELS,
     MIXED_PRECISION,
@@ -85,7 +85,7 @@ def from_dict(data: dict, overrides: typing.Sequence[str] = (), where: str = "")
             moved.append((dotted, new))
             legacy = legacy or dotted == "task"
             dotted, value = new, config_legacy.new_value(new, value)
-        config_legacy.set_path(tree, dotted, value)
+        apply_override(tree, dotted.split("."), value)
     if legacy and isinstance(tree.get("task"), dict):
         # 0.2 kept both tasks' keys in shared sections and each task ignored the other's.
         drop_unused(tree, tree["task"].get("type", "translation"))

@@ -85,10 +85,22 @@ def parse_override(text: str) -> tuple[list[str], object]:
     return key.strip().split("."), value
 
 
-def apply_override(tree: dict, path: list[str], value) -> None:
+def parent(tree, dotted: str) -> tuple[dict | None, str]:
+    """The mapping that holds `dotted`'s last part, and that part: (tree["a"]["b"], "c") for
+    "a.b.c"; None when a section on the way is missing or not a mapping."""
+    *sections, leaf = dotted.split(".")
+    node = tree
+    for part in sections:
+        node = node.get(part) if isinstance(node, dict) else None
+    return (node if isinstance(node, dict) else None), leaf
+
+
+def apply_override(tree: dict, path: list[str], value, source: str = "--set ") -> None:
+    """Sets `path` in `tree`, creating sections on the way; `source` prefixes the error (a
+    `--set` override, or "" for a key moved within a file)."""
     node = tree
     for part in path[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {'.'.join(path)}: '{part}' is not a section")
+            raise ConfigError(f"{source}{'.'.join(path)}: '{part}' is not a section")
     node[path[-1]] = value

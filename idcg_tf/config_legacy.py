@@ -5,6 +5,7 @@ and users' scripts keep working; the caller prints one notice line naming what w
 from __future__ import annotations
 
 from idcg_tf.architecture import CONV_IMPL_ALIASES, time_strides
+from idcg_tf.config_fields import apply_override
 from idcg_tf.errors import ConfigError
 
 # 0.2 section -> its place now; keys keep their names unless KEYS renames them.
@@ -47,16 +48,6 @@ def new_value(key: str, value):
     return VALUES.get(key, {}).get(value, value) if isinstance(value, str) else value
 
 
-def set_path(tree: dict, dotted: str, value) -> None:
-    node = tree
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{dotted}: '{part}' is not a section")
-    node[parts[-1]] = value
-
-
 def upgrade(tree: dict) -> list[tuple[str, str]]:
     """Moves the 0.2-era keys of `tree` (plain data, changed in place) to their current places;
     returns the (old, new) key pairs moved."""
@@ -82,7 +73,7 @@ def upgrade(tree: dict) -> list[tuple[str, str]]:
             old = f"{section}.{key}"
             new = new_key(old)
             moved.append((old, new))
-            set_path(tree, new, new_value(new, value))
+            apply_override(tree, new.split("."), new_value(new, value), source="")
     if old_sections and was_generation:
         # From before the `task` key: generation.model chose the task, and the code took its
         # channels from the translator's (image_encoder_widths[-1] / latent frames).

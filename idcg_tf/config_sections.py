@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from idcg_tf.architecture import CONV_IMPLS, VIDEO_CRITIC_FORMS, time_strides
+from idcg_tf.config_fields import parent
 from idcg_tf.errors import ConfigError
 
 TASKS = ("translation", "generation")  # see idcg_tf.experiment
@@ -179,33 +180,39 @@ class DataConfig:
         _at_least(self, prefix, 1, "shuffle_buffer", "cycle_length")
 
 
-# The keys only one task type reads; the other refuses them when a config sets them (it would
-# silently ignore them otherwise).
-TASK_ONLY_KEYS = {
+# The keys only one task type reads, dotted from the config's top; the other type refuses them
+# when a config sets them (it would silently ignore them otherwise). The trainer's facenet_score*
+# drive a translation-only hook (the identity score curve, Fig. 6).
+ONLY_KEYS = {
     "translation": (
-        "variant",
-        "model.image_encoder_widths",
-        "model.video_encoder_widths",
-        "model.image_decoder_widths",
-        "model.image_critic_widths",
-        "model.residual_blocks",
-        "loss.cycle_weight",
-        "loss.pixel_identity_weight",
-        "loss.pixel_identity_form",
-        "loss.facenet_identity_weight",
-        "loss.facenet_frame_step",
-        "data.train_images",
-        "data.test_images",
+        "task.variant",
+        "task.model.image_encoder_widths",
+        "task.model.video_encoder_widths",
+        "task.model.image_decoder_widths",
+        "task.model.image_critic_widths",
+        "task.model.residual_blocks",
+        "task.loss.cycle_weight",
+        "task.loss.pixel_identity_weight",
+        "task.loss.pixel_identity_form",
+        "task.loss.facenet_identity_weight",
+        "task.loss.facenet_frame_step",
+        "task.data.train_images",
+        "task.data.test_images",
+        "trainer.facenet_score",
+        "trainer.facenet_score_samples",
+        "trainer.facenet_score_every",
     ),
     "generation": (
-        "model.generator",
-        "model.noise_dim",
-        "model.code_channels",
-        "loss.mask_sparsity_weight",
+        "task.model.generator",
+        "task.model.noise_dim",
+        "task.model.code_channels",
+        "task.loss.mask_sparsity_weight",
     ),
 }
-# Trainer keys that drive a translation-only hook (the identity score curve, Fig. 6).
-TRAINER_TRANSLATION_KEYS = ("facenet_score", "facenet_score_samples", "facenet_score_every")
+
+
+def _other(task_type: str) -> str:
+    return next(t for t in TASKS if t != task_type)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,12 +248,8 @@ class TaskConfig:
             self._refuse_unused(tree)
 
     def _refuse_unused(self, tree: dict) -> None:
-        other = next(t for t in TASKS if t != self.type)
-        task = tree.get("task") or {}
-        unused = [f"task.{k}" for k in TASK_ONLY_KEYS[other] if _has(task, k.split("."))]
-        if self.type == "generation":
-            trainer = tree.get("trainer") or {}
-            unused += [f"trainer.{k}" for k in TRAINER_TRANSLATION_KEYS if k in trainer]
+        other = _other(self.type)
+        unused = [k for k in ONLY_KEYS[other] if _leaf_in(tree, k)]
         if unused:
             raise ConfigError(
                 f"{unused[0]}: not used by task.type {self.type} (only by {other}); remove it"
@@ -256,25 +259,15 @@ class TaskConfig:
 
 def drop_unused(tree: dict, task_type: str) -> None:
     """Removes from `tree` (plain data, in place) the keys `task_type` does not read."""
-    other = next(t for t in TASKS if t != task_type)
-    keys = [f"task.{k}" for k in TASK_ONLY_KEYS[other]]
-    if task_type == "generation":
-        keys += [f"trainer.{k}" for k in TRAINER_TRANSLATION_KEYS]
-    for key in keys:
-        *parents, leaf = key.split(".")
-        node = tree
-        for part in parents:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
+    for key in ONLY_KEYS[_other(task_type)]:
+        node, leaf = parent(tree, key)
+        if node is not None:
             node.pop(leaf, None)
 
 
-def _has(node, path: list[str]) -> bool:
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+def _leaf_in(tree: dict, dotted: str) -> bool:
+    node, leaf = parent(tree, dotted)
+    return node is not None and leaf in node
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from idcg_tf import config as config_lib
 from idcg_tf.config import Config
+from idcg_tf.config_fields import parent
 from idcg_tf.errors import UserError
 from idcg_tf.reporting import log_to_stderr
 
@@ -145,9 +146,8 @@ def check_unchanged(workdir: str | Path, cfg: Config, keys: tuple[str, ...]) -> 
     new = json.loads(json.dumps(cfg.to_dict()))
 
     def value(tree, key):
-        for part in key.split("."):
-            tree = tree.get(part) if isinstance(tree, dict) else None
-        return tree
+        node, leaf = parent(tree, key)
+        return None if node is None else node.get(leaf)
 
     expanded = ["task.type"]
     for key in keys:
