@@ -142,6 +142,27 @@ def _train_args(synthetic_data, workdir):
     ]
 
 
+def _signal_at(args: list[str], step: int, sig, timeout: int) -> tuple[int, str]:
+    """Runs tools/train.py with `args`, sends `sig` once it logs `step`, waits at most
+    `timeout` s for it to end; returns its exit status and stderr."""
+    child = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in child.stdout:
+            if line.startswith(f"step {step}/8"):
+                child.send_signal(sig)
+                break
+        _, err = child.communicate(timeout=timeout)
+    finally:
+        child.kill()
+    return child.returncode, err
+
+
 def _metrics_at(workdir, step):
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     return [r for r in records if r["step"] == step][-1]
@@ -159,21 +180,8 @@ def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
         assert noise not in proc.stdout + proc.stderr, (noise, proc.stderr[-2000:])
 
     killed = tmp_path / "killed"
-    child = subprocess.Popen(
-        [sys.executable, *_train_args(synthetic_data, killed)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        for line in child.stdout:
-            if line.startswith("step 5/8"):
-                child.send_signal(signal.SIGKILL)
-                break
-    finally:
-        child.wait(timeout=60)
-    assert child.returncode == -signal.SIGKILL
+    returncode, _ = _signal_at(_train_args(synthetic_data, killed), 5, signal.SIGKILL, 60)
+    assert returncode == -signal.SIGKILL
     kept = sorted(p.name for p in (killed / "checkpoints").glob("*.index"))
     assert "ckpt-8.index" not in kept and "ckpt-4.index" in kept
 
@@ -204,22 +212,8 @@ def test_sigterm_checkpoints_and_the_same_command_resumes_exactly(synthetic_data
     whole = tmp_path / "whole"
     assert run_tool(*_train_args(synthetic_data, whole)).returncode == 0
     stopped = tmp_path / "stopped"
-    child = subprocess.Popen(
-        [sys.executable, *_train_args(synthetic_data, stopped)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        for line in child.stdout:
-            if line.startswith(f"step {at}/8"):
-                child.send_signal(signal.SIGTERM)
-                break
-        _, err = child.communicate(timeout=120)
-    finally:
-        child.kill()
-    assert child.returncode == 75, (at, err[-2000:])
+    returncode, err = _signal_at(_train_args(synthetic_data, stopped), at, signal.SIGTERM, 120)
+    assert returncode == 75, (at, err[-2000:])
     (line,) = err.strip().splitlines()  # one line, no traceback
     reached = int(line.split(" at step ")[1].split(":")[0])
     assert at < reached < 8, (at, line)
