@@ -384,16 +384,17 @@ def test_broken_inputs_are_skipped_with_reasons(broken_inputs, tmp_path):
     assert not (out / prepare_lib.WORK_DIR).exists()  # the cache goes once the shards are written
 
 
+def _prepare_tool(*args: str):
+    """tools/prepare_data.py as a user runs it, one worker, no progress bar."""
+    return run_tool("tools/prepare_data.py", *args, "--workers", "1", "--no-progress")
+
+
 def test_nothing_usable_exits_1(broken_inputs, tmp_path):
-    proc = run_tool(
-        "tools/prepare_data.py",
+    proc = _prepare_tool(
         "--images",
         f"images:{broken_inputs / 'images' / 'coffee.png'}",
         "--output",
         str(tmp_path / "out"),
-        "--workers",
-        "1",
-        "--no-progress",
     )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "wrote 0 images" in proc.stdout and "no face 1" in proc.stdout
@@ -412,8 +413,7 @@ def test_keep_damaged_uses_the_damaged_jpeg_and_lists_it(broken_inputs, tmp_path
     Image.fromarray(skimage.data.astronaut()).save(jpeg, "JPEG", quality=90)
     (folder / "damaged.jpg").write_bytes(_damaged(jpeg.getvalue()))
     out = tmp_path / "out"
-    proc = run_tool(
-        "tools/prepare_data.py",
+    proc = _prepare_tool(
         "--images",
         f"images:{folder}",
         "--output",
@@ -422,9 +422,6 @@ def test_keep_damaged_uses_the_damaged_jpeg_and_lists_it(broken_inputs, tmp_path
         "0",
         "--resolution",
         str(R),
-        "--workers",
-        "1",
-        "--no-progress",
         "--keep-damaged",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -496,8 +493,7 @@ def test_dry_run_lists_inputs_without_detecting(demo, tmp_path):
 
 def _prepare_ytf(source: Path, out: Path, kind: str = "ytf"):
     # The README's YouTube Faces command, at the miniature's size.
-    proc = run_tool(
-        "tools/prepare_data.py",
+    proc = _prepare_tool(
         "--videos",
         f"{kind}:{source}",
         "--output",
@@ -508,9 +504,6 @@ def _prepare_ytf(source: Path, out: Path, kind: str = "ytf"):
         str(L),
         "--test-fraction",
         "0",
-        "--workers",
-        "1",
-        "--no-progress",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads((out / prepare_lib.MANIFEST).read_text())
@@ -643,8 +636,7 @@ def test_kaggle_celeba_and_youtube_faces_with_the_readme_command(demo, tmp_path)
         (root / extra).write_text("image_id,x\n")
     ytf = youtube_faces_miniature(tmp_path / "YouTubeFaces", frames_per_video=16)
     out = tmp_path / "celeb"
-    proc = run_tool(
-        "tools/prepare_data.py",
+    proc = _prepare_tool(
         "--images",
         f"celeba:{root}",
         "--frontal-only",
@@ -656,9 +648,6 @@ def test_kaggle_celeba_and_youtube_faces_with_the_readme_command(demo, tmp_path)
         str(R),
         "--frames",
         str(L),
-        "--workers",
-        "1",
-        "--no-progress",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "no identity_CelebA.txt" in proc.stderr
@@ -719,8 +708,7 @@ def test_celeba_aligned_takes_its_boxes_from_the_landmarks(demo, tmp_path):
     outs = {}
     for kind in ("celeba", "celeba_aligned"):
         out = tmp_path / kind
-        proc = run_tool(
-            "tools/prepare_data.py",
+        proc = _prepare_tool(
             "--images",
             f"{kind}:{root}",
             "--frontal-only",
@@ -728,9 +716,6 @@ def test_celeba_aligned_takes_its_boxes_from_the_landmarks(demo, tmp_path):
             str(out),
             "--resolution",
             str(R),
-            "--workers",
-            "1",
-            "--no-progress",
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         outs[kind] = json.loads((out / prepare_lib.MANIFEST).read_text())
