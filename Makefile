@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo lint format test test-slow check-install benchmark compare gpu-check clean \
-	install-io test-io
+	install-io test-io install-app test-app
 
 install: $(STAMP)
 
@@ -51,6 +51,24 @@ compare: install
 # Under 8 minutes on one GPU; on a CPU-only machine it says no GPU was found and runs the rest.
 gpu-check: install
 	$(PY) tools/gpu_check.py --report runs/gpu_check.json
+
+# --- the web app (docs/deployment.md "Try it in a browser") ---
+# install-app: the app extra (Gradio) and Selenium in .venv. test-app: Debian's chromium and
+# chromedriver too (apt-get as root when missing: .ci/install_chromium.sh), then
+# tests/test_app.py (marker app): idcg-app on a tiny export, driven in headless Chromium.
+# Screenshots in runs/test-app/.
+APP_STAMP := $(VENV)/.app-installed
+
+install-app: $(APP_STAMP)
+
+$(APP_STAMP): $(STAMP)
+	$(PY) -m pip install -e '.[test,app,app-test]'
+	touch $(APP_STAMP)
+
+test-app: install-app
+	bash .ci/install_chromium.sh
+	$(PY) -m pytest -q -m app tests/test_app.py
+# --- end web app ---
 
 # --- io environment (tensorflow-io: s3://, hdfs://, az://); README "Cloud storage" ---
 # tensorflow-io 0.37.1 loads only with TF 2.16, so it lives in a second venv; idcg-tf goes in

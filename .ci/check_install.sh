@@ -32,11 +32,15 @@ PY
 grep -q "^# resolved config (.*site-packages/idcg_tf/configs/tiny.yaml); workdir runs/tiny" \
     train.txt
 grep -q "^G_Y" train.txt
-for tool in train prepare evaluate export translate generate benchmark compare gpu-check; do
+for tool in train prepare evaluate export translate generate benchmark compare gpu-check app; do
     "$bin/idcg-$tool" --help > "help-$tool.txt"
 done
 status=0
 "$bin/idcg-train" --config no_such_config 2> error.txt || status=$?
 [ "$status" = 2 ] && [ "$(wc -l < error.txt)" = 1 ]
-echo "check-install: ok (pip install . into a fresh venv; idcg-train --config tiny --dry-run" \
-    "and every idcg-* --help ran from $tmp/elsewhere)"
+# Without the app extra, idcg-app says what to install, in one line.
+status=0
+"$bin/idcg-app" --model nowhere 2> app-error.txt || status=$?
+[ "$status" = 2 ] && [ "$(wc -l < app-error.txt)" = 1 ] && grep -q "idcg-tf\[app\]" app-error.txt
+echo "check-install: ok (pip install . into a fresh venv; idcg-train --config tiny --dry-run," \
+    "every idcg-* --help and idcg-app's missing-extra line ran from $tmp/elsewhere)"

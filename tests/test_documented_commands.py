@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from test_app import APP_OPTIONS
 from test_packaging import SCRIPTS as CONSOLE  # console script -> the tools/ script it runs
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -33,8 +34,20 @@ NOT_RUN = {
     ("benchmark train", "--torch-peer"): "needs a PyTorch venv (docs/performance.md) that CI "
     "does not install; `--torch-peer` with a missing interpreter is a one-line error, run below",
 }
+# Programs a test of their own runs as a user does (a server, in a browser), with its options.
+RUN_ELSEWHERE = {"app": ("tests/test_app.py (make test-app)", set(APP_OPTIONS))}
 # Makefile targets .ci/run runs itself, and the two that only tidy the tree.
-RUN_BY_CI = {"install", "lint", "test", "test-slow", "install-io", "test-io", "check-install"}
+RUN_BY_CI = {
+    "install",
+    "lint",
+    "test",
+    "test-slow",
+    "install-io",
+    "test-io",
+    "install-app",
+    "test-app",
+    "check-install",
+}
 NOT_RUN_TARGETS = {
     "format": "rewrites the tree; `make lint` runs the same ruff rules in check mode",
     "clean": "deletes the venvs and runs",
@@ -134,7 +147,8 @@ TINY_RUNS = [
     (
         "translate",
         "--model {w}/exported/tiny --input {w}/media/images/test/astronaut.png "
-        "{w}/short.mp4 {w}/more_faces --output {w}/translated --all-clips --batch-size 2",
+        "{w}/short.mp4 {w}/more_faces --output {w}/translated --all-clips --batch-size 2 "
+        "--facenet",
     ),
     ("translate", "--model {w}/exported/tiny --frames --input {w}/frames_root --output {w}/tr2"),
     ("export", "--workdir {w}/runs/tiny --name tiny_lite --output {w}/exported --litert"),
@@ -225,6 +239,11 @@ def test_every_documented_command_has_a_tiny_run():
             elif target not in RUN_BY_CI | set(LONG_TARGETS) | set(NOT_RUN_TARGETS):
                 missing.append(f"{where}: `{command}`: no run of this target")
             continue
+        if prog in RUN_ELSEWHERE:
+            where_run, used = RUN_ELSEWHERE[prog]
+            for option in sorted(options(command) - used):
+                missing.append(f"{where}: `{command}`: {where_run} does not use {option}")
+            continue
         if prog not in runs and not any(run.startswith(f"{prog} ") for run in runs):
             missing.append(f"{where}: `{command}`: no tiny run of {prog}")
             continue
@@ -233,7 +252,8 @@ def test_every_documented_command_has_a_tiny_run():
                 missing.append(f"{where}: `{command}`: no tiny run of {prog} uses {option}")
     assert not missing, "\n".join(missing)
     ci = (ROOT / ".ci" / "run").read_text()
-    for target in RUN_BY_CI - {"install", "install-io"}:  # installed by the others' recipes
+    # install* are run by the others' recipes
+    for target in RUN_BY_CI - {"install", "install-io", "install-app"}:
         assert f"make {target}\n" in ci, target
     for target, recipe in LONG_TARGETS.items():
         dry = subprocess.run(
@@ -349,7 +369,7 @@ OUTPUTS = {
     "--output {w}/pasc": "pasc/manifest.json",
     "--output {w}/mine": "mine/manifest.json",
     "--output {w}/eval": "eval/metrics.json",
-    "--output {w}/translated": "translated",
+    "--output {w}/translated": "translated/facenet_distances.json",
     "--output {w}/tr_lite": "tr_lite",
     "--output {w}/generated": "generated",
     "--output {w}/fig3": "fig3",

@@ -24,6 +24,7 @@ SCRIPTS = {
     "idcg-benchmark": "benchmark",
     "idcg-compare": "compare",
     "idcg-gpu-check": "gpu_check",
+    "idcg-app": "app",
 }
 
 

@@ -11,7 +11,10 @@ way TF Serving does, and translate face images and videos with an exported model
     serving.py           TF Serving REST request/response bodies (`build_request`, `answer`, ...)
     exported_model.py    running an export on ONNX Runtime, TensorFlow or LiteRT
     media_inputs.py      the images, videos and frame folders to translate (`find_inputs`)
-    translate.py         files in, faces cropped, translated, GIF/MP4/PNG out (`translate_paths`)
+    translate.py         files in, faces cropped, translated, GIF/MP4/PNG out (`Translator`,
+                         `translate_paths`), FaceNet distances on request
+    app_backend.py       what idcg-app does with an upload (`AppBackend`), without the page
+    web_app.py           the idcg-app page (Gradio; the app extra)
 
-Nothing here is imported by training; TensorFlow, tf2onnx and onnxruntime load on first use.
+Nothing here is imported by training; tf2onnx, onnxruntime, LiteRT and Gradio load on first use.
 """

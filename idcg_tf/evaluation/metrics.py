@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# The same-person threshold lives with FaceNet's scoring (translate uses it too); evaluation's
+# modules read it here.
+from idcg_tf.identity.scoring import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
+from idcg_tf.identity.scoring import THRESHOLD_SOURCE as THRESHOLD_SOURCE
 from idcg_tf.identity.scoring import facenet_score
-
-# Same-person threshold on the L2 distance of normalised FaceNet embeddings. FaceNet's published
-# thresholds are on the *squared* L2 distance (Schroff et al. 2015, Fig. 1: 1.1; insightface's
-# LFW cross-validation: 1.24); 1.1 on L2 is 1.21 squared, inside that range.
-DEFAULT_THRESHOLD = 1.1
-THRESHOLD_SOURCE = (
-    "L2 distance of normalised FaceNet embeddings; 1.1 L2 = 1.21 squared L2, inside the 1.1-1.24 "
-    "range of FaceNet's LFW verification thresholds (which are on squared L2)"
-)
 
 
 def _rows(x) -> np.ndarray:

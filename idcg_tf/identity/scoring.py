@@ -15,6 +15,14 @@ import tensorflow as tf
 
 DIRECTIONS = ("image_to_video", "video_to_image")
 SCORE_KEYS = tuple(f"facenet_score_{d}" for d in DIRECTIONS)
+# Same-person threshold on the L2 distance of normalised FaceNet embeddings. FaceNet's published
+# thresholds are on the *squared* L2 distance (Schroff et al. 2015, Fig. 1: 1.1; insightface's
+# LFW cross-validation: 1.24); 1.1 on L2 is 1.21 squared, inside that range.
+DEFAULT_THRESHOLD = 1.1
+THRESHOLD_SOURCE = (
+    "L2 distance of normalised FaceNet embeddings; 1.1 L2 = 1.21 squared L2, inside the 1.1-1.24 "
+    "range of FaceNet's LFW verification thresholds (which are on squared L2)"
+)
 
 Embed = Callable[[np.ndarray], np.ndarray]
 
