@@ -34,7 +34,7 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set trainer.n_critic=1", env)
     tune = train["conv_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
-    assert set(tune["choices"].values()) <= {"stock", "taps", "matmul"}
+    assert set(tune["choices"].values()) <= {"stock", "taps", "matmul", "s2d"}
     for key in TRAIN_KEYS:
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2
@@ -58,7 +58,22 @@ def test_flop_count_matches_hand_arithmetic():
     want = 2 * (2 * 4 * 4 * 4 * 64 * 3 + 1 * 2 * 2 * 8 * 64 * 4 + 1 * 1 * 1 * 1 * 64 * 8 + 1)
     assert flops.forward_flops(critic, (4, 8, 8, 3)) == want
 
-    cfg = config.load(TINY)
+    # Counted in a graph of their own (no weights allocated), the networks give the counts of
+    # an eager trace.
+    from idcg_tf.models import build_networks
+
+    cfg = config.load(TINY, ["task.model.conv_impl=stock"])
+    nets, m = build_networks(cfg.task.model), cfg.task.model
+    image = (m.resolution, m.resolution, m.channels)
+    video = (m.frames, *image)
+    eager = {
+        "image_to_video": flops.forward_flops(nets.image_to_video, image),
+        "video_to_image": flops.forward_flops(nets.video_to_image, video),
+        "image_critic": flops.forward_flops(nets.image_critic, image),
+        "video_critic": flops.forward_flops(nets.video_critic, video),
+    }
+    assert flops.network_flops(cfg) == eager
+
     f = {"image_to_video": 1, "video_to_image": 2, "image_critic": 10, "video_critic": 20}
     count = flops.iteration_flops(cfg, f)
     n = cfg.trainer.n_critic
@@ -103,7 +118,7 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
     assert second["shapes_timed"] == 0
     assert second["choices"] == first["choices"]
-    assert set(first["choices"].values()) <= {"stock", "taps", "matmul"}
+    assert set(first["choices"].values()) <= {"stock", "taps", "matmul", "s2d"}
     assert {key.split(" ")[0] for key in first["choices"]} == {
         "conv",
         "transpose",

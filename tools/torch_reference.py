@@ -16,8 +16,11 @@ Parameter counts per network are printed so the caller can check the two builds 
     python tools/torch_reference.py --spec SPEC.json --batch 1 --serve
 
 --serve (what `benchmark.py --torch-peer` uses): build once, print {"param_counts": ...}, then
-run one iteration per "run" line on stdin and print {"seconds": ...}, so the caller can
-alternate its iterations with ours and compare each pair under the same machine load.
+run one iteration per "run" line on stdin and print {"seconds": ..., "peak_rss_bytes": ...}, so
+the caller can alternate its iterations with ours and compare each pair under the same machine
+load. An "infer GENERATOR BATCH REPEATS" line times that translator's eval forward
+(`torch.inference_mode`, BatchNorm in eval mode) on a random batch after one untimed call and
+prints {"p50_ms": ..., "p90_ms": ...}.
 
 SPEC.json: {"model": {...}, "loss": {...}, "optimizer": {...}, "train": {...}} as in
 config.yaml. JSON on stdout.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -281,6 +285,59 @@ class Iteration:
         return critic, self.generator_step()
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def infer_latency(it: Iteration, generator: str, batch: int, repeats: int) -> dict:
+    """p50/p90 milliseconds of one translator's eval forward at `batch`."""
+    net = {"image_to_video": it.g_y, "video_to_image": it.g_x}[generator]
+    source = it.images if generator == "image_to_video" else it.clips
+    x = torch.rand(batch, *source.shape[1:]) * 2 - 1
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            net(x)  # untimed: first-call allocation and kernel choice
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                net(x)
+                times.append((time.perf_counter() - start) * 1e3)
+    finally:
+        net.train(was_training)
+    times.sort()
+    return {
+        "p50_ms": statistics.median(times),
+        "p90_ms": times[min(len(times) - 1, int(0.9 * len(times)))],
+    }
+
+
+def serve(it: Iteration) -> None:
+    """The --serve loop: one reply line per command line on stdin."""
+    for line in sys.stdin:
+        words = line.split()
+        if words[:1] == ["infer"]:
+            generator, batch, repeats = words[1], int(words[2]), int(words[3])
+            print(json.dumps(infer_latency(it, generator, batch, repeats)), flush=True)
+            continue
+        if words != ["run"]:
+            break
+        start = time.perf_counter()
+        losses = it.run()
+        print(
+            json.dumps(
+                {
+                    "seconds": time.perf_counter() - start,
+                    "finite": all(v == v and abs(v) != float("inf") for v in losses),
+                    "peak_rss_bytes": peak_rss_bytes(),
+                }
+            ),
+            flush=True,
+        )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -320,20 +377,7 @@ def main(argv=None) -> int:
             ),
             flush=True,
         )
-        for line in sys.stdin:
-            if line.strip() != "run":
-                break
-            start = time.perf_counter()
-            losses = it.run()
-            print(
-                json.dumps(
-                    {
-                        "seconds": time.perf_counter() - start,
-                        "finite": all(v == v and abs(v) != float("inf") for v in losses),
-                    }
-                ),
-                flush=True,
-            )
+        serve(it)
         return 0
     for i in range(args.warmup):
         start = time.perf_counter()
@@ -364,6 +408,7 @@ def main(argv=None) -> int:
                 "iteration_seconds": statistics.median(seconds),
                 "param_counts": it.param_counts(),
                 "finite_losses": all(v == v and abs(v) != float("inf") for v in losses),
+                "peak_rss_bytes": peak_rss_bytes(),
             }
         )
     )

@@ -77,5 +77,10 @@ def run_section(
     if section == "infer":
         from idcg_tf.benchmark.infer import benchmark_infer
 
-        return {"infer": benchmark_infer(cfg, repeats, log)}
+        if not torch_peer:
+            return {"infer": benchmark_infer(cfg, repeats, log)}
+        from idcg_tf.benchmark.torch_peer import TorchPeer
+
+        with TorchPeer(torch_peer, cfg, 1, log, threads=torch_threads) as peer:
+            return {"infer": benchmark_infer(cfg, repeats, log, peer=peer)}
     raise UserError(f"unknown benchmark section {section!r} (one of {', '.join(SECTIONS)})")

@@ -41,20 +41,31 @@ def op_flops(op: tf.Operation) -> int:
 
 
 def forward_flops(network, input_shape) -> int:
-    """FLOPs of one forward pass of `network` on one sample (training mode)."""
+    """FLOPs of one forward pass of `network` on one sample (training mode). In a graph
+    (`tf.Graph().as_default()`, as `network_flops` builds), only the ops this call adds are
+    counted; eagerly, the call is traced."""
+    if not tf.executing_eagerly():
+        graph = tf.compat.v1.get_default_graph()
+        before = len(graph.get_operations())
+        network(tf.compat.v1.placeholder(tf.float32, (1, *input_shape)), training=True)
+        return sum(op_flops(op) for op in graph.get_operations()[before:])
     spec = tf.TensorSpec((1, *input_shape), tf.float32)
     graph = tf.function(lambda x: network(x, training=True)).get_concrete_function(spec).graph
     return sum(op_flops(op) for op in graph.get_operations())
 
 
 def network_flops(cfg: Config) -> dict:
-    """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers)."""
+    """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers). The networks are built in
+    a graph of their own, where variables get no values: counting allocates no weights (built
+    eagerly, they stayed in the process's memory pool, half a GiB at paper size, and inflated
+    the peak RSS `benchmark train` reports)."""
     from idcg_tf.models import build_networks
 
     m = config_lib.replace(cfg, task={"model": {"conv_impl": "stock"}}).task.model
     image = (m.resolution, m.resolution, m.channels)
     video = (m.frames, *image)
-    with conv_autotune.suspended():  # the 2D layers too: stock, nothing timed
+    # The 2D layers too: stock, nothing timed.
+    with tf.Graph().as_default(), conv_autotune.suspended():
         nets = build_networks(m)
         return {
             "image_to_video": forward_flops(nets.image_to_video, image),

@@ -1,10 +1,13 @@
 """`benchmark infer`: latency of both generators at batch 1 and 8 in TF eager, tf.function,
-a reloaded SavedModel, ONNX Runtime and LiteRT (float32, float16, int8: the graphs and files
+a SavedModel reloaded in TF2 (`tf.saved_model.load`) and through the TF1 loader TF Serving
+uses, ONNX Runtime and LiteRT (float32, float16, int8: the graphs and files
 `idcg_tf.deploy.export` writes), with each LiteRT variant's size and its largest difference
-from the eager output."""
+from the eager output; with a PyTorch peer, its eval forward of the same translator in the
+same run, and every row's ratio to it."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -17,25 +20,29 @@ from idcg_tf.config import Config
 BATCHES = (1, 8)
 
 
-def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
+def benchmark_infer(cfg: Config, repeats: int = 20, log=None, peer=None) -> dict:
     """p50/p90 latency in milliseconds per (generator, runtime, batch). The networks are freshly
-    initialised: latency does not depend on the weights' values."""
+    initialised: latency does not depend on the weights' values. `peer`: a
+    `torch_peer.TorchPeer` whose translators are timed too (runtime "pytorch")."""
     import onnxruntime as ort
 
     from idcg_tf.deploy import generator_module as export
     from idcg_tf.deploy import litert
     from idcg_tf.deploy.exported_model import LITERT_BACKENDS
+    from idcg_tf.deploy.serving import ServingSession
     from idcg_tf.models import build_networks
 
     log = log or (lambda line: None)
     nets = build_networks(cfg.task.model)
     shapes = export.tensor_shapes(cfg)
     results = []
-    with tempfile.TemporaryDirectory(prefix="idcg-infer-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="idcg-infer-"))
         for name, module in export.generator_modules(cfg, nets).items():
             path = Path(tmp) / name
             export.write_saved_model(module, path)
             loaded = tf.saved_model.load(str(path)).signatures["serving_default"]
+            tf1 = stack.enter_context(ServingSession(path))
             session = ort.InferenceSession(
                 export.onnx_model(module).SerializeToString(), providers=["CPUExecutionProvider"]
             )
@@ -60,10 +67,23 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
                     "eager": lambda: np.asarray(model(xt, training=False)),
                     "tf_function": lambda: np.asarray(module.serve(xt)[module.output_name]),
                     "saved_model": lambda: np.asarray(loaded(xt)[module.output_name]),
+                    "tf1_session": lambda: tf1.run("serving_default", {module.input_name: x})[
+                        module.output_name
+                    ],
                     "onnxruntime": lambda: session.run(None, {onnx_input: x})[0],
                     **{k: (lambda r=runner: r(x)) for k, (runner, _) in lite.items()},
                 }
                 reference = np.asarray(model(xt, training=False))
+                torch_ms = None
+                if peer is not None:
+                    torch_ms = peer.infer(name, batch, repeats)
+                    results.append(
+                        {"generator": name, "runtime": "pytorch", "batch": batch, **torch_ms}
+                    )
+                    log(
+                        f"{name} {'pytorch':12} batch {batch}: p50 {torch_ms['p50_ms']:.1f} ms, "
+                        f"p90 {torch_ms['p90_ms']:.1f} ms"
+                    )
                 for runtime, fn in runtimes.items():
                     fn()  # warm up (tracing, graph optimisation)
                     ms = {
@@ -79,10 +99,15 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None) -> dict:
                     }
                     if runtime in lite:
                         record["size_mib"] = lite[runtime][1]
+                    if runtime in lite or runtime == "tf1_session":
                         record["max_abs_vs_eager"] = float(np.abs(fn() - reference).max())
+                    ratio = ""
+                    if torch_ms is not None:
+                        record["p50_ratio_to_pytorch"] = ms["p50"] / torch_ms["p50_ms"]
+                        ratio = f" ({record['p50_ratio_to_pytorch']:.2f}x PyTorch)"
                     results.append(record)
                     log(
                         f"{name} {runtime:12} batch {batch}: p50 {ms['p50']:.1f} ms, "
-                        f"p90 {ms['p90']:.1f} ms"
+                        f"p90 {ms['p90']:.1f} ms{ratio}"
                     )
     return {"section": "infer", "config": cfg.name, "repeats": repeats, "latency": results}

@@ -91,8 +91,14 @@ class TorchPeer:
         return json.loads(line)
 
     def iteration(self) -> dict:
-        """Runs one PyTorch iteration; returns {"seconds", "finite"}."""
+        """Runs one PyTorch iteration; returns {"seconds", "finite", "peak_rss_bytes"}."""
         self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def infer(self, generator: str, batch: int, repeats: int) -> dict:
+        """Times the peer's eval forward of one translator; returns {"p50_ms", "p90_ms"}."""
+        self.proc.stdin.write(f"infer {generator} {batch} {repeats}\n")
         self.proc.stdin.flush()
         return self._read()
 

@@ -115,6 +115,12 @@ def benchmark_train(
         record["torch_peer"] = _peer_record(
             peer, peer_runs, seconds, flops_per_iteration, peak_flops, log
         )
+        record["peak_rss_ratio_ours_to_torch"] = rss_after / record["torch_peer"]["peak_rss_bytes"]
+        log(
+            f"peak RSS: ours {rss_after / 2**30:.2f} GiB, PyTorch "
+            f"{record['torch_peer']['peak_rss_bytes'] / 2**30:.2f} GiB "
+            f"(ratio {record['peak_rss_ratio_ours_to_torch']:.2f})"
+        )
     return record
 
 
@@ -180,6 +186,8 @@ def _peer_record(peer, peer_runs, seconds, flops_per_iteration, peak_flops, log)
         "finite_losses": all(r["finite"] for r in peer_runs),
         "seconds_ratio_ours_to_torch_all": ratios,
         "seconds_ratio_ours_to_torch": statistics.median(ratios),
+        # Each process's own peak over its life (build, warmup, timed iterations).
+        "peak_rss_bytes": peer_runs[-1]["peak_rss_bytes"],
     }
     log(
         f"ours / PyTorch seconds per iteration: median {statistics.median(ratios):.2f} "

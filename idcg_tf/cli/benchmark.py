@@ -5,13 +5,14 @@
         [--torch-peer /tmp/torchvenv/bin/python]
     idcg-benchmark facenet [--batch 4]
     idcg-benchmark data --config tiny --set task.data.train_clips=... [--batches 50]
-    idcg-benchmark infer --config tiny [--repeats 20]
+    idcg-benchmark infer --config tiny [--repeats 20] [--torch-peer /tmp/torchvenv/bin/python]
     idcg-benchmark prepare
     idcg-benchmark litert --model exported_models/demo --images GLOB --clips GLOB [--samples 16]
 
 Sections: train (samples/s, FLOPs, MFU against this process's measured matmul peak, memory),
 facenet (identity loss cost per sample), data (reader clips/s vs what training consumes),
-infer (latency p50/p90 of the generators: eager, tf.function, SavedModel, ONNX Runtime),
+infer (latency p50/p90 of the generators: eager, tf.function, SavedModel in TF2 and through TF
+Serving's TF1 loader, ONNX Runtime, LiteRT; with --torch-peer, the PyTorch build's forward),
 prepare (prepare_data's frames/s per path: detection, the dataset's boxes, its aligned crops),
 litert (FaceNet score and verification of an export's LiteRT variants against its SavedModel).
 """
@@ -68,15 +69,15 @@ def main(argv=None) -> int:
         "--torch-peer",
         metavar="PYTHON",
         default=None,
-        help="train: also time tools/torch_reference.py of a clone (the "
-        "PyTorch build of the same iteration) with this Python, after ours, "
-        "and report the ratio (see docs/performance.md for its venv)",
+        help="train, infer: also time tools/torch_reference.py of a clone (the "
+        "PyTorch build of the same iteration and translators) with this Python, "
+        "alternating with ours, and report the ratios (see docs/performance.md for its venv)",
     )
     parser.add_argument(
         "--torch-threads",
         type=int,
         default=2,
-        help="train: torch.set_num_threads of the PyTorch reference",
+        help="train, infer: torch.set_num_threads of the PyTorch reference",
     )
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
     parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
