@@ -34,7 +34,7 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set trainer.n_critic=1", env)
     tune = train["conv_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
-    assert set(tune["choices"].values()) <= {"stock", "taps", "matmul", "s2d"}
+    assert set(tune["choices"].values()) <= {"stock", "taps", "matmul"}
     for key in TRAIN_KEYS:
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2
@@ -118,7 +118,7 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
     assert second["shapes_timed"] == 0
     assert second["choices"] == first["choices"]
-    assert set(first["choices"].values()) <= {"stock", "taps", "matmul", "s2d"}
+    assert set(first["choices"].values()) <= {"stock", "taps", "matmul"}
     assert {key.split(" ")[0] for key in first["choices"]} == {
         "conv",
         "transpose",

@@ -13,13 +13,12 @@ import tensorflow as tf
 from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTranspose
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
-from idcg_tf.ops.conv_space_to_depth import conv_space_to_depth
 
 TOL = 1e-4  # relative to the largest reference value
 
 # (op, input shape, kernel, strides): the models' shapes (k=4 stride 2 / (1, 2, 2), k=3
 # stride 1), plus odd sizes where TF's "same" padding is asymmetric and unequal strides; 3D
-# "taps", 2D "matmul" and the strided "s2d" of both ranks.
+# "taps" and 2D "matmul".
 CONVS = [
     (conv3d_taps, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
     (conv3d_taps, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
@@ -30,12 +29,6 @@ CONVS = [
     (conv2d_matmul, (2, 4, 4, 6), 3, (1, 1)),
     (conv2d_matmul, (1, 7, 9, 3), 4, (2, 2)),
     (conv2d_matmul, (1, 6, 8, 2), (4, 2), (2, 1)),
-    (conv_space_to_depth, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
-    (conv_space_to_depth, (2, 4, 8, 8, 3), 4, (1, 2, 2)),
-    (conv_space_to_depth, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
-    (conv_space_to_depth, (2, 8, 8, 3), 4, (2, 2)),
-    (conv_space_to_depth, (1, 7, 9, 3), 4, (2, 2)),
-    (conv_space_to_depth, (1, 6, 8, 2), (4, 2), (2, 1)),
 ]
 TRANSPOSED = [
     (conv3d_transpose_taps, (2, 2, 4, 4, 5), 4, (2, 2, 2)),
@@ -195,9 +188,9 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     x, w = _data(shape, 4, 6, transposed=kind.startswith("transpose"))
     reference = _stock_transpose if kind.startswith("transpose") else _stock_conv
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
-    custom = "taps" if len(strides) == 3 else "matmul"
-    strided_conv = {"s2d"} if not kind.startswith("transpose") else set()
-    assert set(conv_autotune.CANDIDATES[kind]) == {"stock", custom} | strided_conv
+    assert set(conv_autotune.CANDIDATES[kind]) == (
+        {"stock", "taps"} if len(strides) == 3 else {"stock", "matmul"}
+    )
     for impl, op in conv_autotune.CANDIDATES[kind].items():
         got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
         for g, ref in zip(got, want):
@@ -236,11 +229,8 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     saved = json.loads(files[0].read_text())
     assert saved["device"] == conv_autotune.device_key()
     assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
-    for key, entry in saved["choices"].items():
-        # The strided conv also times its space-to-depth form; the transposed conv has none.
-        assert set(entry["ms"]) == {"stock", "taps"} | (
-            {"s2d"} if key.startswith("conv ") else set()
-        )
+    for entry in saved["choices"].values():
+        assert set(entry["ms"]) == {"stock", "taps"}
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
 
     # A new process (here: memory forgotten) picks the same without timing anything.
@@ -307,9 +297,8 @@ def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_c
     (path,) = autotune_cache.glob("*.json")
     choices = json.loads(path.read_text())["choices"]
     assert sorted(k.split(" ")[0] for k in choices) == ["conv2d", "transpose2d"]
-    for key, entry in choices.items():
-        strided_conv = {"s2d"} if key.startswith("conv2d ") else set()
-        assert set(entry["ms"]) == {"stock", "matmul"} | strided_conv
+    for entry in choices.values():
+        assert set(entry["ms"]) == {"stock", "matmul"}
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
     # Traced again (a new process: memory forgotten): the disk cache answers.
     conv_autotune.reset_memory()
@@ -321,34 +310,3 @@ def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_c
     conv_autotune.reset_memory()
     tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((2, 8, 8, 3)))
     assert conv_autotune.timings_run == before + 2
-
-
-@pytest.mark.parametrize(
-    "make,shape",
-    [
-        (lambda impl: VideoConv(5, 4, (2, 2, 2), impl=impl), (2, 4, 8, 8, 3)),
-        (lambda impl: ImageConv(5, 4, strides=2, padding="same", impl=impl), (2, 8, 8, 3)),
-    ],
-)
-def test_a_layer_that_autotune_sends_to_s2d_computes_what_stock_does(make, shape, monkeypatch):
-    """ "auto" alone picks "s2d"; the layer then runs it on its own weights, bias included."""
-    monkeypatch.setattr(conv_autotune, "enabled", lambda: True)
-    monkeypatch.setattr(conv_autotune, "choose", lambda *args: "s2d")
-    x = tf.random.stateless_normal(shape, seed=[5, 6])
-    stock, auto = make("stock"), make("auto")
-    stock.build(shape)
-    auto.build(shape)
-    for src, dst in zip(stock.weights, auto.weights):
-        src.assign(src + 0.1)
-        dst.assign(src)
-    results = []
-    for layer in (stock, auto):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-            loss = tf.reduce_sum(y * y)
-        results.append([y, *tape.gradient(loss, [x, *layer.trainable_weights])])
-    for got, want in zip(results[1], results[0]):
-        _close(got, want)
-    if isinstance(auto, VideoConv):
-        assert auto.implementation(shape) == "s2d"

@@ -196,6 +196,7 @@ TINY_RUNS = [
         "--config tiny --batch 2 --batches 2 --set task.data.train_clips={train_clips}",
     ),
     ("benchmark infer", "--config tiny --repeats 1"),
+    ("benchmark infer", "--config tiny --repeats 1 --torch-peer {w}/no/python"),
     ("benchmark prepare", ""),
     (
         "benchmark litert",

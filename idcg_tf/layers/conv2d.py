@@ -14,8 +14,8 @@ from idcg_tf.ops import conv2d_matmul, conv_autotune
 
 
 def _choose(layer, kind: str, input_shape, dtype) -> str:
-    """The implementation ("stock", "matmul" or "s2d") of a call on `input_shape`; the last two
-    only where they apply (static H, W, C, "same" padding without output_padding, channels last, no
+    """The implementation ("stock" or "matmul") of a call on `input_shape`; "matmul" only where
+    it applies (static H, W, C, "same" padding without output_padding, channels last, no
     dilation or groups, each stride dividing its kernel size)."""
     shape = tuple(input_shape)
     applies = (
@@ -54,10 +54,8 @@ class ImageConv(_WithImpl, keras.layers.Conv2D):
     """
 
     def convolution_op(self, inputs, kernel):
-        impl = _choose(self, "conv2d", inputs.shape, inputs.dtype)
-        if impl != "stock":
-            op = conv_autotune.CANDIDATES["conv2d"][impl]
-            return op(inputs, kernel, tuple(self.strides))
+        if _choose(self, "conv2d", inputs.shape, inputs.dtype) == "matmul":
+            return conv2d_matmul.conv2d_matmul(inputs, kernel, tuple(self.strides))
         return super().convolution_op(inputs, kernel)
 
 

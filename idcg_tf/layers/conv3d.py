@@ -55,7 +55,7 @@ class _VideoConvBase(keras.layers.Layer):
         self.conv.build(input_shape)
 
     def implementation(self, input_shape, dtype="float32") -> str:
-        """The implementation a call on inputs of `input_shape` runs ("stock", "taps", "s2d")."""
+        """The implementation a call on inputs of `input_shape` runs ("stock" or "taps")."""
         return conv_autotune.resolve(
             self.impl,
             self._kind,

@@ -6,10 +6,8 @@ the one choice function, by configuration or, per shape, by measurement.
 - "stock": Keras' / TF's own op (oneDNN or Eigen on CPU, cuDNN on GPU).
 - "custom": each rank's own form: 3D `idcg_tf.ops.conv3d_taps` (2D convolutions over temporal
   taps), 2D `idcg_tf.ops.conv2d_matmul` (the whole convolution as one matmul), where it applies.
-- "auto" (default): per shape, the fastest measured, as cuDNN's autotuner does for GPU
-  convolutions. Strided convolutions have a third candidate, "s2d"
-  (`idcg_tf.ops.conv_space_to_depth`: stride 1 over space-to-depth blocks), which "auto" alone
-  picks: it pays off where few input channels leave the stock kernels' vectors mostly empty.
+- "auto" (default): per shape, the faster of the two measured, as cuDNN's autotuner does for
+  GPU convolutions.
 
 For "auto": the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
@@ -41,7 +39,6 @@ import tensorflow as tf
 from idcg_tf.architecture import CONV_IMPL_ALIASES, CONV_IMPLS
 from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
 from idcg_tf.fileio import write_atomically
-from idcg_tf.ops import conv_space_to_depth as s2d
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
@@ -50,9 +47,8 @@ _log = logging.getLogger(__name__)
 ENV_SWITCH = "IDCG_CONV_AUTOTUNE"
 LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covered 2D layers
 # 2: without the "fast" candidate (removed: it never won, docs/performance.md); 3: the cache
-# folder renamed conv_autotune, the 2D and 3D layers' choices in one table; 4: the "s2d"
-# candidate of strided convolutions (shapes timed before it are timed again).
-CACHE_VERSION = 4
+# folder renamed conv_autotune, the 2D and 3D layers' choices in one table.
+CACHE_VERSION = 3
 
 
 def _stock_conv(x, w, strides):
@@ -71,17 +67,14 @@ def _stock_transpose(x, w, strides):
 
 
 # The implementation table: per kind of layer, "stock" (what Keras' Conv3D / Conv3DTranspose /
-# Conv2D / Conv2DTranspose run), its "custom" form (the first other entry) and, for strided
-# convolutions, "s2d", under the names the cache records.
+# Conv2D / Conv2DTranspose run) and its "custom" form, under the name the cache records.
 CANDIDATES = {
-    "conv": {"stock": _stock_conv, "taps": conv3d_taps, "s2d": s2d.conv_space_to_depth},
+    "conv": {"stock": _stock_conv, "taps": conv3d_taps},
     "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps},
-    "conv2d": {"stock": _stock_conv, "matmul": conv2d_matmul, "s2d": s2d.conv_space_to_depth},
+    "conv2d": {"stock": _stock_conv, "matmul": conv2d_matmul},
     "transpose2d": {"stock": _stock_transpose, "matmul": conv2d_transpose_matmul},
 }
 CUSTOM = {kind: next(k for k in ops if k != "stock") for kind, ops in CANDIDATES.items()}
-# Candidates that compute only some calls: (input shape, kernel shape, strides) -> bool.
-APPLIES = {"s2d": s2d.applies}
 
 
 def check_impl(impl: str) -> str:
@@ -257,8 +250,6 @@ def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
         w = tf.cast(g.normal(kernel_shape) * 0.05, dtype)
         r = None
         for impl, op in CANDIDATES[kind].items():
-            if impl in APPLIES and not APPLIES[impl](input_shape, kernel_shape, strides):
-                continue
 
             @tf.function(autograph=False)
             def step(x, w, r, op=op):
