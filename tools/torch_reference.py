@@ -285,6 +285,18 @@ class Iteration:
         return critic, self.generator_step()
 
 
+def current_rss_bytes() -> int | None:
+    """Resident memory now (Linux: VmRSS of /proc/self/status)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_bytes() -> int:
     """This process's peak resident set size so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -364,7 +376,9 @@ def main(argv=None) -> int:
         return 2
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    rss_runtime = current_rss_bytes()
     it = Iteration(spec, args.batch)
+    rss_stages = {"runtime": rss_runtime, "networks_and_optimizer": current_rss_bytes()}
     if args.serve:
         print(
             json.dumps(
@@ -373,6 +387,8 @@ def main(argv=None) -> int:
                     "threads": torch.get_num_threads(),
                     "mkldnn": torch.backends.mkldnn.is_available(),
                     "param_counts": it.param_counts(),
+                    # Adam's slots appear at its first step here (Keras makes them up front).
+                    "rss_stages_bytes": rss_stages,
                 }
             ),
             flush=True,

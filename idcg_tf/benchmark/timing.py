@@ -25,6 +25,18 @@ def time_calls(fn, repeats: int) -> list[float]:
     return out
 
 
+def rss_bytes() -> int | None:
+    """This process's resident memory now (Linux: VmRSS of /proc/self/status; else None)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def max_rss_bytes() -> int:
     """High-water mark of this process's resident memory."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -69,15 +69,21 @@ def benchmark_train(
 
     # Shapes timed by conv autotuning from here on: while building and tracing the iteration.
     timed_before = conv_autotune.timings_run
+    # Resident memory at each stage: where a peak comes from (runtime, weights and optimizer
+    # slots, the traced graph, what the iterations add).
+    stages = {"runtime": timing.rss_bytes()}
     with (
         tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir,
         make_trainer(cfg, workdir, log=log) as trainer,
     ):
         trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
+        stages["networks_and_optimizer"] = timing.rss_bytes()
         trace_seconds, shapes_timed = _trace(trainer, timed_before, log)
+        stages["traced"] = timing.rss_bytes()
         seconds, last, peer_runs, rss_before, rss_after = _time_iterations(
             trainer, warmup, iterations, peer, log
         )
+        stages["after_iterations"] = timing.rss_bytes()
     median = statistics.median(seconds)
     achieved = flops_per_iteration / median
     record = {
@@ -108,6 +114,7 @@ def benchmark_train(
         "mfu": achieved / peak_flops,
         "peak_rss_bytes": rss_after,
         "peak_rss_delta_bytes": rss_after - rss_before,
+        "rss_stages_bytes": stages,
         "gpu_peak_bytes": timing.gpu_peak_bytes(),
         "finite_losses": all(v == v and abs(v) != float("inf") for v in last.values()),
     }
