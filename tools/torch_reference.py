@@ -286,7 +286,8 @@ class Iteration:
 
 
 def current_rss_bytes() -> int | None:
-    """Resident memory now (Linux: VmRSS of /proc/self/status)."""
+    """Resident memory now (Linux: VmRSS of /proc/self/status). The same reading as
+    idcg_tf.benchmark.timing.rss_bytes, repeated here: this script imports nothing of idcg_tf."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
