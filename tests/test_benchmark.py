@@ -92,8 +92,11 @@ def test_data_and_infer_sections(synthetic_data):
     assert data["reader_clips_per_second"] > 0 and data["train_clips_per_second"] > 0
     infer = _benchmark("infer", "--repeats 2")
     runtimes = {(r["generator"], r["runtime"], r["batch"]) for r in infer["latency"]}
-    # eager, tf.function, SavedModel, ONNX Runtime and the three LiteRT variants.
-    assert len(runtimes) == 2 * 7 * 2
+    # eager, tf.function, SavedModel in TF2 and through TF Serving's TF1 loader, ONNX Runtime,
+    # three LiteRT files; per generator and batch.
+    assert len(runtimes) == 2 * 8 * 2
+    tf1 = [r for r in infer["latency"] if r["runtime"] == "tf1_session"]
+    assert len(tf1) == 4 and all(r["max_abs_vs_eager"] <= 1e-5 for r in tf1)
     assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in infer["latency"])
     lite = [r for r in infer["latency"] if r["runtime"].startswith("litert")]
     assert {r["runtime"] for r in lite} == {"litert", "litert_fp16", "litert_int8"}
