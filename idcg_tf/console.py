@@ -17,6 +17,7 @@ wrote just before it: the filter drains the pipe after its writer is gone.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import subprocess
 import sys
@@ -109,3 +110,21 @@ def _uninstall() -> None:
         proc.wait(timeout=5)
     except (OSError, ValueError, subprocess.TimeoutExpired):
         pass
+
+
+@contextlib.contextmanager
+def tf_warnings_held():
+    """Inside, TensorFlow's Python logger shows errors only: for code that does on purpose what
+    TF warns about (retracing while timing, the TF1 loader TF Serving runs), whose warning
+    would read as a problem on the user's console."""
+    import logging
+
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -22,11 +22,11 @@ would load here as it fails in the server.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 
 import numpy as np
 
+from idcg_tf.console import tf_warnings_held
 from idcg_tf.errors import UserError
 
 FORMATS = ("row", "columnar")
@@ -85,18 +85,10 @@ class ServingSession:
         self.path = str(path)
         self.graph = tf.Graph()
         self.session = tf.compat.v1.Session(graph=self.graph)
-        # The TF1 loader on purpose (it is what TF Serving runs): its deprecation warning would
-        # read as a problem on the user's console, so it is held back here.
-        logger = tf.get_logger()
-        level = logger.level
-        logger.setLevel(logging.ERROR)
-        try:
-            with self.graph.as_default():
-                meta_graph = tf.compat.v1.saved_model.loader.load(
-                    self.session, list(tags), self.path
-                )
-        finally:
-            logger.setLevel(level)
+        # The TF1 loader on purpose (it is what TF Serving runs): its deprecation warning is
+        # held back.
+        with tf_warnings_held(), self.graph.as_default():
+            meta_graph = tf.compat.v1.saved_model.loader.load(self.session, list(tags), self.path)
         self.signatures = dict(meta_graph.signature_def)
 
     def input_specs(self, signature_name: str) -> dict:

@@ -37,6 +37,7 @@ import time
 import tensorflow as tf
 
 from idcg_tf.architecture import CONV_IMPL_ALIASES, CONV_IMPLS
+from idcg_tf.console import tf_warnings_held
 from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
@@ -230,15 +231,10 @@ def _time_one(fn, x, w, r, repeats: int, give_up_after: float) -> float:
 
 def measure(kind: str, input_shape, kernel_shape, strides, dtype, repeats: int = 2) -> dict:
     """Seconds of forward + input gradient + filter gradient per implementation."""
-    # Each candidate is traced on purpose: TF's "triggered tf.function retracing" warning
-    # would read as a problem on the user's console, so it is held back while timing.
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
+    # Each candidate is traced on purpose: TF's "triggered tf.function retracing" warning is
+    # held back while timing.
+    with tf_warnings_held():
         return _measure(kind, input_shape, kernel_shape, strides, dtype, repeats)
-    finally:
-        logger.setLevel(level)
 
 
 def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
