@@ -10,6 +10,7 @@ stock layers, so it does not depend on how the 3D convolutions are computed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import tensorflow as tf
@@ -54,19 +55,24 @@ def forward_flops(network, input_shape) -> int:
     return sum(op_flops(op) for op in graph.get_operations())
 
 
-def network_flops(cfg: Config) -> dict:
-    """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers). The networks are built in
-    a graph of their own, where variables get no values: counting allocates no weights (built
-    eagerly, they stayed in the process's memory pool, half a GiB at paper size, and inflated
-    the peak RSS `benchmark train` reports)."""
+@contextlib.contextmanager
+def weightless_networks(model_cfg):
+    """The four networks built in a graph of their own, whose variables get no values, with
+    nothing timed by conv autotuning: for reading their structure (FLOPs, parameter counts)
+    without allocating weights. Built eagerly, such copies stayed in the process's memory pool,
+    half a GiB each at paper size, and inflated the peak RSS `benchmark train` reports."""
     from idcg_tf.models import build_networks
 
+    with tf.Graph().as_default(), conv_autotune.suspended():
+        yield build_networks(model_cfg)
+
+
+def network_flops(cfg: Config) -> dict:
+    """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers, `weightless_networks`)."""
     m = config_lib.replace(cfg, task={"model": {"conv_impl": "stock"}}).task.model
     image = (m.resolution, m.resolution, m.channels)
     video = (m.frames, *image)
-    # The 2D layers too: stock, nothing timed.
-    with tf.Graph().as_default(), conv_autotune.suspended():
-        nets = build_networks(m)
+    with weightless_networks(m) as nets:
         return {
             "image_to_video": forward_flops(nets.image_to_video, image),
             "video_to_image": forward_flops(nets.video_to_image, video),

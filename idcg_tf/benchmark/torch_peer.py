@@ -21,16 +21,11 @@ SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "torch_reference.py"
 
 
 def trainable_counts(cfg: Config) -> dict:
-    """Trainable parameters per network of our build (the PyTorch build must match). Built in a
-    graph of their own, whose variables get no values: the check allocates no weights in the
-    process whose memory is compared with the peer's."""
-    import tensorflow as tf
+    """Trainable parameters per network of our build (the PyTorch build must match), read off
+    `weightless_networks`: no weights in the process whose memory is compared with the peer's."""
+    from idcg_tf.benchmark.flops import weightless_networks
 
-    from idcg_tf.models import build_networks
-    from idcg_tf.ops import conv_autotune
-
-    with tf.Graph().as_default(), conv_autotune.suspended():
-        nets = build_networks(cfg.task.model)
+    with weightless_networks(cfg.task.model) as nets:
         count = lambda net: sum(v.shape.num_elements() for v in net.trainable_variables)  # noqa: E731
         return {
             "image_to_video": count(nets.image_to_video),
