@@ -98,6 +98,19 @@ def test_custom_convolutions_match_tf_with_gradients(op, shape, kernel, strides,
         _close(g, ref)
 
 
+@pytest.mark.parametrize("op", [conv2d_matmul, conv2d_transpose_matmul])
+def test_matmul_forms_read_the_kernel_without_transposing_it(op):
+    """The kernel is the large operand of these small-map layers: a transpose of it would run
+    on every call, inference included. Only the patch (or output) matrix is reordered."""
+    transposed = op is conv2d_transpose_matmul
+    x, w = _data((1, 4, 4, 64), 4, 128, transposed=transposed)
+    graph = tf.function(lambda x, w: op(x, w, (2, 2))).get_concrete_function(x, w).graph
+    sizes = [
+        int(np.prod(o.outputs[0].shape)) for o in graph.get_operations() if o.type == "Transpose"
+    ]
+    assert sizes and max(sizes) < w.shape.num_elements()
+
+
 @pytest.mark.parametrize(
     "cls,shape,strides",
     [(VideoConv, (2, 4, 8, 8, 3), (2, 2, 2)), (VideoConvTranspose, (2, 2, 4, 4, 3), (1, 2, 2))],

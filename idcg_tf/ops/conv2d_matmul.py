@@ -5,7 +5,9 @@ space-to-depth by s turns the strided convolution into a stride-1 convolution wi
 (k/s x k/s) kernel over s*s*C channels; stacking its (k/s)^2 shifted windows on the channel
 axis makes it a (N*H'*W', (k/s)^2*s^2*C) x (k*k*C, F) matmul. The transposed convolution is
 its adjoint: the matmul with the transposed kernel, then the windows added back in place and
-depth-to-space. Every gradient, including the WGAN-GP penalty's second derivative, is TF's
+depth-to-space. The kernel enters as a plain reshape of the variable: the rows of the
+patches are put in the kernel's own (kh, kw, C) order instead (a transpose of the small
+patch matrix, not of the large kernel, which every call, inference included, would repeat). Every gradient, including the WGAN-GP penalty's second derivative, is TF's
 automatic derivative of pad, slice, concat, reshape and matmul.
 
 Why: the CPU kernels of small-map layers (e.g. the image critic's last 4x4 stride-2 conv,
@@ -37,14 +39,15 @@ def _geometry(h: int, w: int, kernel_shape, strides):
     return (out_h, out_w), ((top, bottom), (left, right)), (kh // sh, kw // sw)
 
 
-def _matmul_kernel(kernel: tf.Tensor, strides) -> tf.Tensor:
-    """(kh, kw, C, F) -> (kh * kw * C, F) in the order of the stacked windows: window
-    (a_h, a_w) outer, then space-to-depth's (p_h, p_w, c), where kh index = a_h * s + p_h."""
-    kh, kw, c, f = kernel.shape
-    sh, sw = strides
-    k = tf.reshape(kernel, [kh // sh, sh, kw // sw, sw, c, f])
-    k = tf.transpose(k, [0, 2, 1, 3, 4, 5])
-    return tf.reshape(k, [kh * kw * c, f])
+def _swap_middle(x: tf.Tensor, a: int, b: int, rest: int) -> tf.Tensor:
+    """Swaps the middle two of the last axis' factors (u, a, b, rest) to (u, b, a, rest). The
+    stacked windows' order, (a_h, a_w, p_h, p_w, c), and the kernel's, (kh, kw, c) =
+    (a_h, p_h, a_w, p_w, c) with kh index = a_h * s + p_h, are each other's swap."""
+    if a == 1 or b == 1:
+        return x
+    u = x.shape[-1] // (a * b * rest)
+    y = tf.transpose(tf.reshape(x, [-1, u, a, b, rest]), [0, 1, 3, 2, 4])
+    return tf.reshape(y, [-1, *x.shape[1:]])
 
 
 def _space_to_depth(x: tf.Tensor, sh: int, sw: int) -> tf.Tensor:
@@ -75,9 +78,11 @@ def conv2d_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -> tf.Tensor:
     s = _space_to_depth(xp, *strides)  # (N, out_h + th - 1, out_w + tw - 1, sh * sw * C)
     windows = [s[:, a : a + out_h, b : b + out_w] for a in range(th) for b in range(tw)]
     patches = windows[0] if len(windows) == 1 else tf.concat(windows, axis=-1)
-    k2 = _matmul_kernel(kernel, strides)
-    y = tf.matmul(tf.reshape(patches, [-1, k2.shape[0]]), k2)
-    return tf.reshape(y, [-1, out_h, out_w, kernel.shape[-1]])
+    kh, kw, c, f = kernel.shape
+    # (a_h, a_w, p_h, p_w, c) -> the kernel's (a_h, p_h, a_w, p_w, c)
+    patches = _swap_middle(patches, tw, strides[0], strides[1] * c)
+    y = tf.matmul(tf.reshape(patches, [-1, kh * kw * c]), tf.reshape(kernel, [kh * kw * c, f]))
+    return tf.reshape(y, [-1, out_h, out_w, f])
 
 
 def conv2d_transpose_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -> tf.Tensor:
@@ -90,9 +95,11 @@ def conv2d_transpose_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -> 
     (out_h, out_w), ((top, bottom), (left, right)), (th, tw) = _geometry(
         h, w, kernel.shape, strides
     )
-    f = kernel.shape[2]
-    k2 = _matmul_kernel(kernel, strides)  # (kh * kw * F, C)
-    z = tf.matmul(tf.reshape(x, [-1, k2.shape[1]]), k2, transpose_b=True)
+    kh, kw, f, c = kernel.shape
+    k2 = tf.reshape(kernel, [kh * kw * f, c])
+    z = tf.matmul(tf.reshape(x, [-1, c]), k2, transpose_b=True)
+    # the kernel's (a_h, p_h, a_w, p_w, f) -> the windows' (a_h, a_w, p_h, p_w, f)
+    z = _swap_middle(z, sh, tw, sw * f)
     depth = sh * sw * f
     z = tf.reshape(z, [-1, out_h, out_w, th * tw, depth])
     # Each window (a, b) read s[a : a + out_h, b : b + out_w]: add it back there.

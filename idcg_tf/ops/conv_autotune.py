@@ -48,8 +48,9 @@ _log = logging.getLogger(__name__)
 ENV_SWITCH = "IDCG_CONV_AUTOTUNE"
 LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covered 2D layers
 # 2: without the "fast" candidate (removed: it never won, docs/performance.md); 3: the cache
-# folder renamed conv_autotune, the 2D and 3D layers' choices in one table.
-CACHE_VERSION = 3
+# folder renamed conv_autotune, the 2D and 3D layers' choices in one table; 4: the 2D matmul
+# form reads its kernel without a transpose (faster, so its old timings are stale).
+CACHE_VERSION = 4
 
 
 def _stock_conv(x, w, strides):
