@@ -48,9 +48,10 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None, peer=None) -> dict
             )
             onnx_input = session.get_inputs()[0].name
             lite = {}
+            flatbuffers = litert.convert_module(module, Path(tmp))
             for backend, variant in LITERT_BACKENDS.items():
                 file = Path(tmp) / litert.file_name(name, variant)
-                file.write_bytes(litert.convert(path, variant))
+                file.write_bytes(flatbuffers[variant])
                 lite[backend] = (
                     litert.LiteRTRunner(file),
                     file.stat().st_size / 2**20,

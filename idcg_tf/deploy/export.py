@@ -174,14 +174,14 @@ def export_run(
     return record
 
 
-def _stage_litert(saved_model: Path, staging: Path, generator: str, files: dict, log) -> dict:
-    """The LiteRT variants of one staged SavedModel: {variant: file name}."""
+def _stage_litert(module, staging: Path, generator: str, files: dict, log) -> dict:
+    """The LiteRT variants of one generator's module: {variant: file name}."""
     from idcg_tf.deploy import litert as litert_lib
 
     names = {}
-    for variant in litert_lib.VARIANTS:
+    for variant, flatbuffer in litert_lib.convert_module(module, staging).items():
         path = staging / litert_lib.file_name(generator, variant)
-        path.write_bytes(litert_lib.convert(saved_model, variant))
+        path.write_bytes(flatbuffer)
         files[path.name] = sha256(path)
         names[variant] = path.name
         log(f"{generator}: LiteRT {variant} staged ({path.stat().st_size / 2**20:.1f} MiB)")
@@ -224,7 +224,7 @@ def _stage(
             files[onnx_path.name] = sha256(onnx_path)
             info["onnx"] = onnx_path.name
         if litert:
-            info["litert"] = _stage_litert(path, staging, d.generator, files, log)
+            info["litert"] = _stage_litert(module, staging, d.generator, files, log)
         generators[d.generator] = info
     m = cfg.task.model
     record = {

@@ -4,6 +4,9 @@ the `ai-edge-litert` interpreter (what replaces the deprecated `tf.lite.Interpre
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,14 @@ from idcg_tf.errors import UserError
 # variant -> file suffix: float32; float16 weights; dynamic-range int8 weights (activations
 # stay float, computed in float32 at run time).
 VARIANTS = {"float32": "", "float16": ".fp16", "int8": ".int8"}
+
+# Layer class -> the convolution form (`impl`) the LiteRT files are traced with. LiteRT's CPU
+# kernels (XNNPACK) run 2D convolutions fast and 3D ones slowly: the video encoder's Conv3D
+# layers run as 2D convolutions over temporal taps and the image decoder's transposed layers
+# as one matmul (int8 video_to_image 513 -> 33 ms at batch 1); the video decoder's transposed
+# Conv3D keeps TF's op, whose taps form runs 18x slower in int8. Same weights, same values
+# (docs/performance.md, Inference).
+LITERT_FORMS = {"VideoConv": "custom", "ImageConvTranspose": "custom"}
 
 
 def convert(saved_model: Path, variant: str) -> bytes:
@@ -29,15 +40,59 @@ def convert(saved_model: Path, variant: str) -> bytes:
     return converter.convert()
 
 
+@contextlib.contextmanager
+def _litert_forms(model):
+    """`model`'s convolution layers set to LITERT_FORMS inside, as they were after."""
+    changed = []
+    try:
+        for layer in model._flatten_layers(include_self=False, recursive=True):
+            impl = LITERT_FORMS.get(type(layer).__name__)
+            if impl is not None:
+                changed.append((layer, layer.impl))
+                layer.impl = impl
+        yield
+    finally:
+        for layer, impl in changed:
+            layer.impl = impl
+
+
+def convert_module(module, workdir: Path) -> dict[str, bytes]:
+    """Every variant of a `GeneratorModule`'s generator, {variant: flatbuffer}: its graph traced
+    again with LITERT_FORMS into a SavedModel under `workdir` (removed after), converted."""
+    from idcg_tf.deploy.generator_module import GeneratorModule, write_saved_model
+
+    path = Path(workdir) / f".{module.name}.litert-source"
+    shape = module.serve.input_signature[0].shape[1:]
+    with _litert_forms(module.model):
+        traced = GeneratorModule(
+            module.model, module.input_name, module.output_name, shape, name=module.name
+        )
+        write_saved_model(traced, path)
+    try:
+        return {variant: convert(path, variant) for variant in VARIANTS}
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def file_name(generator: str, variant: str) -> str:
     return f"{generator}{VARIANTS[variant]}.tflite"
 
 
+def default_threads() -> int:
+    """The CPUs this process may run on: the interpreter's default is one thread, while
+    TensorFlow, ONNX Runtime and PyTorch use every core."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity API (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 class LiteRTRunner:
     """One generator on the LiteRT interpreter: float32 in, float32 out, any batch size (the
-    input is resized when the batch changes)."""
+    input is resized when the batch changes), on `num_threads` threads (default: every CPU
+    this process may use)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, num_threads: int | None = None):
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
@@ -46,7 +101,9 @@ class LiteRTRunner:
             ) from None
         if not Path(path).is_file():
             raise UserError(f"{path}: no such LiteRT file (export with --litert)")
-        self.interpreter = Interpreter(model_path=str(path))
+        self.interpreter = Interpreter(
+            model_path=str(path), num_threads=num_threads or default_threads()
+        )
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.output = self.interpreter.get_output_details()[0]["index"]
         self.shape = None
