@@ -5,10 +5,11 @@ space-to-depth by s turns the strided convolution into a stride-1 convolution wi
 (k/s x k/s) kernel over s*s*C channels; stacking its (k/s)^2 shifted windows on the channel
 axis makes it a (N*H'*W', (k/s)^2*s^2*C) x (k*k*C, F) matmul. The transposed convolution is
 its adjoint: the matmul with the transposed kernel, then the windows added back in place and
-depth-to-space. The kernel enters as a plain reshape of the variable: the rows of the
-patches are put in the kernel's own (kh, kw, C) order instead (a transpose of the small
-patch matrix, not of the large kernel, which every call, inference included, would repeat). Every gradient, including the WGAN-GP penalty's second derivative, is TF's
-automatic derivative of pad, slice, concat, reshape and matmul.
+depth-to-space. The kernel enters as a plain reshape of the variable: the patches' columns
+are put in the kernel's own (kh, kw, C) order instead (a transpose of the small patch matrix,
+not of the large kernel, which every call, inference included, would repeat). Every gradient,
+including the WGAN-GP penalty's second derivative, is TF's automatic derivative of pad, slice,
+concat, reshape, transpose and matmul.
 
 Why: the CPU kernels of small-map layers (e.g. the image critic's last 4x4 stride-2 conv,
 8x8x512 -> 4x4x1024) compute their gradients at a fraction of the rate the same FLOPs reach
