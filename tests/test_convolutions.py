@@ -98,6 +98,26 @@ def test_custom_convolutions_match_tf_with_gradients(op, shape, kernel, strides,
         _close(g, ref)
 
 
+def test_transposed_taps_with_matmul_phases_match_tf():
+    """Inside `phases_as_matmul` (the LiteRT trace) the transposed taps form computes its
+    phases as matmuls, with the same values; outside it, TF's 2D op."""
+    from idcg_tf.ops.conv3d_taps import phases_as_matmul
+
+    x, w = _data((2, 2, 4, 4, 5), 4, 6, transposed=True)
+    want = _stock_transpose(x, w, (2, 2, 2))
+
+    def traced():
+        fn = tf.function(lambda x: conv3d_transpose_taps(x, w, (2, 2, 2)))
+        graph = fn.get_concrete_function(tf.TensorSpec([None, *x.shape[1:]])).graph
+        return fn(x), {o.type for o in graph.get_operations()}
+
+    with phases_as_matmul():
+        got, ops = traced()
+    _close(got, want)
+    assert "Conv2DBackpropInput" not in ops and "MatMul" in ops
+    assert "Conv2DBackpropInput" in traced()[1]
+
+
 @pytest.mark.parametrize("op", [conv2d_matmul, conv2d_transpose_matmul])
 def test_matmul_forms_read_the_kernel_without_transposing_it(op):
     """The kernel is the large operand of these small-map layers: a transpose of it would run

@@ -18,12 +18,17 @@ from idcg_tf.errors import UserError
 VARIANTS = {"float32": "", "float16": ".fp16", "int8": ".int8"}
 
 # Layer class -> the convolution form (`impl`) the LiteRT files are traced with. LiteRT's CPU
-# kernels (XNNPACK) run 2D convolutions fast and 3D ones slowly: the video encoder's Conv3D
-# layers run as 2D convolutions over temporal taps and the image decoder's transposed layers
-# as one matmul (int8 video_to_image 513 -> 33 ms at batch 1); the video decoder's transposed
-# Conv3D keeps TF's op, whose taps form runs 18x slower in int8. Same weights, same values
-# (docs/performance.md, Inference).
-LITERT_FORMS = {"VideoConv": "custom", "ImageConvTranspose": "custom"}
+# kernels (XNNPACK) run 2D convolutions and matmuls fast and 3D convolutions slowly: the
+# video encoder's Conv3D layers run as 2D convolutions over temporal taps, the video decoder's
+# transposed Conv3D layers as one matmul per temporal phase (`phases_as_matmul`: LiteRT's 2D
+# transposed convolutions are slow too, most of all in int8), the image decoder's transposed
+# layers as one matmul. Same weights, same values; the timings of each form are in
+# docs/performance.md (Inference).
+LITERT_FORMS = {
+    "VideoConv": "custom",
+    "VideoConvTranspose": "custom",
+    "ImageConvTranspose": "custom",
+}
 
 
 def convert(saved_model: Path, variant: str) -> bytes:
@@ -43,6 +48,8 @@ def convert(saved_model: Path, variant: str) -> bytes:
 @contextlib.contextmanager
 def _litert_forms(model):
     """`model`'s convolution layers set to LITERT_FORMS inside, as they were after."""
+    from idcg_tf.ops.conv3d_taps import phases_as_matmul
+
     changed = []
     try:
         for layer in model._flatten_layers(include_self=False, recursive=True):
@@ -50,7 +57,8 @@ def _litert_forms(model):
             if impl is not None:
                 changed.append((layer, layer.impl))
                 layer.impl = impl
-        yield
+        with phases_as_matmul():
+            yield
     finally:
         for layer, impl in changed:
             layer.impl = impl

@@ -16,7 +16,35 @@ conv kernel (kt, kh, kw, F, C).
 
 from __future__ import annotations
 
+import contextlib
+
 import tensorflow as tf
+
+_matmul_phases = 0  # > 0 inside `phases_as_matmul()`
+
+
+@contextlib.contextmanager
+def phases_as_matmul():
+    """Inside (at trace time), `conv3d_transpose_taps` computes each phase's 2D transposed
+    convolution in the one-matmul form (`idcg_tf.ops.conv2d_matmul`) where it applies, instead
+    of TF's op: for graphs converted to LiteRT, whose CPU kernels run matmuls fast and 2D
+    transposed convolutions slowly (docs/performance.md, Inference)."""
+    global _matmul_phases
+    _matmul_phases += 1
+    try:
+        yield
+    finally:
+        _matmul_phases -= 1
+
+
+def _transpose2d(x: tf.Tensor, kernel: tf.Tensor, out_shape, strides) -> tf.Tensor:
+    """One phase's "same" 2D transposed convolution, output (N, H * sh, W * sw, F)."""
+    from idcg_tf.ops import conv2d_matmul  # conv2d_matmul imports this module
+
+    static = all(d is not None for d in x.shape[1:])
+    if _matmul_phases and static and conv2d_matmul.supported(kernel.shape, strides):
+        return conv2d_matmul.conv2d_transpose_matmul(x, kernel, strides)
+    return tf.nn.conv2d_transpose(x, kernel, out_shape, [1, *strides, 1], "SAME")
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -91,7 +119,7 @@ def conv3d_transpose_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tens
         shifted = [_shift(x, (p + pad - dt) // st) for dt in taps]
         stacked = shifted[0] if len(taps) == 1 else tf.concat(shifted, axis=-1)
         k2 = tf.concat([kernel[dt] for dt in taps], axis=-1)  # (kh, kw, F, taps * C)
-        y = tf.nn.conv2d_transpose(_frames(stacked), k2, out_frames, [1, sh, sw, 1], "SAME")
+        y = _transpose2d(_frames(stacked), k2, out_frames, (sh, sw))
         phases.append(tf.reshape(y, tf.concat([[-1, n_t], out_frames[1:]], axis=0)))
     if st == 1:
         return phases[0]
