@@ -565,10 +565,14 @@ def test_litert_float32_parity_at_paper_size(tmp_path):
     cfg = config.load("celeb_model1")
     nets = build_networks(cfg.task.model)
     rng = np.random.default_rng(1)
+
+    def impls(model):
+        return [getattr(layer, "impl", None) for layer in model._flatten_layers()]
+
     for generator, module in generator_modules(cfg, nets).items():
-        impls = [getattr(layer, "impl", None) for layer in module.model._flatten_layers()]
+        before = impls(module.model)
         flatbuffer = litert.convert_module(module, tmp_path)["float32"]
-        assert [getattr(layer, "impl", None) for layer in module.model._flatten_layers()] == impls
+        assert impls(module.model) == before
         (tmp_path / f"{generator}.tflite").write_bytes(flatbuffer)
         runner = litert.LiteRTRunner(tmp_path / f"{generator}.tflite")
         shape = (2, 64, 64, 3) if generator == "image_to_video" else (2, 32, 64, 64, 3)
