@@ -27,8 +27,12 @@ format: install
 	$(VENV)/bin/ruff format .
 
 # --durations: the 20 slowest tests, so that a test growing slow shows in every run's log.
+# Two pytest-xdist workers, each test file on one of them (its module fixtures built once): a
+# test spends much of its time in single-threaded Python (tracing, subprocess start-up), so
+# two processes keep both cores busy (docs/testing.md, Times). TEST_WORKERS=0 runs one process.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q --durations=20
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 test-slow: install
 	$(PY) -m pytest -q -m slow --durations=20

@@ -16,6 +16,9 @@ os.environ.setdefault("IDCG_CONV_AUTOTUNE", "0")
 
 import pytest  # noqa: E402
 
+# The tf.data iterator check at the end of every test process (tests/live_iterators.py).
+pytest_plugins = ("live_iterators",)
+
 # Before any test module imports TensorFlow, as the tools do: idcg_tf turns TF's oneDNN
 # kernels on on AVX2 CPUs (idcg_tf/cpu.py), so the suite runs what users run.
 import idcg_tf  # noqa: E402, F401
@@ -98,20 +101,3 @@ def run_tool(*args: str, timeout: int = 600, env=None) -> subprocess.CompletedPr
         timeout=timeout,
         env=full_env,
     )
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Fails the run when a tf.data iterator is still alive at its end: one left to interpreter
-    shutdown can deadlock there (seen on the AVX2 machines), so whoever opens one closes it."""
-    import gc
-
-    if "tensorflow" not in sys.modules:
-        return
-    from tensorflow.python.data.ops import iterator_ops
-    from tensorflow.python.distribute import input_lib
-
-    kinds = (iterator_ops.OwnedIterator, input_lib.DistributedIterator)
-    live = [type(o).__name__ for o in gc.get_objects() if isinstance(o, kinds)]
-    if live:
-        print(f"\nerror: {len(live)} tf.data iterator(s) alive at the end of the session: {live}")
-        session.exitstatus = 1

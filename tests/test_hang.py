@@ -1,13 +1,20 @@
 """A hang fails fast and loudly: under the suite's own settings (setup.cfg [tool:pytest]) a test
 that hangs fails within its timeout and prints every thread's stack, and a hang in native code
 that holds the interpreter (what a tf.data teardown deadlock looks like) is ended by
-faulthandler's watchdog with every thread's stack."""
+faulthandler's watchdog with every thread's stack. Both in one process and under pytest-xdist's
+workers, as `make test` runs."""
 
 import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
+
+WORKERS = pytest.mark.parametrize(
+    "workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"]
+)
 
 HANGS = """
 import ctypes
@@ -41,7 +48,7 @@ def test_native_hang_holding_the_interpreter():
 """
 
 
-def _pytest(tmp_path, tests: list[str], timeout: int, watchdog: int):
+def _pytest(tmp_path, tests: list[str], timeout: int, watchdog: int, workers: list[str]):
     (tmp_path / "test_hangs.py").write_text(HANGS)
     # The suite's ini options, with short times: the same mechanism the suite relies on.
     args = [
@@ -60,6 +67,7 @@ def _pytest(tmp_path, tests: list[str], timeout: int, watchdog: int):
         f"faulthandler_timeout={watchdog}",
         "-o",
         "addopts=",
+        *workers,
         *(f"test_hangs.py::{test}" for test in tests),
     ]
     start = time.monotonic()
@@ -67,9 +75,14 @@ def _pytest(tmp_path, tests: list[str], timeout: int, watchdog: int):
     return result, time.monotonic() - start
 
 
-def test_a_hung_test_fails_within_its_timeout_with_every_threads_stack(tmp_path):
+@WORKERS
+def test_a_hung_test_fails_within_its_timeout_with_every_threads_stack(tmp_path, workers):
     result, seconds = _pytest(
-        tmp_path, ["test_python_hang", "test_after_the_hang"], timeout=3, watchdog=60
+        tmp_path,
+        ["test_python_hang", "test_after_the_hang"],
+        timeout=3,
+        watchdog=60,
+        workers=workers,
     )
     out = result.stdout + result.stderr
     assert result.returncode == 1, out
@@ -78,9 +91,14 @@ def test_a_hung_test_fails_within_its_timeout_with_every_threads_stack(tmp_path)
     assert seconds < 50, out
 
 
-def test_a_native_hang_ends_the_process_with_every_threads_stack(tmp_path):
+@WORKERS
+def test_a_native_hang_ends_the_process_with_every_threads_stack(tmp_path, workers):
     result, seconds = _pytest(
-        tmp_path, ["test_native_hang_holding_the_interpreter"], timeout=60, watchdog=3
+        tmp_path,
+        ["test_native_hang_holding_the_interpreter"],
+        timeout=60,
+        watchdog=3,
+        workers=workers,
     )
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
