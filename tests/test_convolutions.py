@@ -1,7 +1,7 @@
 """The custom convolutions equal TF's own: 3D ("taps": 2D convolutions over temporal taps) and
 2D ("matmul": one matmul), plain and transposed: values, all gradients, and the second
 derivative the WGAN-GP penalty takes through the critics; the per-shape autotuner that
-chooses between them."""
+chooses between them; the sub-pixel form of transposed convolutions the LiteRT files run."""
 
 import json
 import math
@@ -13,6 +13,7 @@ import tensorflow as tf
 from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTranspose
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
+from idcg_tf.ops.conv2d_subpixel import conv2d_transpose_subpixel, transposed_as_subpixel
 
 TOL = 1e-4  # relative to the largest reference value
 
@@ -98,24 +99,48 @@ def test_custom_convolutions_match_tf_with_gradients(op, shape, kernel, strides,
         _close(g, ref)
 
 
-def test_transposed_taps_with_matmul_phases_match_tf():
-    """Inside `phases_as_matmul` (the LiteRT trace) the transposed taps form computes its
-    phases as matmuls, with the same values; outside it, TF's 2D op."""
-    from idcg_tf.ops.conv3d_taps import phases_as_matmul
+@pytest.mark.parametrize(
+    "shape, kernel, strides",
+    [
+        ((2, 4, 4, 5), 4, (2, 2)),  # the models' layers
+        ((1, 5, 7, 3), 4, (2, 2)),
+        ((2, 4, 4, 5), 3, (1, 1)),
+        ((1, 3, 5, 2), 4, (1, 1)),
+        ((1, 3, 4, 2), 6, (2, 2)),
+        ((1, 3, 4, 2), (4, 6), (2, 3)),
+    ],
+)
+def test_subpixel_transposed_form_matches_tf(shape, kernel, strides):
+    x, w = _data(shape, kernel, 6, transposed=True)
+    _close(conv2d_transpose_subpixel(x, w, strides), _stock_transpose(x, w, strides))
 
+
+def _traced_ops(fn, x):
+    graph = tf.function(fn).get_concrete_function(tf.TensorSpec([None, *x.shape[1:]])).graph
+    return tf.function(fn)(x), {o.type for o in graph.get_operations()}
+
+
+def test_litert_trace_runs_transposed_convolutions_as_subpixel_convolutions():
+    """Inside `transposed_as_subpixel` (the LiteRT trace) the transposed taps form's phases and
+    ImageConvTranspose run as 2D convolutions with the same values; outside it, as before."""
     x, w = _data((2, 2, 4, 4, 5), 4, 6, transposed=True)
     want = _stock_transpose(x, w, (2, 2, 2))
-
-    def traced():
-        fn = tf.function(lambda x: conv3d_transpose_taps(x, w, (2, 2, 2)))
-        graph = fn.get_concrete_function(tf.TensorSpec([None, *x.shape[1:]])).graph
-        return fn(x), {o.type for o in graph.get_operations()}
-
-    with phases_as_matmul():
-        got, ops = traced()
+    with transposed_as_subpixel():
+        got, ops = _traced_ops(lambda x: conv3d_transpose_taps(x, w, (2, 2, 2)), x)
     _close(got, want)
-    assert "Conv2DBackpropInput" not in ops and "MatMul" in ops
-    assert "Conv2DBackpropInput" in traced()[1]
+    assert "Conv2DBackpropInput" not in ops and "Conv2D" in ops and "DepthToSpace" in ops
+    assert (
+        "Conv2DBackpropInput" in _traced_ops(lambda x: conv3d_transpose_taps(x, w, (2, 2, 2)), x)[1]
+    )
+
+    layer = ImageConvTranspose(6, 4, strides=2, padding="same", impl="stock")
+    x2 = x[:, 0]
+    want = layer(x2)
+    with transposed_as_subpixel():
+        got, ops = _traced_ops(layer, x2)
+    _close(got, want)
+    assert "Conv2DBackpropInput" not in ops and "Conv2D" in ops
+    assert "Conv2DBackpropInput" in _traced_ops(layer, x2)[1]
 
 
 @pytest.mark.parametrize("op", [conv2d_matmul, conv2d_transpose_matmul])

@@ -18,16 +18,15 @@ from idcg_tf.errors import UserError
 VARIANTS = {"float32": "", "float16": ".fp16", "int8": ".int8"}
 
 # Layer class -> the convolution form (`impl`) the LiteRT files are traced with. LiteRT's CPU
-# kernels (XNNPACK) run 2D convolutions and matmuls fast and 3D convolutions slowly: the
+# kernels (XNNPACK) run 2D convolutions fast and 3D and transposed convolutions slowly: the
 # video encoder's Conv3D layers run as 2D convolutions over temporal taps, the video decoder's
-# transposed Conv3D layers as one matmul per temporal phase (`phases_as_matmul`: LiteRT's 2D
-# transposed convolutions are slow too, most of all in int8), the image decoder's transposed
-# layers as one matmul. Same weights, same values; the timings of each form are in
-# docs/performance.md (Inference).
+# transposed Conv3D layers as one 2D transposed convolution per temporal phase; inside
+# `transposed_as_subpixel()` every 2D transposed convolution (those phases' and the image
+# decoder's) is traced as one 2D convolution and a depth-to-space. Same weights, same values
+# up to float rounding; the timings of each form are in docs/performance.md (Inference).
 LITERT_FORMS = {
     "VideoConv": "custom",
     "VideoConvTranspose": "custom",
-    "ImageConvTranspose": "custom",
 }
 
 
@@ -47,8 +46,9 @@ def convert(saved_model: Path, variant: str) -> bytes:
 
 @contextlib.contextmanager
 def _litert_forms(model):
-    """`model`'s convolution layers set to LITERT_FORMS inside, as they were after."""
-    from idcg_tf.ops.conv3d_taps import phases_as_matmul
+    """`model`'s convolution layers set to LITERT_FORMS, and its transposed convolutions
+    traced in the sub-pixel form, inside; as they were after."""
+    from idcg_tf.ops.conv2d_subpixel import transposed_as_subpixel
 
     changed = []
     try:
@@ -57,7 +57,7 @@ def _litert_forms(model):
             if impl is not None:
                 changed.append((layer, layer.impl))
                 layer.impl = impl
-        with phases_as_matmul():
+        with transposed_as_subpixel():
             yield
     finally:
         for layer, impl in changed:

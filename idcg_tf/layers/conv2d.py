@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import keras
 
-from idcg_tf.ops import conv2d_matmul, conv_autotune
+from idcg_tf.ops import conv2d_matmul, conv2d_subpixel, conv_autotune
 
 
-def _choose(layer, kind: str, input_shape, dtype) -> str:
-    """The implementation ("stock" or "matmul") of a call on `input_shape`; "matmul" only where
-    it applies (static H, W, C, "same" padding without output_padding, channels last, no
-    dilation or groups, each stride dividing its kernel size)."""
-    shape = tuple(input_shape)
-    applies = (
+def _applies(layer, shape) -> bool:
+    """Whether the custom forms apply to a call on `shape`: static H, W, C, "same" padding
+    without output_padding, channels last, no dilation or groups, each stride dividing its
+    kernel size."""
+    return (
         len(shape) == 4
         and all(d is not None for d in shape[1:])
         and layer.padding == "same"
@@ -28,6 +27,13 @@ def _choose(layer, kind: str, input_shape, dtype) -> str:
         and getattr(layer, "groups", 1) == 1
         and conv2d_matmul.supported(layer.kernel.shape, layer.strides)
     )
+
+
+def _choose(layer, kind: str, input_shape, dtype) -> str:
+    """The implementation ("stock" or "matmul") of a call on `input_shape`; "matmul" only where
+    it applies (`_applies`)."""
+    shape = tuple(input_shape)
+    applies = _applies(layer, shape)
     return conv_autotune.resolve(
         layer.impl, kind, shape, layer.kernel.shape, layer.strides, dtype, applies=applies
     )
@@ -69,9 +75,14 @@ class ImageConvTranspose(_WithImpl, keras.layers.Conv2DTranspose):
     """
 
     def call(self, inputs):
-        if _choose(self, "transpose2d", inputs.shape, inputs.dtype) != "matmul":
+        strides = tuple(self.strides)
+        if conv2d_subpixel.active() and _applies(self, tuple(inputs.shape)):
+            # The LiteRT trace (`idcg_tf.deploy.litert`): one 2D convolution, depth-to-space.
+            y = conv2d_subpixel.conv2d_transpose_subpixel(inputs, self.kernel, strides)
+        elif _choose(self, "transpose2d", inputs.shape, inputs.dtype) == "matmul":
+            y = conv2d_matmul.conv2d_transpose_matmul(inputs, self.kernel, strides)
+        else:
             return super().call(inputs)
-        y = conv2d_matmul.conv2d_transpose_matmul(inputs, self.kernel, tuple(self.strides))
         if self.use_bias:
             y = y + self.bias
         if self.activation is not None:

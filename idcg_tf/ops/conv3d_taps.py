@@ -16,34 +16,18 @@ conv kernel (kt, kh, kw, F, C).
 
 from __future__ import annotations
 
-import contextlib
-
 import tensorflow as tf
-
-_matmul_phases = 0  # > 0 inside `phases_as_matmul()`
-
-
-@contextlib.contextmanager
-def phases_as_matmul():
-    """Inside (at trace time), `conv3d_transpose_taps` computes each phase's 2D transposed
-    convolution in the one-matmul form (`idcg_tf.ops.conv2d_matmul`) where it applies, instead
-    of TF's op: for graphs converted to LiteRT, whose CPU kernels run matmuls fast and 2D
-    transposed convolutions slowly (docs/performance.md, Inference)."""
-    global _matmul_phases
-    _matmul_phases += 1
-    try:
-        yield
-    finally:
-        _matmul_phases -= 1
 
 
 def _transpose2d(x: tf.Tensor, kernel: tf.Tensor, out_shape, strides) -> tf.Tensor:
-    """One phase's "same" 2D transposed convolution, output (N, H * sh, W * sw, F)."""
-    from idcg_tf.ops import conv2d_matmul  # conv2d_matmul imports this module
+    """One phase's "same" 2D transposed convolution, output (N, H * sh, W * sw, F): inside
+    `conv2d_subpixel.transposed_as_subpixel()` (the LiteRT trace) in the sub-pixel form where
+    it applies, else TF's op."""
+    from idcg_tf.ops import conv2d_subpixel  # conv2d_subpixel imports this module
 
     static = all(d is not None for d in x.shape[1:])
-    if _matmul_phases and static and conv2d_matmul.supported(kernel.shape, strides):
-        return conv2d_matmul.conv2d_transpose_matmul(x, kernel, strides)
+    if conv2d_subpixel.active() and static and conv2d_subpixel.supported(kernel.shape, strides):
+        return conv2d_subpixel.conv2d_transpose_subpixel(x, kernel, strides)
     return tf.nn.conv2d_transpose(x, kernel, out_shape, [1, *strides, 1], "SAME")
 
 
