@@ -13,7 +13,8 @@ import tensorflow as tf
 from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTranspose
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
-from idcg_tf.ops.conv2d_subpixel import conv2d_transpose_subpixel, transposed_as_subpixel
+from idcg_tf.ops.conv2d_subpixel import conv2d_transpose_subpixel
+from idcg_tf.ops.litert_trace import litert_trace
 
 TOL = 1e-4  # relative to the largest reference value
 
@@ -121,11 +122,11 @@ def _traced_ops(fn, x):
 
 
 def test_litert_trace_runs_transposed_convolutions_as_subpixel_convolutions():
-    """Inside `transposed_as_subpixel` (the LiteRT trace) the transposed taps form's phases and
+    """Inside `litert_trace` the transposed taps form's phases and
     ImageConvTranspose run as 2D convolutions with the same values; outside it, as before."""
     x, w = _data((2, 2, 4, 4, 5), 4, 6, transposed=True)
     want = _stock_transpose(x, w, (2, 2, 2))
-    with transposed_as_subpixel():
+    with litert_trace():
         got, ops = _traced_ops(lambda x: conv3d_transpose_taps(x, w, (2, 2, 2)), x)
     _close(got, want)
     assert "Conv2DBackpropInput" not in ops and "Conv2D" in ops and "DepthToSpace" in ops
@@ -136,11 +137,37 @@ def test_litert_trace_runs_transposed_convolutions_as_subpixel_convolutions():
     layer = ImageConvTranspose(6, 4, strides=2, padding="same", impl="stock")
     x2 = x[:, 0]
     want = layer(x2)
-    with transposed_as_subpixel():
+    with litert_trace():
         got, ops = _traced_ops(layer, x2)
     _close(got, want)
     assert "Conv2DBackpropInput" not in ops and "Conv2D" in ops
     assert "Conv2DBackpropInput" in _traced_ops(layer, x2)[1]
+
+
+@pytest.mark.parametrize(
+    "shape, kernel, strides",
+    [
+        ((2, 8, 8, 8, 3), 4, (2, 2, 2)),
+        ((1, 5, 7, 9, 2), 4, (2, 2, 2)),
+        ((1, 7, 4, 4, 2), 5, (3, 1, 1)),
+    ],
+)
+def test_litert_trace_takes_time_strided_taps_without_strided_slices(shape, kernel, strides):
+    """LiteRT's CPU kernels run only unit-stride slices: in the LiteRT trace the taps of a
+    time-strided convolution are unit-stride slices of frames folded into pairs."""
+    x, w = _data(shape, kernel, 4, transposed=False)
+    want = _stock_conv(x, w, strides)
+    with litert_trace():
+        got, _ = _traced_ops(lambda x: conv3d_taps(x, w, strides), x)
+        graph = (
+            tf.function(lambda x: conv3d_taps(x, w, strides))
+            .get_concrete_function(tf.TensorSpec([None, *x.shape[1:]]))
+            .graph
+        )
+    _close(got, want)
+    for op in graph.get_operations():
+        if op.type == "StridedSlice":
+            assert set(tf.get_static_value(op.inputs[3]).tolist()) == {1}, op.name
 
 
 @pytest.mark.parametrize("op", [conv2d_matmul, conv2d_transpose_matmul])

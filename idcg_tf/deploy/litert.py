@@ -21,8 +21,9 @@ VARIANTS = {"float32": "", "float16": ".fp16", "int8": ".int8"}
 # kernels (XNNPACK) run 2D convolutions fast and 3D and transposed convolutions slowly: the
 # video encoder's Conv3D layers run as 2D convolutions over temporal taps, the video decoder's
 # transposed Conv3D layers as one 2D transposed convolution per temporal phase; inside
-# `transposed_as_subpixel()` every 2D transposed convolution (those phases' and the image
-# decoder's) is traced as one 2D convolution and a depth-to-space. Same weights, same values
+# `litert_trace()` every 2D transposed convolution (those phases' and the image decoder's) is
+# traced as one 2D convolution and a depth-to-space, and time-strided taps without strided
+# slices. Same weights, same values
 # up to float rounding; the timings of each form are in docs/performance.md (Inference).
 LITERT_FORMS = {
     "VideoConv": "custom",
@@ -46,9 +47,9 @@ def convert(saved_model: Path, variant: str) -> bytes:
 
 @contextlib.contextmanager
 def _litert_forms(model):
-    """`model`'s convolution layers set to LITERT_FORMS, and its transposed convolutions
-    traced in the sub-pixel form, inside; as they were after."""
-    from idcg_tf.ops.conv2d_subpixel import transposed_as_subpixel
+    """`model`'s convolution layers set to LITERT_FORMS, traced inside `litert_trace()`, inside;
+    as they were after."""
+    from idcg_tf.ops.litert_trace import litert_trace
 
     changed = []
     try:
@@ -57,7 +58,7 @@ def _litert_forms(model):
             if impl is not None:
                 changed.append((layer, layer.impl))
                 layer.impl = impl
-        with transposed_as_subpixel():
+        with litert_trace():
             yield
     finally:
         for layer, impl in changed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from idcg_tf.ops import conv2d_matmul, conv2d_subpixel, conv_autotune
+from idcg_tf.ops import conv2d_matmul, conv2d_subpixel, conv_autotune, litert_trace
 
 
 def _applies(layer, shape) -> bool:
@@ -76,7 +76,7 @@ class ImageConvTranspose(_WithImpl, keras.layers.Conv2DTranspose):
 
     def call(self, inputs):
         strides = tuple(self.strides)
-        if conv2d_subpixel.active() and _applies(self, tuple(inputs.shape)):
+        if litert_trace.active() and _applies(self, tuple(inputs.shape)):
             # The LiteRT trace (`idcg_tf.deploy.litert`): one 2D convolution, depth-to-space.
             y = conv2d_subpixel.conv2d_transpose_subpixel(inputs, self.kernel, strides)
         elif _choose(self, "transpose2d", inputs.shape, inputs.dtype) == "matmul":

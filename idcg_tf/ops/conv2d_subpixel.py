@@ -9,7 +9,7 @@ its window offset, and depth-to-space interleaves the phases. The kernel is only
 (a constant in a converted graph): the same values as the transposed convolution, up to
 float rounding, for (H/s+1)(W/s+1) / (H/s * W/s) of its multiply-adds.
 
-Why: LiteRT's CPU kernels (XNNPACK) run 2D convolutions much faster than its TRANSPOSE_CONV
+Traced inside `idcg_tf.ops.litert_trace.litert_trace()`. Why: LiteRT's CPU kernels (XNNPACK) run 2D convolutions much faster than its TRANSPOSE_CONV
 (and than the one-matmul form's scatter of windows: `idcg_tf.ops.conv2d_matmul`), in float32
 and in int8; measured figures in docs/performance.md (Inference).
 
@@ -19,30 +19,9 @@ output (N, H*s, W*s, F).
 
 from __future__ import annotations
 
-import contextlib
-
 import tensorflow as tf
 
 from idcg_tf.ops.conv3d_taps import same_padding
-
-_active = 0  # > 0 inside `transposed_as_subpixel()`
-
-
-@contextlib.contextmanager
-def transposed_as_subpixel():
-    """Inside (at trace time), the models' 2D transposed convolutions, and the per-phase ones
-    of the 3D transposed taps form (`idcg_tf.ops.conv3d_taps`), are traced in this form where
-    it applies: what `idcg_tf.deploy.litert` converts."""
-    global _active
-    _active += 1
-    try:
-        yield
-    finally:
-        _active -= 1
-
-
-def active() -> bool:
-    return _active > 0
 
 
 def supported(kernel_shape, strides) -> bool:

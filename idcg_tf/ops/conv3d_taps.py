@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from idcg_tf.ops import litert_trace
+
 
 def _transpose2d(x: tf.Tensor, kernel: tf.Tensor, out_shape, strides) -> tf.Tensor:
-    """One phase's "same" 2D transposed convolution, output (N, H * sh, W * sw, F): inside
-    `conv2d_subpixel.transposed_as_subpixel()` (the LiteRT trace) in the sub-pixel form where
-    it applies, else TF's op."""
+    """One phase's "same" 2D transposed convolution, output (N, H * sh, W * sw, F): in the
+    LiteRT trace (`litert_trace`) the sub-pixel form where it applies, else TF's op."""
     from idcg_tf.ops import conv2d_subpixel  # conv2d_subpixel imports this module
 
     static = all(d is not None for d in x.shape[1:])
-    if conv2d_subpixel.active() and static and conv2d_subpixel.supported(kernel.shape, strides):
+    if litert_trace.active() and static and conv2d_subpixel.supported(kernel.shape, strides):
         return conv2d_subpixel.conv2d_transpose_subpixel(x, kernel, strides)
     return tf.nn.conv2d_transpose(x, kernel, out_shape, [1, *strides, 1], "SAME")
 
@@ -47,9 +48,35 @@ def _triple(value) -> tuple[int, int, int]:
     return value
 
 
+def _reshape(x: tf.Tensor, lead: list, start: int) -> tf.Tensor:
+    """x reshaped to `lead` + x's dims from `start` on, as Python ints where they are static:
+    a graph converted to LiteRT then keeps every tensor's shape known, which its CPU kernels
+    (XNNPACK) need to run the ops that follow."""
+    rest = x.shape[start:]
+    if all(d is not None for d in rest):
+        return tf.reshape(x, [*lead, *rest])
+    return tf.reshape(x, tf.concat([lead, tf.shape(x)[start:]], axis=0))
+
+
 def _frames(x: tf.Tensor) -> tf.Tensor:
     """(N, T, H, W, C) -> (N * T, H, W, C)."""
-    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0))
+    return _reshape(x, [-1], 2)
+
+
+def _strided_taps(x: tf.Tensor, kt: int, st: int, t_out: int, before: int, after: int):
+    """The taps of a time-strided convolution without strided slices (LiteRT's CPU kernels
+    run only unit-stride slices): the padded frames folded into (frames / st, st) pairs, tap
+    dt = st * a + r is the unit-stride slice [a : a + t_out] of residue r."""
+    pairs = max(-(-(x.shape[1] + before + after) // st), (kt - 1) // st + t_out)
+    extra = pairs * st - (x.shape[1] + before + after)
+    xp = tf.pad(x, [[0, 0], [before, after + extra], [0, 0], [0, 0], [0, 0]])
+    folded = tf.reshape(xp, [-1, pairs, st, *x.shape[2:]])
+    return [
+        tf.reshape(
+            folded[:, dt // st : dt // st + t_out, dt % st : dt % st + 1], [-1, t_out, *x.shape[2:]]
+        )
+        for dt in range(kt)
+    ]
 
 
 def conv3d_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:
@@ -58,14 +85,17 @@ def conv3d_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:
     kt = kernel.shape[0]
     t = x.shape[1]
     t_out, before, after = same_padding(t, kt, st)
-    xp = tf.pad(x, [[0, 0], [before, after], [0, 0], [0, 0], [0, 0]])
     # Tap dt of output frame o reads padded frame o * st + dt.
-    taps = [xp[:, dt : dt + st * (t_out - 1) + 1 : st] for dt in range(kt)]
+    if st > 1 and litert_trace.active() and all(d is not None for d in x.shape[2:]):
+        taps = _strided_taps(x, kt, st, t_out, before, after)
+    else:
+        xp = tf.pad(x, [[0, 0], [before, after], [0, 0], [0, 0], [0, 0]])
+        taps = [xp[:, dt : dt + st * (t_out - 1) + 1 : st] for dt in range(kt)]
     stacked = taps[0] if kt == 1 else tf.concat(taps, axis=-1)  # channels (dt, c)
     kh, kw, c, f = kernel.shape[1:]
     k2 = tf.reshape(tf.transpose(kernel, [1, 2, 0, 3, 4]), [kh, kw, kt * c, f])
     y = tf.nn.conv2d(_frames(stacked), k2, [1, sh, sw, 1], "SAME")
-    return tf.reshape(y, tf.concat([[-1, t_out], tf.shape(y)[1:]], axis=0))
+    return _reshape(y, [-1, t_out], 1)
 
 
 def _shift(x: tf.Tensor, offset: int) -> tf.Tensor:
@@ -104,8 +134,8 @@ def conv3d_transpose_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tens
         stacked = shifted[0] if len(taps) == 1 else tf.concat(shifted, axis=-1)
         k2 = tf.concat([kernel[dt] for dt in taps], axis=-1)  # (kh, kw, F, taps * C)
         y = _transpose2d(_frames(stacked), k2, out_frames, (sh, sw))
-        phases.append(tf.reshape(y, tf.concat([[-1, n_t], out_frames[1:]], axis=0)))
+        phases.append(tf.reshape(y, [-1, n_t, h * sh, w * sw, f]))
     if st == 1:
         return phases[0]
     y = tf.stack(phases, axis=2)  # (N, T, st, H', W', F): frame q * st + p
-    return tf.reshape(y, tf.concat([[-1, n_t * st], out_frames[1:]], axis=0))
+    return tf.reshape(y, [-1, n_t * st, h * sh, w * sw, f])
