@@ -23,8 +23,8 @@ VARIANTS = {"float32": "", "float16": ".fp16", "int8": ".int8"}
 # transposed Conv3D layers as one 2D transposed convolution per temporal phase; inside
 # `litert_trace()` every 2D transposed convolution (those phases' and the image decoder's) is
 # traced as one 2D convolution and a depth-to-space, and time-strided taps without strided
-# slices. Same weights, same values
-# up to float rounding; the timings of each form are in docs/performance.md (Inference).
+# slices. Same weights, same values up to float rounding; the timings of each form are in
+# docs/performance.md (Inference).
 LITERT_FORMS = {
     "VideoConv": "custom",
     "VideoConvTranspose": "custom",
@@ -47,8 +47,8 @@ def convert(saved_model: Path, variant: str) -> bytes:
 
 @contextlib.contextmanager
 def _litert_forms(model):
-    """`model`'s convolution layers set to LITERT_FORMS, traced inside `litert_trace()`, inside;
-    as they were after."""
+    """Inside: `model`'s convolution layers set to LITERT_FORMS and `litert_trace()` on;
+    after: the layers as they were."""
     from idcg_tf.ops.litert_trace import litert_trace
 
     changed = []

@@ -9,9 +9,10 @@ its window offset, and depth-to-space interleaves the phases. The kernel is only
 (a constant in a converted graph): the same values as the transposed convolution, up to
 float rounding, for (H/s+1)(W/s+1) / (H/s * W/s) of its multiply-adds.
 
-Traced inside `idcg_tf.ops.litert_trace.litert_trace()`. Why: LiteRT's CPU kernels (XNNPACK) run 2D convolutions much faster than its TRANSPOSE_CONV
-(and than the one-matmul form's scatter of windows: `idcg_tf.ops.conv2d_matmul`), in float32
-and in int8; measured figures in docs/performance.md (Inference).
+Traced inside `idcg_tf.ops.litert_trace.litert_trace()`. Why: LiteRT's CPU kernels (XNNPACK)
+run 2D convolutions much faster than its TRANSPOSE_CONV (and than the one-matmul form's
+scatter of windows: `idcg_tf.ops.conv2d_matmul`), in float32 and in int8; measured figures in
+docs/performance.md (Inference).
 
 Layouts are TensorFlow's: inputs (N, H, W, C); transposed conv kernel (kh, kw, F, C) with
 output (N, H*s, W*s, F).
