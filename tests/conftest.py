@@ -24,6 +24,10 @@ pytest_plugins = ("live_iterators",)
 import idcg_tf  # noqa: E402, F401
 
 ROOT = Path(__file__).resolve().parents[1]
+# A test of the suite's own machinery, run both ways `make test` may run it.
+IN_BOTH_MODES = pytest.mark.parametrize(
+    "workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"]
+)
 TINY = ROOT / "configs" / "tiny.yaml"
 TINY_GENERATION = ROOT / "configs" / "tiny_generation.yaml"
 

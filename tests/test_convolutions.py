@@ -116,9 +116,14 @@ def test_subpixel_transposed_form_matches_tf(shape, kernel, strides):
     _close(conv2d_transpose_subpixel(x, w, strides), _stock_transpose(x, w, strides))
 
 
-def _traced_ops(fn, x):
-    graph = tf.function(fn).get_concrete_function(tf.TensorSpec([None, *x.shape[1:]])).graph
-    return tf.function(fn)(x), {o.type for o in graph.get_operations()}
+def _traced(fn, x):
+    """fn traced once (dynamic batch): its value on x and its graph."""
+    concrete = tf.function(fn).get_concrete_function(tf.TensorSpec([None, *x.shape[1:]]))
+    return concrete(x), concrete.graph
+
+
+def _op_types(graph) -> set[str]:
+    return {o.type for o in graph.get_operations()}
 
 
 def test_litert_trace_runs_transposed_convolutions_as_subpixel_convolutions():
@@ -126,22 +131,26 @@ def test_litert_trace_runs_transposed_convolutions_as_subpixel_convolutions():
     ImageConvTranspose run as 2D convolutions with the same values; outside it, as before."""
     x, w = _data((2, 2, 4, 4, 5), 4, 6, transposed=True)
     want = _stock_transpose(x, w, (2, 2, 2))
+
+    def taps(x):
+        return conv3d_transpose_taps(x, w, (2, 2, 2))
+
     with litert_trace():
-        got, ops = _traced_ops(lambda x: conv3d_transpose_taps(x, w, (2, 2, 2)), x)
+        got, graph = _traced(taps, x)
     _close(got, want)
+    ops = _op_types(graph)
     assert "Conv2DBackpropInput" not in ops and "Conv2D" in ops and "DepthToSpace" in ops
-    assert (
-        "Conv2DBackpropInput" in _traced_ops(lambda x: conv3d_transpose_taps(x, w, (2, 2, 2)), x)[1]
-    )
+    assert "Conv2DBackpropInput" in _op_types(_traced(taps, x)[1])
 
     layer = ImageConvTranspose(6, 4, strides=2, padding="same", impl="stock")
     x2 = x[:, 0]
     want = layer(x2)
     with litert_trace():
-        got, ops = _traced_ops(layer, x2)
+        got, graph = _traced(layer, x2)
     _close(got, want)
+    ops = _op_types(graph)
     assert "Conv2DBackpropInput" not in ops and "Conv2D" in ops
-    assert "Conv2DBackpropInput" in _traced_ops(layer, x2)[1]
+    assert "Conv2DBackpropInput" in _op_types(_traced(layer, x2)[1])
 
 
 @pytest.mark.parametrize(
@@ -158,12 +167,7 @@ def test_litert_trace_takes_time_strided_taps_without_strided_slices(shape, kern
     x, w = _data(shape, kernel, 4, transposed=False)
     want = _stock_conv(x, w, strides)
     with litert_trace():
-        got, _ = _traced_ops(lambda x: conv3d_taps(x, w, strides), x)
-        graph = (
-            tf.function(lambda x: conv3d_taps(x, w, strides))
-            .get_concrete_function(tf.TensorSpec([None, *x.shape[1:]]))
-            .graph
-        )
+        got, graph = _traced(lambda x: conv3d_taps(x, w, strides), x)
     _close(got, want)
     for op in graph.get_operations():
         if op.type == "StridedSlice":

@@ -8,13 +8,7 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-from conftest import ROOT
-
-WORKERS = pytest.mark.parametrize(
-    "workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"]
-)
+from conftest import IN_BOTH_MODES, ROOT
 
 HANGS = """
 import ctypes
@@ -75,7 +69,7 @@ def _pytest(tmp_path, tests: list[str], timeout: int, watchdog: int, workers: li
     return result, time.monotonic() - start
 
 
-@WORKERS
+@IN_BOTH_MODES
 def test_a_hung_test_fails_within_its_timeout_with_every_threads_stack(tmp_path, workers):
     result, seconds = _pytest(
         tmp_path,
@@ -91,7 +85,7 @@ def test_a_hung_test_fails_within_its_timeout_with_every_threads_stack(tmp_path,
     assert seconds < 50, out
 
 
-@WORKERS
+@IN_BOTH_MODES
 def test_a_native_hang_ends_the_process_with_every_threads_stack(tmp_path, workers):
     result, seconds = _pytest(
         tmp_path,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import IN_BOTH_MODES
 
 LEAKY = """
 import tensorflow as tf
@@ -25,7 +25,7 @@ def test_closes_its_iterator():
 """
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"])
+@IN_BOTH_MODES
 def test_an_iterator_left_alive_fails_the_run(tmp_path, workers):
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_leaky.py").write_text(LEAKY)

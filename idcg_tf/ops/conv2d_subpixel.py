@@ -1,5 +1,6 @@
 """2D transposed convolution ("same" padding) as ONE stride-1 2D convolution and a
-depth-to-space: the sub-pixel form, for graphs converted to LiteRT.
+depth-to-space: the sub-pixel form, for graphs converted to LiteRT. It applies where each
+stride divides its kernel size (`conv2d_matmul.supported`).
 
 With stride s dividing kernel k, output pixel s * q + p (phase p) is a (k/s)-tap filter of the
 input around q, one filter per phase, over windows that differ between phases by at most one
@@ -23,11 +24,6 @@ from __future__ import annotations
 import tensorflow as tf
 
 from idcg_tf.ops.conv3d_taps import same_padding
-
-
-def supported(kernel_shape, strides) -> bool:
-    """Each stride divides its kernel size."""
-    return all(k % s == 0 for k, s in zip(kernel_shape[:2], strides))
 
 
 def _phases(size: int, kernel: int, stride: int):
@@ -62,9 +58,6 @@ def conv2d_transpose_subpixel(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -
         ],
         axis=-1,
     )
-    # A static reshape: the converter needs the channels of a 2D convolution's input, which a
-    # caller's reshape by a computed shape (the taps form's frames) leaves unknown in its graph.
-    x = tf.reshape(x, [-1, h, w, x.shape[3]])
     xp = tf.pad(x, [[0, 0], pad_h, pad_w, [0, 0]])
     z = tf.nn.conv2d(xp, k2, 1, "VALID")  # (N, H + oh, W + ow, sh * sw * F)
     parts = [

@@ -24,10 +24,10 @@ from idcg_tf.ops import litert_trace
 def _transpose2d(x: tf.Tensor, kernel: tf.Tensor, out_shape, strides) -> tf.Tensor:
     """One phase's "same" 2D transposed convolution, output (N, H * sh, W * sw, F): in the
     LiteRT trace (`litert_trace`) the sub-pixel form where it applies, else TF's op."""
-    from idcg_tf.ops import conv2d_subpixel  # conv2d_subpixel imports this module
+    from idcg_tf.ops import conv2d_matmul, conv2d_subpixel  # both import this module
 
     static = all(d is not None for d in x.shape[1:])
-    if litert_trace.active() and static and conv2d_subpixel.supported(kernel.shape, strides):
+    if litert_trace.active() and static and conv2d_matmul.supported(kernel.shape, strides):
         return conv2d_subpixel.conv2d_transpose_subpixel(x, kernel, strides)
     return tf.nn.conv2d_transpose(x, kernel, out_shape, [1, *strides, 1], "SAME")
 
@@ -67,9 +67,9 @@ def _strided_taps(x: tf.Tensor, kt: int, st: int, t_out: int, before: int, after
     """The taps of a time-strided convolution without strided slices (LiteRT's CPU kernels
     run only unit-stride slices): the padded frames folded into (frames / st, st) pairs, tap
     dt = st * a + r is the unit-stride slice [a : a + t_out] of residue r."""
-    pairs = max(-(-(x.shape[1] + before + after) // st), (kt - 1) // st + t_out)
-    extra = pairs * st - (x.shape[1] + before + after)
-    xp = tf.pad(x, [[0, 0], [before, after + extra], [0, 0], [0, 0], [0, 0]])
+    padded = x.shape[1] + before + after
+    pairs = max(-(-padded // st), (kt - 1) // st + t_out)
+    xp = tf.pad(x, [[0, 0], [before, after + pairs * st - padded], [0, 0], [0, 0], [0, 0]])
     folded = tf.reshape(xp, [-1, pairs, st, *x.shape[2:]])
     return [
         tf.reshape(
