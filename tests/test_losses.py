@@ -128,3 +128,32 @@ def test_pixel_identity_weight_and_form_reach_the_generator_loss(tiny_cfg, tmp_p
 def test_zero_for_identical(fn):
     x = tf.random.normal([2, 3, 4, 4, 3])
     np.testing.assert_allclose(fn(x, x), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("form", ["paper", "ivgan", "four_conv"])
+def test_critic_scores_of_both_in_one_call_equal_two_calls(tiny_cfg, form):
+    """The critic step scores real and fake in one call (`scores_of_both`): the same scores
+    and the same weight gradients of the Wasserstein term as two calls, for both critics and
+    every video critic form (the critics normalise per sample)."""
+    from idcg_tf.models import build_networks
+
+    m = tiny_cfg(f"task.model.video_critic_form={form}").task.model
+    nets = build_networks(m)
+    image = (m.resolution, m.resolution, m.channels)
+    video = (m.frames, *image)
+    for critic, shape in ((nets.image_critic, image), (nets.video_critic, video)):
+        real, fake = tf.random.normal([3, *shape]), tf.random.normal([3, *shape])
+        with tf.GradientTape(persistent=True) as tape:
+            joint = losses.scores_of_both(critic, real, fake)
+            apart = critic(real), critic(fake)
+            joint_loss = tf.reduce_mean(losses.wasserstein_critic_loss(*joint))
+            apart_loss = tf.reduce_mean(losses.wasserstein_critic_loss(*apart))
+        for a, b in zip(joint, apart):
+            assert a.shape == b.shape == (3, 1)
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        weights = critic.trainable_variables
+        pairs = zip(tape.gradient(joint_loss, weights), tape.gradient(apart_loss, weights))
+        for g_joint, g_apart in pairs:
+            assert g_joint is not None and g_apart is not None
+            np.testing.assert_allclose(g_joint, g_apart, rtol=1e-4, atol=1e-5)
+        del tape

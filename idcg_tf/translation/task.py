@@ -118,8 +118,8 @@ class TranslationTask(Task):
         fake_clips = tf.stop_gradient(g_y(images, training=True))
         fake_images = tf.stop_gradient(g_x(clips, training=True))
         with tf.GradientTape() as tape:
-            real_x, fake_x = c_x(images), c_x(fake_images)
-            real_y, fake_y = c_y(clips), c_y(fake_clips)
+            real_x, fake_x = losses.scores_of_both(c_x, images, fake_images)
+            real_y, fake_y = losses.scores_of_both(c_y, clips, fake_clips)
             gp_x = losses.gradient_penalty(c_x, images, fake_images, eps[0], update.loss_scale)
             gp_y = losses.gradient_penalty(c_y, clips, fake_clips, eps[1], update.loss_scale)
             per_sample = (
