@@ -29,6 +29,7 @@ config.yaml. JSON on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -223,6 +224,19 @@ def gradient_penalty(critic, real, fake):
     return (grads.flatten(1).square().sum(1).add(1e-12).sqrt() - 1).square()
 
 
+@contextlib.contextmanager
+def frozen(*nets):
+    """The nets' parameters need no gradient inside (their inputs' gradients still flow)."""
+    params = [p for net in nets for p in net.parameters()]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 class Iteration:
     def __init__(self, spec, batch):
         task, t, opt = spec["task"], spec["trainer"], spec["optimizer"]
@@ -261,6 +275,12 @@ class Iteration:
         return loss.item()
 
     def generator_step(self):
+        # Only the translators step: no weight gradients for the critics (as TF's tape, which
+        # differentiates the generator loss with respect to the translators' variables only).
+        with frozen(self.c_x, self.c_y):
+            return self._generator_step()
+
+    def _generator_step(self):
         x, y = self.images, self.clips
         fake_y, fake_x = self.g_y(x), self.g_x(y)
         rec_x, rec_y = self.g_x(fake_y), self.g_y(fake_x)
@@ -274,7 +294,6 @@ class Iteration:
                 (fake_y - x[:, :, None]).square().mean() + (y - fake_x[:, :, None]).square().mean()
             )
         self.opt_g.zero_grad(set_to_none=True)
-        # Only the translators step; the critics' grads are dropped at their next zero_grad.
         loss.backward()
         self.opt_g.step()
         return loss.item()
