@@ -1,6 +1,6 @@
-"""The custom convolutions equal TF's own: 3D ("taps": 2D convolutions over temporal taps) and
-2D ("matmul": one matmul), plain and transposed: values, all gradients, and the second
-derivative the WGAN-GP penalty takes through the critics; the per-shape autotuner that
+"""The custom convolutions equal TF's own: 3D ("taps": 2D convolutions over temporal taps;
+"matmul": one matmul) and 2D ("matmul"), plain and transposed: values, all gradients, and the
+second derivative the WGAN-GP penalty takes through the critics; the per-shape autotuner that
 chooses between them; the sub-pixel form of transposed convolutions the LiteRT files run."""
 
 import json
@@ -14,19 +14,26 @@ from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTr
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_subpixel import conv2d_transpose_subpixel
+from idcg_tf.ops.conv3d_matmul import conv3d_matmul
 from idcg_tf.ops.litert_trace import litert_trace
 
 TOL = 1e-4  # relative to the largest reference value
 
 # (op, input shape, kernel, strides): the models' shapes (k=4 stride 2 / (1, 2, 2), k=3
 # stride 1), plus odd sizes where TF's "same" padding is asymmetric and unequal strides; 3D
-# "taps" and 2D "matmul".
+# "taps" and "matmul", 2D "matmul".
 CONVS = [
     (conv3d_taps, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
     (conv3d_taps, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
     (conv3d_taps, (2, 4, 6, 6, 5), 3, (1, 1, 1)),
     (conv3d_taps, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
     (conv3d_taps, (1, 3, 5, 4, 2), (3, 4, 2), (2, 1, 2)),
+    (conv3d_matmul, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
+    (conv3d_matmul, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
+    (conv3d_matmul, (2, 4, 6, 6, 5), 3, (1, 1, 1)),
+    (conv3d_matmul, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
+    (conv3d_matmul, (1, 6, 5, 4, 2), (4, 3, 2), (2, 1, 2)),
+    (conv3d_matmul, (2, 2, 4, 4, 4), 2, (2, 2, 2)),
     (conv2d_matmul, (2, 8, 8, 5), 4, (2, 2)),
     (conv2d_matmul, (2, 4, 4, 6), 3, (1, 1)),
     (conv2d_matmul, (1, 7, 9, 3), 4, (2, 2)),
@@ -174,13 +181,21 @@ def test_litert_trace_takes_time_strided_taps_without_strided_slices(shape, kern
             assert set(tf.get_static_value(op.inputs[3]).tolist()) == {1}, op.name
 
 
-@pytest.mark.parametrize("op", [conv2d_matmul, conv2d_transpose_matmul])
-def test_matmul_forms_read_the_kernel_without_transposing_it(op):
+@pytest.mark.parametrize(
+    "op,shape",
+    [
+        (conv2d_matmul, (1, 4, 4, 64)),
+        (conv2d_transpose_matmul, (1, 4, 4, 64)),
+        (conv3d_matmul, (1, 4, 4, 4, 64)),
+    ],
+)
+def test_matmul_forms_read_the_kernel_without_transposing_it(op, shape):
     """The kernel is the large operand of these small-map layers: a transpose of it would run
     on every call, inference included. Only the patch (or output) matrix is reordered."""
     transposed = op is conv2d_transpose_matmul
-    x, w = _data((1, 4, 4, 64), 4, 128, transposed=transposed)
-    graph = tf.function(lambda x, w: op(x, w, (2, 2))).get_concrete_function(x, w).graph
+    strides = (2,) * (len(shape) - 2)
+    x, w = _data(shape, 4, 128, transposed=transposed)
+    graph = tf.function(lambda x, w: op(x, w, strides)).get_concrete_function(x, w).graph
     sizes = [
         int(np.prod(o.outputs[0].shape)) for o in graph.get_operations() if o.type == "Transpose"
     ]
@@ -277,9 +292,10 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     x, w = _data(shape, 4, 6, transposed=kind.startswith("transpose"))
     reference = _stock_transpose if kind.startswith("transpose") else _stock_conv
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
-    assert set(conv_autotune.CANDIDATES[kind]) == (
-        {"stock", "taps"} if len(strides) == 3 else {"stock", "matmul"}
-    )
+    assert set(conv_autotune.CANDIDATES[kind]) == {
+        "conv": {"stock", "taps", "matmul"},
+        "transpose": {"stock", "taps"},
+    }.get(kind, {"stock", "matmul"})
     for impl, op in conv_autotune.CANDIDATES[kind].items():
         got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
         for g, ref in zip(got, want):
@@ -318,8 +334,11 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     saved = json.loads(files[0].read_text())
     assert saved["device"] == conv_autotune.device_key()
     assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
-    for entry in saved["choices"].values():
-        assert set(entry["ms"]) == {"stock", "taps"}
+    for key, entry in saved["choices"].items():
+        # k=4, stride 2: the 3D matmul form applies to the convolution
+        assert set(entry["ms"]) == (
+            {"stock", "taps", "matmul"} if key.startswith("conv ") else {"stock", "taps"}
+        )
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
 
     # A new process (here: memory forgotten) picks the same without timing anything.
@@ -399,3 +418,13 @@ def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_c
     conv_autotune.reset_memory()
     tf.function(lambda x: up(conv(x))).get_concrete_function(tf.TensorSpec((2, 8, 8, 3)))
     assert conv_autotune.timings_run == before + 2
+
+
+def test_3d_matmul_candidate_only_where_the_strides_divide_the_kernel():
+    """A k=3 stride-2 convolution has no matmul form: the autotuner times the other two."""
+    both = {"stock", "taps"}
+    assert set(conv_autotune.candidates("conv", (4, 4, 4, 3, 8), (2, 2, 2))) == both | {"matmul"}
+    assert set(conv_autotune.candidates("conv", (3, 3, 3, 3, 8), (2, 2, 2))) == both
+    assert set(conv_autotune.candidates("transpose", (4, 4, 4, 8, 3), (2, 2, 2))) == both
+    timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (3, 3, 3, 3, 8), (2, 2, 2), tf.float32)
+    assert set(timed) == both

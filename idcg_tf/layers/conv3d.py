@@ -5,7 +5,9 @@ they compute can change without touching the models. The weights always live in 
 Keras Conv3D / Conv3DTranspose (same variables, same checkpoints for every `impl`). `impl`
 ("auto", "stock" or "custom": 2D convolutions over temporal taps, `idcg_tf.ops.conv3d_taps`)
 is chosen per call shape by `idcg_tf.ops.conv_autotune`, as for the 2D layers
-(`idcg_tf.layers.conv2d`); decided when the layer is called (traced).
+(`idcg_tf.layers.conv2d`); "auto" also times a convolution as one matmul
+(`idcg_tf.ops.conv3d_matmul`) where its strides divide its kernel. Decided when the layer is
+called (traced).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class _VideoConvBase(keras.layers.Layer):
         self.conv.build(input_shape)
 
     def implementation(self, input_shape, dtype="float32") -> str:
-        """The implementation a call on inputs of `input_shape` runs ("stock" or "taps")."""
+        """The implementation a call on inputs of `input_shape` runs (a key of
+        `conv_autotune.CANDIDATES[kind]`: "stock", "taps", or "matmul" for a convolution)."""
         return conv_autotune.resolve(
             self.impl,
             self._kind,

@@ -28,9 +28,10 @@ from idcg_tf.ops.conv3d_taps import same_padding
 
 
 def supported(kernel_shape, strides) -> bool:
-    """Whether the kernel is square-free enough for this path: each stride divides its
-    kernel size."""
-    return all(k % s == 0 for k, s in zip(kernel_shape[:2], strides))
+    """Whether the matmul forms (this 2D one and `conv3d_matmul`) compute a kernel of
+    `kernel_shape` with `strides` (one per spatial axis): each stride divides its kernel
+    size."""
+    return all(k % s == 0 for k, s in zip(kernel_shape[: len(strides)], strides))
 
 
 def _geometry(h: int, w: int, kernel_shape, strides):

@@ -6,8 +6,9 @@ the one choice function, by configuration or, per shape, by measurement.
 - "stock": Keras' / TF's own op (oneDNN or Eigen on CPU, cuDNN on GPU).
 - "custom": each rank's own form: 3D `idcg_tf.ops.conv3d_taps` (2D convolutions over temporal
   taps), 2D `idcg_tf.ops.conv2d_matmul` (the whole convolution as one matmul), where it applies.
-- "auto" (default): per shape, the faster of the two measured, as cuDNN's autotuner does for
-  GPU convolutions.
+- "auto" (default): per shape, the fastest measured, as cuDNN's autotuner does for GPU
+  convolutions. A 3D convolution whose strides divide its kernel has a third candidate there,
+  the whole convolution as one matmul (`idcg_tf.ops.conv3d_matmul`).
 
 For "auto": the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
@@ -41,6 +42,8 @@ from idcg_tf.console import tf_warnings_held
 from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
+from idcg_tf.ops.conv3d_matmul import conv3d_matmul
+from idcg_tf.ops.conv3d_matmul import supported as matmul_supported
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
 _log = logging.getLogger(__name__)
@@ -49,8 +52,9 @@ ENV_SWITCH = "IDCG_CONV_AUTOTUNE"
 LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covered 2D layers
 # 2: without the "fast" candidate (removed: it never won, docs/performance.md); 3: the cache
 # folder renamed conv_autotune, the 2D and 3D layers' choices in one table; 4: the 2D matmul
-# form reads its kernel without a transpose (faster, so its old timings are stale).
-CACHE_VERSION = 4
+# form reads its kernel without a transpose (faster, so its old timings are stale); 5: 3D
+# convolutions have the matmul candidate too (entries without its timing are stale).
+CACHE_VERSION = 5
 
 
 def _stock_conv(x, w, strides):
@@ -69,14 +73,26 @@ def _stock_transpose(x, w, strides):
 
 
 # The implementation table: per kind of layer, "stock" (what Keras' Conv3D / Conv3DTranspose /
-# Conv2D / Conv2DTranspose run) and its "custom" form, under the name the cache records.
+# Conv2D / Conv2DTranspose run), its "custom" form (the first after stock) and any further
+# candidates "auto" times, under the names the cache records.
 CANDIDATES = {
-    "conv": {"stock": _stock_conv, "taps": conv3d_taps},
+    "conv": {"stock": _stock_conv, "taps": conv3d_taps, "matmul": conv3d_matmul},
     "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps},
     "conv2d": {"stock": _stock_conv, "matmul": conv2d_matmul},
     "transpose2d": {"stock": _stock_transpose, "matmul": conv2d_transpose_matmul},
 }
 CUSTOM = {kind: next(k for k in ops if k != "stock") for kind, ops in CANDIDATES.items()}
+# Candidates that compute only some kernel / stride combinations, with the test for them.
+APPLIES = {("conv", "matmul"): matmul_supported}
+
+
+def candidates(kind: str, kernel_shape, strides) -> dict:
+    """The implementations of CANDIDATES[kind] that compute this kernel with these strides."""
+    return {
+        impl: op
+        for impl, op in CANDIDATES[kind].items()
+        if APPLIES.get((kind, impl), lambda k, s: True)(kernel_shape, strides)
+    }
 
 
 def check_impl(impl: str) -> str:
@@ -246,7 +262,7 @@ def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
         x = tf.cast(g.normal(input_shape), dtype)
         w = tf.cast(g.normal(kernel_shape) * 0.05, dtype)
         r = None
-        for impl, op in CANDIDATES[kind].items():
+        for impl, op in candidates(kind, kernel_shape, strides).items():
 
             @tf.function(autograph=False)
             def step(x, w, r, op=op):

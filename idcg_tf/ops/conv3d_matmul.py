@@ -1,0 +1,75 @@
+"""3D convolution ("same" padding) as ONE matrix multiply: the form of
+`idcg_tf.ops.conv2d_matmul` with a time axis.
+
+For a kernel that the strides divide (the models' 4x4x4 stride-2 / (1, 2, 2) and 3x3x3 stride-1
+layers), space-to-depth by the strides (st, sh, sw) turns the strided convolution into a
+stride-1 convolution with a (kt/st, kh/sh, kw/sw) kernel over st*sh*sw*C channels; stacking its
+shifted windows on the channel axis and putting their columns in the kernel's own
+(kt, kh, kw, C) order makes it a (N*T'*H'*W', kt*kh*kw*C) x (kt*kh*kw*C, F) matmul. Only the
+patch matrix is reordered, never the kernel (the large operand of the small late layers).
+Every gradient, including the WGAN-GP penalty's second derivative, is TF's automatic
+derivative of pad, reshape, transpose, slice, concat and matmul.
+
+Why: on small late layers (the video critic's and the video encoder's (4, 8, 8, 256) -> 512,
+stride 2) oneDNN's 3D kernels reach a lower rate than one matmul of the same FLOPs at small
+batches; on large maps the matmul form is the slower one (its patch matrix grows with the
+kernel volume). `idcg_tf.ops.conv_autotune` times it beside the other forms per layer shape
+and picks (figures: docs/performance.md).
+
+Layouts are TensorFlow's: inputs (N, T, H, W, C); kernel (kt, kh, kw, C, F).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from idcg_tf.ops.conv2d_matmul import supported
+from idcg_tf.ops.conv3d_taps import same_padding
+
+__all__ = ["conv3d_matmul", "supported"]
+
+
+def _space_to_depth(x: tf.Tensor, strides, blocks, c: int) -> tf.Tensor:
+    """(N, T'*st, H'*sh, W'*sw, C) -> (N, T', H', W', st*sh*sw*C), channels in
+    (pt, ph, pw, c) order."""
+    if strides == (1, 1, 1):
+        return x
+    (st, sh, sw), (t, h, w) = strides, blocks
+    y = tf.reshape(x, [-1, st, h, sh, w, sw * c])  # (N*T', st, H', sh, W', sw*C)
+    y = tf.transpose(y, [0, 2, 4, 1, 3, 5])  # (N*T', H', W', st, sh, sw*C)
+    return tf.reshape(y, [-1, t, h, w, st * sh * sw * c])
+
+
+def _kernel_order(patches: tf.Tensor, taps, strides, c: int) -> tf.Tensor:
+    """The stacked windows' column order (at, ah, aw, pt, ph, pw, c) -> the kernel's
+    (at, pt, ah, ph, aw, pw, c), kernel index = a * stride + p along each axis."""
+    if taps == (1, 1, 1) or strides == (1, 1, 1):
+        return patches  # one of the two groups is all ones: the orders coincide
+    (_, ah, aw), (st, sh, sw) = taps, strides
+    y = tf.reshape(patches, [-1, ah, aw, st, sh, sw * c])  # (M*at, ah, aw, pt, ph, pw*c)
+    return tf.transpose(y, [0, 3, 1, 4, 2, 5])  # (M*at, pt, ah, ph, aw, pw*c)
+
+
+def conv3d_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) -> tf.Tensor:
+    """Equals `tf.nn.conv3d(x, kernel, [1, *strides, 1], "SAME")` where each stride divides its
+    kernel size (`supported`). Static T, H, W, C."""
+    strides = tuple(int(s) for s in strides)
+    kt, kh, kw, c, f = kernel.shape
+    geometry = [same_padding(n, k, s) for n, k, s in zip(x.shape[1:4], (kt, kh, kw), strides)]
+    out = [g[0] for g in geometry]
+    taps = tuple(k // s for k, s in zip((kt, kh, kw), strides))
+    xp = tf.pad(x, [[0, 0], *[[before, after] for _, before, after in geometry], [0, 0]])
+    blocks = [o + a - 1 for o, a in zip(out, taps)]
+    s = _space_to_depth(xp, strides, blocks, c)  # (N, T'', H'', W'', st * sh * sw * C)
+    (ot, oh, ow), (at, ah, aw) = out, taps
+    windows = [
+        s[:, a : a + ot, b : b + oh, d : d + ow]
+        for a in range(at)
+        for b in range(ah)
+        for d in range(aw)
+    ]
+    patches = windows[0] if len(windows) == 1 else tf.concat(windows, axis=-1)
+    patches = _kernel_order(patches, taps, strides, c)
+    k = kt * kh * kw * c
+    y = tf.matmul(tf.reshape(patches, [-1, k]), tf.reshape(kernel, [k, f]))
+    return tf.reshape(y, [-1, ot, oh, ow, f])
