@@ -57,10 +57,11 @@ def interpolate(real: tf.Tensor, fake: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
 
 
 def scores_of_both(critic, real: tf.Tensor, fake: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """critic(real), critic(fake) from ONE call on both batches stacked: the critics score
-    each sample on its own (LayerNorm, never BatchNorm), so the scores are the same, and one
-    forward and backward pass at twice the batch keeps the CPU's convolution kernels busier
-    than two (docs/performance.md)."""
+    """critic(real), critic(fake) from ONE call on both batches stacked: one forward and
+    backward pass at twice the batch keeps the CPU's convolution kernels busier than two
+    (docs/performance.md). Only for a critic that scores each sample on its own (the WGAN-GP
+    critics: LayerNorm), where the scores are the same as two calls; not for a BatchNorm
+    discriminator (`VideoDiscriminator`), whose batch statistics would then span both."""
     n = tf.shape(real)[0]
     scores = critic(tf.concat([real, fake], axis=0))
     return scores[:n], scores[n:]
