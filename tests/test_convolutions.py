@@ -5,6 +5,7 @@ chooses between them; the sub-pixel form of transposed convolutions the LiteRT f
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -350,6 +351,36 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     monkeypatch.setattr(conv_autotune, "measure", no_timing)
     assert _traced_impls() == picked
     assert conv_autotune.timings_run == before + 2
+
+
+def test_autotune_times_close_calls_again_so_one_slow_pair_of_runs_does_not_decide():
+    """The first timing of the truly fastest form was slowed (a pause of the machine): it is
+    within CLOSE_CALL of the winner, so both are timed again in turn and it wins; a form far
+    behind is not run again."""
+    ran = []
+
+    def sleeper(name, seconds):
+        class Done:
+            def numpy(self):
+                return 0.0
+
+        def step(x, w, r):
+            ran.append(name)
+            time.sleep(seconds)
+            return Done()
+
+        return step
+
+    def never(x, w, r):
+        raise AssertionError("a form far behind was timed again")
+
+    seconds = {"stock": 0.090, "taps": 0.080, "matmul": 0.500}
+    steps = {"stock": sleeper("stock", 0.02), "taps": sleeper("taps", 0.04), "matmul": never}
+    conv_autotune._confirm(seconds, steps, None, None, None)
+    assert ran == ["stock", "taps"] * conv_autotune.CONFIRM_ROUNDS  # alternating
+    assert min(seconds, key=seconds.get) == "stock"
+    assert 0.02 <= seconds["stock"] < 0.04 <= seconds["taps"] < 0.08
+    assert seconds["matmul"] == 0.500
 
 
 def test_damaged_autotune_cache_is_named_and_rebuilt(autotune_cache, caplog):
