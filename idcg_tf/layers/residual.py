@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from idcg_tf.layers.batchnorm import BatchNorm
 from idcg_tf.layers.conv2d import ImageConv
 from idcg_tf.layers.conv3d import VideoConv
 
@@ -27,12 +28,8 @@ class ResidualBlock(keras.layers.Layer):
             raise ValueError(f"rank must be 2 or 3, got {rank}")
         self.rank = rank
         self.impl = impl
-        self.bn1 = keras.layers.BatchNormalization(
-            synchronized=True, dtype=self.dtype_policy, name="bn1"
-        )
-        self.bn2 = keras.layers.BatchNormalization(
-            synchronized=True, dtype=self.dtype_policy, name="bn2"
-        )
+        self.bn1 = BatchNorm(synchronized=True, dtype=self.dtype_policy, name="bn1")
+        self.bn2 = BatchNorm(synchronized=True, dtype=self.dtype_policy, name="bn2")
         self.conv1 = self.conv2 = None
 
     def _conv(self, filters, name):

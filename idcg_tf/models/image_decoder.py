@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from idcg_tf.layers.batchnorm import BatchNorm
 from idcg_tf.layers.conv2d import ImageConvTranspose
 from idcg_tf.models.strided_decoder import StridedDecoder
 
@@ -37,9 +38,7 @@ class ImageDecoder(StridedDecoder):
             for i, w in enumerate(outs)
         ]
         self.norms = [
-            keras.layers.BatchNormalization(
-                synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
-            )
+            BatchNorm(synchronized=True, dtype=self.dtype_policy, name=f"bn{i}")
             for i in range(len(outs) - 1)
         ]
 

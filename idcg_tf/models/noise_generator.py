@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from idcg_tf.architecture import time_strides
+from idcg_tf.layers.batchnorm import BatchNorm
 from idcg_tf.models.chain import Chain
 from idcg_tf.models.video_decoder import VideoDecoder
 
@@ -34,9 +35,7 @@ class NoiseProjection(keras.layers.Layer):
         self.dense = keras.layers.Dense(
             size * size * frames * channels, dtype=self.dtype_policy, name="dense"
         )
-        self.norm = keras.layers.BatchNormalization(
-            synchronized=True, dtype=self.dtype_policy, name="bn"
-        )
+        self.norm = BatchNorm(synchronized=True, dtype=self.dtype_policy, name="bn")
 
     def build(self, input_shape):
         self.dense.build(input_shape)

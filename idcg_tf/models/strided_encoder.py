@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import keras
 
-from idcg_tf.layers import ResidualBlock
+from idcg_tf.layers import BatchNorm, ResidualBlock
 
 
 class StridedEncoder(keras.layers.Layer):
@@ -30,9 +30,7 @@ class StridedEncoder(keras.layers.Layer):
                 ]
             stage += [
                 make_conv(i, width),
-                keras.layers.BatchNormalization(
-                    synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
-                ),
+                BatchNorm(synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"),
             ]
             self.stages.append(stage)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from idcg_tf.layers import VideoConvTranspose
+from idcg_tf.layers import BatchNorm, VideoConvTranspose
 from idcg_tf.models.strided_decoder import StridedDecoder
 
 
@@ -58,9 +58,7 @@ class VideoDecoder(StridedDecoder):
             )
             if i < n - 1:
                 self.norms.append(
-                    keras.layers.BatchNormalization(
-                        synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
-                    )
+                    BatchNorm(synchronized=True, dtype=self.dtype_policy, name=f"bn{i}")
                 )
 
     def _unfold(self, x):

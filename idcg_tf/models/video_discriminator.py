@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from idcg_tf.layers import BatchNorm
 from idcg_tf.models.critics import VideoCritic
 
 
@@ -34,9 +35,7 @@ class VideoDiscriminator(VideoCritic):
         super().__init__(widths, frames, kernel_size, impl, form="four_conv", **kwargs)
 
     def _norm(self, i):
-        return keras.layers.BatchNormalization(
-            synchronized=True, dtype=self.dtype_policy, name=f"bn{i}"
-        )
+        return BatchNorm(synchronized=True, dtype=self.dtype_policy, name=f"bn{i}")
 
     def get_config(self):
         config = super().get_config()
