@@ -427,6 +427,46 @@ def test_onnx_matches_saved_model(run):
             assert np.abs(onnx_out - tf_out).max() <= 1e-4, (generator, batch)
 
 
+def test_exports_of_the_matmul_and_taps_forms_serve_and_convert(run, tmp_path, monkeypatch):
+    """On a machine where the autotuner picked the matmul and taps forms (it keeps its choices
+    for the export's unknown batch), the export carries them: TF Serving's loader path and ONNX
+    Runtime answer what the trained networks answer with TF's own convolutions."""
+    import onnxruntime as ort
+
+    from idcg_tf.ops import conv_autotune
+
+    inputs = {g: _inputs(inp, 3, seed=7) for g, (inp, _) in GENERATORS.items()}
+    want = {g: getattr(run.nets, g)(x, training=False).numpy() for g, x in inputs.items()}
+    forced = set()
+
+    def choose(kind, input_shape, kernel_shape, strides, dtype):
+        forms = conv_autotune.candidates(kind, kernel_shape, strides)
+        impl = "matmul" if "matmul" in forms else conv_autotune.CUSTOM[kind]
+        forced.add((kind, impl))
+        return impl
+
+    monkeypatch.setenv("IDCG_CONV_AUTOTUNE", "1")
+    monkeypatch.setattr(conv_autotune, "choose", choose)
+    export_lib.export_run(run.workdir, "forms", tmp_path)
+    assert forced == {
+        ("conv", "matmul"),
+        ("transpose", "taps"),
+        ("conv2d", "matmul"),
+        ("transpose2d", "matmul"),
+    }
+    for generator, (inp, out) in GENERATORS.items():
+        x, y = inputs[generator], want[generator]
+        with serving.ServingSession(tmp_path / "forms" / generator / "1") as session:
+            _check(session.run("serving_default", {inp: x})[out], y, "", ("tf1", generator))
+            got = session.run("serving_default", {inp: x[:1]})[out]
+            _check(got, y[:1], "", ("tf1 batch 1", generator))
+        onnx_model = str(tmp_path / "forms" / f"{generator}.onnx")
+        session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
+        for batch in (1, 3):
+            got = session.run([out], {inp: x[:batch]})[0]
+            assert np.abs(got - y[:batch]).max() <= 1e-4, (generator, batch)
+
+
 def test_export_refuses_bad_requests(run, tmp_path):
     with pytest.raises(UserError, match="opset 19"):
         export_lib.export_run(run.workdir, "x", tmp_path, opset=19)
