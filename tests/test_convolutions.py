@@ -353,6 +353,31 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     assert conv_autotune.timings_run == before + 2
 
 
+@pytest.mark.parametrize("kind", ["conv", "conv2d"])
+def test_autotune_times_the_forward_pass_too(kind):
+    """The gradients of sum(conv(x, w) * r) do not read conv(x, w): unless the timed function
+    returns something computed from it, TF prunes the forward convolution and only the
+    gradients are timed."""
+    strides = (2, 2, 2) if kind == "conv" else (2, 2)
+    shape = (1, 4, 8, 8, 3) if kind == "conv" else (1, 8, 8, 3)
+    kernel = (4,) * len(strides) + (3, 4)
+    out = (1, *(n // 2 for n in shape[1:-1]), 4)
+    step = conv_autotune._timing_step(conv_autotune.CANDIDATES[kind]["stock"], strides)
+    graph = step.get_concrete_function(
+        tf.TensorSpec(shape), tf.TensorSpec(kernel), tf.TensorSpec(out)
+    ).graph
+    ancestors, todo = set(), [t.op for t in graph.outputs]
+    while todo:
+        op = todo.pop()
+        if op.name not in ancestors:
+            ancestors.add(op.name)
+            todo.extend(t.op for t in op.inputs)
+            todo.extend(op.control_inputs)
+    forward = {"conv": "Conv3D", "conv2d": "Conv2D"}[kind]
+    types = {graph.get_operation_by_name(name).type for name in ancestors}
+    assert forward in types, types
+
+
 def test_autotune_times_close_calls_again_so_one_slow_pair_of_runs_does_not_decide():
     """The first timing of the truly fastest form was slowed (a pause of the machine): it is
     within CLOSE_CALL of the winner, so both are timed again in turn and it wins; a form far

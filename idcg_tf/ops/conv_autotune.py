@@ -55,8 +55,9 @@ LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covere
 # form reads its kernel without a transpose (faster, so its old timings are stale); 5: 3D
 # convolutions have the matmul candidate too (entries without its timing are stale); 6: close
 # calls are timed again, alternating (a single slow pair of runs had picked a form 1.6x slower
-# than stock for a layer; entries chosen without it may be wrong).
-CACHE_VERSION = 6
+# than stock for a layer; entries chosen without it may be wrong); 7: the forward pass is timed
+# too (before, only the two gradients were: the forward's output was pruned as unused).
+CACHE_VERSION = 7
 # Candidates within this factor of the fastest after the first timing are timed again, one run
 # each per round, alternating, and the fastest single run decides: a pause of the machine that
 # slows both runs of one candidate then no longer decides the choice.
@@ -261,6 +262,25 @@ def measure(kind: str, input_shape, kernel_shape, strides, dtype, repeats: int =
         return _measure(kind, input_shape, kernel_shape, strides, dtype, repeats)
 
 
+def _timing_step(op, strides):
+    """A function of (x, w, r) that runs `op`'s forward pass and both gradients of
+    sum(op(x, w) * r). It returns the loss with the gradients' sums: the gradients do not read
+    the forward's output, so without the loss the forward pass would be pruned from the graph
+    and not timed. Scalars out: the timing is the layer's, not a device-to-host copy's."""
+
+    @tf.function(autograph=False)
+    def step(x, w, r):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            loss = tf.reduce_sum(op(x, w, strides) * r)
+        dx, dw = tape.gradient(loss, [x, w])
+        return tf.add_n(
+            [tf.cast(t, tf.float32) for t in (loss, tf.reduce_sum(dx), tf.reduce_sum(dw))]
+        )
+
+    return step
+
+
 def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
     device = "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
     seconds, steps = {}, {}
@@ -270,19 +290,7 @@ def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
         w = tf.cast(g.normal(kernel_shape) * 0.05, dtype)
         r = None
         for impl, op in candidates(kind, kernel_shape, strides).items():
-
-            @tf.function(autograph=False)
-            def step(x, w, r, op=op):
-                with tf.GradientTape() as tape:
-                    tape.watch([x, w])
-                    y = op(x, w, strides)
-                    loss = tf.reduce_sum(y * r)
-                dx, dw = tape.gradient(loss, [x, w])
-                # Scalars out: the timing is the layer's, not a device-to-host copy's.
-                return tf.reduce_sum(tf.cast(dx, tf.float32)) + tf.reduce_sum(
-                    tf.cast(dw, tf.float32)
-                )
-
+            step = _timing_step(op, strides)
             if r is None:
                 r = tf.cast(g.normal(op(x, w, strides).shape), dtype)
             best = min(seconds.values(), default=float("inf"))
