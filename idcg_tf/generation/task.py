@@ -84,8 +84,8 @@ class GenerationTask(Task):
         clips = self.network_inputs(batch)
         fake = tf.stop_gradient(g(self._noise(update, _CRITIC_NOISE), training=True))
         with tf.GradientTape() as tape:
-            real_scores, fake_scores = c(clips, training=True), c(fake, training=True)
-            if self.wgan:
+            if self.wgan:  # VideoCritic scores each sample on its own: one call on both
+                real_scores, fake_scores = losses.scores_of_both(c, clips, fake)
                 eps = update.draw(
                     lambda key: tf.random.stateless_uniform([update.global_batch], seed=key),
                     _PENALTY_EPS,
@@ -95,7 +95,8 @@ class GenerationTask(Task):
                     losses.wasserstein_critic_loss(real_scores, fake_scores)
                     + self.cfg.task.loss.gradient_penalty_weight * penalty
                 )
-            else:
+            else:  # BatchNorm: real and fake batches are normalised apart, as in VideoGAN
+                real_scores, fake_scores = c(clips, training=True), c(fake, training=True)
                 per_sample = losses.gan_critic_loss(real_scores, fake_scores)
             loss = update.mean(per_sample)
             update.minimize(tape, loss)
