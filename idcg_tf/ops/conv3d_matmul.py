@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from idcg_tf.ops.conv2d_matmul import supported
 from idcg_tf.ops.conv3d_taps import same_padding
 
-__all__ = ["conv3d_matmul", "supported"]
+__all__ = ["conv3d_matmul"]
 
 
 def _space_to_depth(x: tf.Tensor, strides, blocks, c: int) -> tf.Tensor:
@@ -52,7 +51,7 @@ def _kernel_order(patches: tf.Tensor, taps, strides, c: int) -> tf.Tensor:
 
 def conv3d_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) -> tf.Tensor:
     """Equals `tf.nn.conv3d(x, kernel, [1, *strides, 1], "SAME")` where each stride divides its
-    kernel size (`supported`). Static T, H, W, C."""
+    kernel size (`idcg_tf.ops.conv2d_matmul.supported`, for both ranks). Static T, H, W, C."""
     strides = tuple(int(s) for s in strides)
     kt, kh, kw, c, f = kernel.shape
     geometry = [same_padding(n, k, s) for n, k, s in zip(x.shape[1:4], (kt, kh, kw), strides)]

@@ -42,8 +42,8 @@ from idcg_tf.console import tf_warnings_held
 from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
+from idcg_tf.ops.conv2d_matmul import supported as matmul_supported
 from idcg_tf.ops.conv3d_matmul import conv3d_matmul
-from idcg_tf.ops.conv3d_matmul import supported as matmul_supported
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
 
 _log = logging.getLogger(__name__)
