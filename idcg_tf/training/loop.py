@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from idcg_tf.data import reader
 from idcg_tf.errors import UserError
+from idcg_tf.memory import release_library_pages, trim_heap
 from idcg_tf.runs import METRICS_LOG, check_unchanged, local_workdir, restore_newest
 from idcg_tf.training.adam import FusedAdam
 from idcg_tf.training.preemption import preemption_checkpoints
@@ -92,6 +93,9 @@ class Trainer:
         self.workdir = local_workdir(workdir)
         self.log = log or (lambda line: print(line, flush=True))
         self.hooks = list(hooks)
+        # Pages of TensorFlow's libraries that only its import used (idcg_tf.memory).
+        self.library_pages_released = release_library_pages()
+        self._heap_trimmed = False
         t = cfg.trainer
         if t.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -274,6 +278,9 @@ class Trainer:
             metrics = self._iteration_fn(self.iterator)
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as exc:
             raise self._data_error(exc) from None
+        if not self._heap_trimmed:  # after the run that built and optimised the graph
+            trim_heap()
+            self._heap_trimmed = True
         return {k: float(v) for k, v in metrics.items()}
 
     def _data_error(self, exc: Exception) -> Exception:
