@@ -31,20 +31,20 @@ def run_section(
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
         from idcg_tf import config as config_lib
-        from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
         from idcg_tf.benchmark.train import benchmark_train
 
         batch = batch or cfg.trainer.batch_size
-        peak = matmul_peak_flops(dtype=compute_dtype(cfg.trainer.mixed_precision))
+        # The first run measures the matmul peak after its iterations; the others share it.
         if torch_peer:
             from idcg_tf.benchmark.torch_peer import TorchPeer
 
             with TorchPeer(torch_peer, cfg, batch, log, threads=torch_threads) as peer:
                 out = {
-                    "train": benchmark_train(cfg, batch, iterations, warmup, peak, log, peer=peer)
+                    "train": benchmark_train(cfg, batch, iterations, warmup, None, log, peer=peer)
                 }
         else:
-            out = {"train": benchmark_train(cfg, batch, iterations, warmup, peak, log)}
+            out = {"train": benchmark_train(cfg, batch, iterations, warmup, None, log)}
+        peak = out["train"]["peak_flops"]
         runs = []
         for impl in compare_impls:
             other = config_lib.replace(cfg, task={"model": {"conv_impl": impl}})
