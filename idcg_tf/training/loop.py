@@ -93,7 +93,8 @@ class Trainer:
         self.workdir = local_workdir(workdir)
         self.log = log or (lambda line: print(line, flush=True))
         self.hooks = list(hooks)
-        # Pages of TensorFlow's libraries that only its import used (idcg_tf.memory).
+        # Pages of TensorFlow's libraries that only its import used (idcg_tf.memory), once
+        # per process.
         self.library_pages_released = release_library_pages()
         self._heap_trimmed = False
         t = cfg.trainer
