@@ -80,8 +80,8 @@ def benchmark_train(
         )
         stages["after_iterations"] = timing.rss_bytes()
     if peak_flops is None:
-        # After the iterations, so that the memory this measurement takes is not counted in
-        # the iteration's peak (it holds 0.07 GiB of its own on the CPU).
+        # After the iterations: what this measurement leaves in TensorFlow's pool would
+        # otherwise count in the iteration's peak (docs/performance.md, "Memory").
         peak_flops = matmul_peak_flops(dtype=dtype)
     log(f"matmul peak {peak_flops / 1e9:.1f} GFLOP/s")
     median = statistics.median(seconds)
