@@ -57,22 +57,21 @@ def releasable(perms: str, path: str, fields: dict, directory: str) -> bool:
     )
 
 
-_released_from: set[str] = set()
+_released = False
 
 
-def release_library_pages(directory: str | os.PathLike | None = None) -> int:
-    """Unmaps the resident read-only pages of the shared libraries under `directory`
-    (default: the installed `tensorflow` package), once per process and directory: later
-    calls would only drop code in use. Returns the bytes released (0 on a later call, and
-    where /proc/self/smaps or madvise is missing: not Linux)."""
-    if directory is None:
-        import tensorflow as tf
-
-        directory = Path(tf.__file__).resolve().parent
-    directory = str(Path(directory).resolve())
-    if directory in _released_from:
+def release_library_pages() -> int:
+    """Unmaps the resident read-only pages of the shared libraries of the installed
+    `tensorflow` package, once per process: later calls would only drop code in use. Returns
+    the bytes released (0 on a later call, and where /proc/self/smaps or madvise is missing:
+    not Linux)."""
+    global _released
+    if _released:
         return 0
-    _released_from.add(directory)
+    _released = True
+    import tensorflow as tf
+
+    directory = str(Path(tf.__file__).resolve().parent)
     try:
         smaps = Path("/proc/self/smaps").read_text()
         libc = ctypes.CDLL(None, use_errno=True)
