@@ -485,3 +485,27 @@ def test_3d_matmul_candidate_only_where_the_strides_divide_the_kernel():
     assert set(conv_autotune.candidates("transpose", (4, 4, 4, 8, 3), (2, 2, 2))) == both
     timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (3, 3, 3, 3, 8), (2, 2, 2), tf.float32)
     assert set(timed) == both
+
+
+def test_matmul_candidate_only_where_its_patch_matrix_is_small(monkeypatch):
+    """The paper-size video critic's 3-channel first layer (3 Mi patch values a sample) is not
+    offered the matmul form, its (4, 8, 8, 256) -> 512 layer (0.5 Mi) is; in 2D the image
+    critic's layers all are. The cap is per sample: the batch does not change the answer."""
+    first, late = ((4, 4, 4, 3, 64), (2, 2, 2)), ((4, 4, 4, 256, 512), (2, 2, 2))
+    for batch in (1, 8):
+        assert conv_autotune.patch_values("conv", (batch, 32, 64, 64, 3), *first) == 3 << 20
+        assert "matmul" not in conv_autotune.candidates("conv", *first, (batch, 32, 64, 64, 3))
+        assert conv_autotune.patch_values("conv", (batch, 4, 8, 8, 256), *late) == 1 << 19
+        assert "matmul" in conv_autotune.candidates("conv", *late, (batch, 4, 8, 8, 256))
+        for shape, kernel in (
+            ((batch, 64, 64, 3), (4, 4, 3, 128)),
+            ((batch, 8, 8, 512), (4, 4, 512, 1024)),
+        ):
+            assert "matmul" in conv_autotune.candidates("conv2d", kernel, (2, 2), shape)
+    # A transposed layer's matrix is its matmul's output: input positions x kernel x outputs.
+    kernel = (4, 4, 128, 256)
+    assert conv_autotune.patch_values("transpose2d", (1, 16, 16, 256), kernel, (2, 2)) == 1 << 19
+    # What measure() times follows the same rule.
+    monkeypatch.setattr(conv_autotune, "MATMUL_MAX_PATCH_VALUES", 100)
+    timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (4, 4, 4, 3, 8), (2, 2, 2), tf.float32)
+    assert set(timed) == {"stock", "taps"}

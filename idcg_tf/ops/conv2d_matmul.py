@@ -9,7 +9,8 @@ depth-to-space. The kernel enters as a plain reshape of the variable: the patche
 are put in the kernel's own (kh, kw, C) order instead (a transpose of the small patch matrix,
 not of the large kernel, which every call, inference included, would repeat). Every gradient,
 including the WGAN-GP penalty's second derivative, is TF's automatic derivative of pad, slice,
-concat, reshape, transpose and matmul.
+concat, reshape, transpose and matmul (unit-stride `tf.slice`s and unstacks: their gradients
+are a pad and a stack, where a strided slice's, StridedSliceGrad, is several times slower).
 
 Why: the CPU kernels of small-map layers (e.g. the image critic's last 4x4 stride-2 conv,
 8x8x512 -> 4x4x1024) compute their gradients at a fraction of the rate the same FLOPs reach
@@ -78,7 +79,11 @@ def conv2d_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -> tf.Tensor:
     (out_h, out_w), pads, (th, tw) = _geometry(*x.shape[1:3], kernel.shape, strides)
     xp = tf.pad(x, [[0, 0], *pads, [0, 0]])
     s = _space_to_depth(xp, *strides)  # (N, out_h + th - 1, out_w + tw - 1, sh * sw * C)
-    windows = [s[:, a : a + out_h, b : b + out_w] for a in range(th) for b in range(tw)]
+    # tf.slice, not s[...]: its gradient is one Pad, where a strided slice's is
+    # StridedSliceGrad, several times slower on CPU (docs/performance.md).
+    windows = [
+        tf.slice(s, [0, a, b, 0], [-1, out_h, out_w, -1]) for a in range(th) for b in range(tw)
+    ]
     patches = windows[0] if len(windows) == 1 else tf.concat(windows, axis=-1)
     kh, kw, c, f = kernel.shape
     # (a_h, a_w, p_h, p_w, c) -> the kernel's (a_h, p_h, a_w, p_w, c)
@@ -105,11 +110,12 @@ def conv2d_transpose_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1)) -> 
     depth = sh * sw * f
     z = tf.reshape(z, [-1, out_h, out_w, th * tw, depth])
     # Each window (a, b) read s[a : a + out_h, b : b + out_w]: add it back there.
+    windows = tf.unstack(z, axis=3)  # (a, b) in row-major order; its gradient is one stack
     placed = [
-        tf.pad(z[:, :, :, a * tw + b], [[0, 0], [a, th - 1 - a], [b, tw - 1 - b], [0, 0]])
+        tf.pad(windows[a * tw + b], [[0, 0], [a, th - 1 - a], [b, tw - 1 - b], [0, 0]])
         for a in range(th)
         for b in range(tw)
     ]
     s = placed[0] if len(placed) == 1 else tf.add_n(placed)
     xp = _depth_to_space(s, sh, sw)  # the padded (H + pads, W + pads) input's gradient
-    return xp[:, top : top + h, left : left + w]
+    return tf.slice(xp, [0, top, left, 0], [-1, h, w, -1])

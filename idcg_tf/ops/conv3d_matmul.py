@@ -8,7 +8,8 @@ shifted windows on the channel axis and putting their columns in the kernel's ow
 (kt, kh, kw, C) order makes it a (N*T'*H'*W', kt*kh*kw*C) x (kt*kh*kw*C, F) matmul. Only the
 patch matrix is reordered, never the kernel (the large operand of the small late layers).
 Every gradient, including the WGAN-GP penalty's second derivative, is TF's automatic
-derivative of pad, reshape, transpose, slice, concat and matmul.
+derivative of pad, reshape, transpose, slice, concat and matmul (the windows are `tf.slice`s,
+whose gradient is a pad).
 
 Why: on small late layers (the video critic's and the video encoder's (4, 8, 8, 256) -> 512,
 stride 2) oneDNN's 3D kernels reach a lower rate than one matmul of the same FLOPs at small
@@ -61,8 +62,10 @@ def conv3d_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) -> tf.Tens
     blocks = [o + a - 1 for o, a in zip(out, taps)]
     s = _space_to_depth(xp, strides, blocks, c)  # (N, T'', H'', W'', st * sh * sw * C)
     (ot, oh, ow), (at, ah, aw) = out, taps
+    # tf.slice, not s[...]: its gradient is one Pad, where a strided slice's is
+    # StridedSliceGrad, several times slower on CPU (docs/performance.md).
     windows = [
-        s[:, a : a + ot, b : b + oh, d : d + ow]
+        tf.slice(s, [0, a, b, d, 0], [-1, ot, oh, ow, -1])
         for a in range(at)
         for b in range(ah)
         for d in range(aw)

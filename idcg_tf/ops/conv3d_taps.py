@@ -105,9 +105,12 @@ def _shift(x: tf.Tensor, offset: int) -> tf.Tensor:
         return x
     if abs(offset) >= t:
         return tf.zeros_like(x)
+    # tf.slice: its gradient is a pad (a strided slice's, StridedSliceGrad, is slower)
     if offset > 0:
-        return tf.pad(x[:, offset:], [[0, 0], [0, offset], [0, 0], [0, 0], [0, 0]])
-    return tf.pad(x[:, :offset], [[0, 0], [-offset, 0], [0, 0], [0, 0], [0, 0]])
+        kept = tf.slice(x, [0, offset, 0, 0, 0], [-1, t - offset, -1, -1, -1])
+        return tf.pad(kept, [[0, 0], [0, offset], [0, 0], [0, 0], [0, 0]])
+    kept = tf.slice(x, [0, 0, 0, 0, 0], [-1, t + offset, -1, -1, -1])
+    return tf.pad(kept, [[0, 0], [-offset, 0], [0, 0], [0, 0], [0, 0]])
 
 
 def conv3d_transpose_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:

@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -56,8 +57,11 @@ LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covere
 # convolutions have the matmul candidate too (entries without its timing are stale); 6: close
 # calls are timed again, alternating (a single slow pair of runs had picked a form 1.6x slower
 # than stock for a layer; entries chosen without it may be wrong); 7: the forward pass is timed
-# too (before, only the two gradients were: the forward's output was pruned as unused).
-CACHE_VERSION = 7
+# too (before, only the two gradients were: the forward's output was pruned as unused); 8: the
+# matmul forms take their windows with tf.slice, whose gradient is a pad (faster than a strided
+# slice's, so their old timings are stale), and only where their patch matrix is small
+# (`MATMUL_MAX_PATCH_VALUES`).
+CACHE_VERSION = 8
 # Candidates within this factor of the fastest after the first timing are timed again, one run
 # each per round, alternating, and the fastest single run decides: a pause of the machine that
 # slows both runs of one candidate then no longer decides the choice.
@@ -92,15 +96,42 @@ CANDIDATES = {
 CUSTOM = {kind: next(k for k in ops if k != "stock") for kind, ops in CANDIDATES.items()}
 # Candidates that compute only some kernel / stride combinations, with the test for them.
 APPLIES = {("conv", "matmul"): matmul_supported}
+# The matmul forms multiply a patch matrix of (output positions) x (kernel volume x channels)
+# values, which the filter gradient keeps until the backward pass. Above this many values per
+# sample (4 MiB in float32) they are not candidates: on the large early layers (the video
+# critic's 3-channel first layer, 3 Mi values a sample) the matrix adds a few hundred MiB to
+# a training step's peak for a few percent of that layer's time, and on the 3x3x3 stride-1
+# layers it is the slower form anyway (docs/performance.md).
+MATMUL_MAX_PATCH_VALUES = 1 << 20
 
 
-def candidates(kind: str, kernel_shape, strides) -> dict:
-    """The implementations of CANDIDATES[kind] that compute this kernel with these strides."""
-    return {
-        impl: op
-        for impl, op in CANDIDATES[kind].items()
-        if APPLIES.get((kind, impl), lambda k, s: True)(kernel_shape, strides)
-    }
+def patch_values(kind: str, input_shape, kernel_shape, strides) -> int:
+    """Values per sample of the matmul form's patch matrix (for a transposed convolution, of
+    its matmul's output, the same matrix of the adjoint convolution)."""
+    rank = len(strides)
+    spatial = input_shape[1 : 1 + rank]
+    if kind.startswith("transpose"):
+        positions = math.prod(spatial)
+    else:
+        positions = math.prod(-(-n // s) for n, s in zip(spatial, strides))
+    # kernel_shape[rank]: the input channels of a convolution (k..., C, F), the output
+    # channels of a transposed one (k..., F, C)
+    return positions * math.prod(kernel_shape[:rank]) * kernel_shape[rank]
+
+
+def candidates(kind: str, kernel_shape, strides, input_shape=None) -> dict:
+    """The implementations of CANDIDATES[kind] that compute this kernel with these strides;
+    with `input_shape`, the matmul forms only where their patch matrix is at most
+    `MATMUL_MAX_PATCH_VALUES` a sample."""
+
+    def applies(impl) -> bool:
+        if not APPLIES.get((kind, impl), lambda k, s: True)(kernel_shape, strides):
+            return False
+        if impl != "matmul" or input_shape is None:
+            return True
+        return patch_values(kind, input_shape, kernel_shape, strides) <= MATMUL_MAX_PATCH_VALUES
+
+    return {impl: op for impl, op in CANDIDATES[kind].items() if applies(impl)}
 
 
 def check_impl(impl: str) -> str:
@@ -289,7 +320,7 @@ def _measure(kind, input_shape, kernel_shape, strides, dtype, repeats) -> dict:
         x = tf.cast(g.normal(input_shape), dtype)
         w = tf.cast(g.normal(kernel_shape) * 0.05, dtype)
         r = None
-        for impl, op in candidates(kind, kernel_shape, strides).items():
+        for impl, op in candidates(kind, kernel_shape, strides, input_shape).items():
             step = _timing_step(op, strides)
             if r is None:
                 r = tf.cast(g.normal(op(x, w, strides).shape), dtype)
