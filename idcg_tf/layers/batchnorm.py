@@ -53,6 +53,11 @@ class BatchNorm(keras.layers.BatchNormalization):
     def _fused_training_call(self, inputs):
         x = tf.cast(inputs, tf.float32)  # as Keras: statistics in float32 at least
         channels = x.shape[-1]
+        shape = tf.shape(x)
+        if len(x.shape) == 5:
+            # (N, T, H, W, C) as (N*T, H, W, C): the same statistics per channel, and oneDNN
+            # runs the 4-D op where TF's 5-D one falls back to its slower Eigen kernel.
+            x = tf.reshape(x, tf.concat([[-1], shape[2:]], axis=0))
         scale = tf.cast(self.gamma, tf.float32) if self.scale else tf.ones([channels])
         offset = tf.cast(self.beta, tf.float32) if self.center else tf.zeros([channels])
         empty = tf.zeros([0], tf.float32)  # no running statistics in: training mode
@@ -64,9 +69,10 @@ class BatchNorm(keras.layers.BatchNormalization):
             variance=empty,
             epsilon=self.epsilon,
             exponential_avg_factor=1.0,
-            data_format="NHWC" if len(x.shape) == 4 else "NDHWC",
+            data_format="NHWC",
             is_training=True,
         )
+        y = tf.reshape(y, shape)
         # The op normalises by the biased variance but returns it with Bessel's correction
         # n / max(n - 1, 1); Keras' moving variance takes the biased one.
         n = tf.cast(tf.size(x) // channels, tf.float32)
