@@ -45,7 +45,7 @@ from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_matmul import supported as matmul_supported
 from idcg_tf.ops.conv3d_matmul import conv3d_matmul
-from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps
+from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps, same_padding
 
 _log = logging.getLogger(__name__)
 
@@ -109,14 +109,14 @@ def patch_values(kind: str, input_shape, kernel_shape, strides) -> int:
     """Values per sample of the matmul form's patch matrix (for a transposed convolution, of
     its matmul's output, the same matrix of the adjoint convolution)."""
     rank = len(strides)
-    spatial = input_shape[1 : 1 + rank]
+    spatial, kernel = input_shape[1 : 1 + rank], kernel_shape[:rank]
     if kind.startswith("transpose"):
         positions = math.prod(spatial)
-    else:
-        positions = math.prod(-(-n // s) for n, s in zip(spatial, strides))
+    else:  # the "same" convolution's output positions
+        positions = math.prod(same_padding(n, k, s)[0] for n, k, s in zip(spatial, kernel, strides))
     # kernel_shape[rank]: the input channels of a convolution (k..., C, F), the output
     # channels of a transposed one (k..., F, C)
-    return positions * math.prod(kernel_shape[:rank]) * kernel_shape[rank]
+    return positions * math.prod(kernel) * kernel_shape[rank]
 
 
 def candidates(kind: str, kernel_shape, strides, input_shape=None) -> dict:
