@@ -592,6 +592,34 @@ def test_translate_runs_on_litert(litert_export, tmp_path):
     assert "XNNPACK" not in proc.stderr  # the interpreter's start-up note is filtered
 
 
+@pytest.mark.slow  # ~30 s: both tiny generators converted to the three LiteRT variants
+def test_litert_converts_the_2d_matmul_forms(run, tmp_path, monkeypatch):
+    """On a machine where the autotuner picked the one-matmul form for every 2D convolution,
+    the LiteRT files carry it (3D layers take LITERT_FORMS, transposed 2D layers the sub-pixel
+    form: the image decoder has no other) and answer what Keras answers."""
+    from idcg_tf.deploy import litert
+    from idcg_tf.deploy.generator_module import generator_modules
+    from idcg_tf.ops import conv_autotune
+
+    def choose(kind, input_shape, kernel_shape, strides, dtype):
+        forms = conv_autotune.candidates(kind, kernel_shape, strides)
+        return "matmul" if kind == "conv2d" and "matmul" in forms else "stock"
+
+    monkeypatch.setenv("IDCG_CONV_AUTOTUNE", "1")
+    monkeypatch.setattr(conv_autotune, "choose", choose)
+    for generator, module in generator_modules(run.cfg, run.nets).items():
+        flatbuffer = litert.convert_module(module, tmp_path)["float32"]
+        (tmp_path / f"{generator}.tflite").write_bytes(flatbuffer)
+        runner = litert.LiteRTRunner(tmp_path / f"{generator}.tflite")
+        ops = {op["op_name"] for op in runner.interpreter._get_ops_details()}
+        if generator == "image_to_video":  # its image encoder's convolutions as matmuls
+            assert ops & {"FULLY_CONNECTED", "BATCH_MATMUL"}, ops
+        kind = "image" if generator == "image_to_video" else "video"
+        x = _inputs(kind, 2, seed=3)
+        want = getattr(run.nets, generator)(x, training=False).numpy()
+        assert np.abs(runner(x) - want).max() <= 1e-4, generator
+
+
 @pytest.mark.slow  # ~1 min: paper-size generators saved and converted; make test-slow (CI)
 def test_litert_float32_parity_at_paper_size(tmp_path):
     """Both paper-size generators (64x64, 32 frames), converted as the export converts them
