@@ -592,12 +592,22 @@ def test_translate_runs_on_litert(litert_export, tmp_path):
     assert "XNNPACK" not in proc.stderr  # the interpreter's start-up note is filtered
 
 
-@pytest.mark.slow  # ~30 s: both tiny generators converted to the three LiteRT variants
+def _litert_float32(module, folder):
+    """`module`'s generator converted as the export converts it, float32 only: its runner and
+    the names of the ops in its flatbuffer."""
+    from idcg_tf.deploy import litert
+
+    path = folder / f"{module.name}.tflite"
+    path.write_bytes(litert.convert_module(module, folder, variants=("float32",))["float32"])
+    runner = litert.LiteRTRunner(path)
+    return runner, {op["op_name"] for op in runner.interpreter._get_ops_details()}
+
+
+@pytest.mark.slow  # ~7 s: both tiny generators converted to LiteRT float32
 def test_litert_converts_the_2d_matmul_forms(run, tmp_path, monkeypatch):
     """On a machine where the autotuner picked the one-matmul form for every 2D convolution,
     the LiteRT files carry it (3D layers take LITERT_FORMS, transposed 2D layers the sub-pixel
     form: the image decoder has no other) and answer what Keras answers."""
-    from idcg_tf.deploy import litert
     from idcg_tf.deploy.generator_module import generator_modules
     from idcg_tf.ops import conv_autotune
 
@@ -608,25 +618,20 @@ def test_litert_converts_the_2d_matmul_forms(run, tmp_path, monkeypatch):
     monkeypatch.setenv("IDCG_CONV_AUTOTUNE", "1")
     monkeypatch.setattr(conv_autotune, "choose", choose)
     for generator, module in generator_modules(run.cfg, run.nets).items():
-        flatbuffer = litert.convert_module(module, tmp_path)["float32"]
-        (tmp_path / f"{generator}.tflite").write_bytes(flatbuffer)
-        runner = litert.LiteRTRunner(tmp_path / f"{generator}.tflite")
-        ops = {op["op_name"] for op in runner.interpreter._get_ops_details()}
+        runner, ops = _litert_float32(module, tmp_path)
         if generator == "image_to_video":  # its image encoder's convolutions as matmuls
             assert ops & {"FULLY_CONNECTED", "BATCH_MATMUL"}, ops
-        kind = "image" if generator == "image_to_video" else "video"
-        x = _inputs(kind, 2, seed=3)
+        x = _inputs(GENERATORS[generator][0], 2, seed=3)
         want = getattr(run.nets, generator)(x, training=False).numpy()
         assert np.abs(runner(x) - want).max() <= 1e-4, generator
 
 
-@pytest.mark.slow  # ~1 min: paper-size generators saved and converted; make test-slow (CI)
+@pytest.mark.slow  # ~25 s: paper-size generators saved and converted; make test-slow (CI)
 def test_litert_float32_parity_at_paper_size(tmp_path):
     """Both paper-size generators (64x64, 32 frames), converted as the export converts them
     (with LITERT_FORMS' convolution forms): the LiteRT float32 model matches Keras to 1e-4, and
     the generator's own layers are as they were before."""
     from idcg_tf import config
-    from idcg_tf.deploy import litert
     from idcg_tf.deploy.generator_module import generator_modules
     from idcg_tf.models import build_networks
 
@@ -639,16 +644,13 @@ def test_litert_float32_parity_at_paper_size(tmp_path):
 
     for generator, module in generator_modules(cfg, nets).items():
         before = impls(module.model)
-        flatbuffer = litert.convert_module(module, tmp_path)["float32"]
+        runner, ops = _litert_float32(module, tmp_path)
         assert impls(module.model) == before
-        (tmp_path / f"{generator}.tflite").write_bytes(flatbuffer)
-        runner = litert.LiteRTRunner(tmp_path / f"{generator}.tflite")
         shape = (2, 64, 64, 3) if generator == "image_to_video" else (2, 32, 64, 64, 3)
         x = rng.uniform(-1, 1, shape).astype(np.float32)
         want = getattr(nets, generator)(x, training=False).numpy()
         err = float(np.abs(runner(x) - want).max())
         assert err <= 1e-4, (generator, err)
-        ops = {op["op_name"] for op in runner.interpreter._get_ops_details()}
         # Every 3D and transposed convolution runs as 2D convolutions and matmuls (XNNPACK's).
         assert not ops & {"CONV_3D", "CONV_3D_TRANSPOSE", "TRANSPOSE_CONV"}, ops
 

@@ -65,9 +65,10 @@ def _litert_forms(model):
             layer.impl = impl
 
 
-def convert_module(module, workdir: Path) -> dict[str, bytes]:
-    """Every variant of a `GeneratorModule`'s generator, {variant: flatbuffer}: its graph traced
-    again with LITERT_FORMS into a SavedModel under `workdir` (removed after), converted."""
+def convert_module(module, workdir: Path, variants=tuple(VARIANTS)) -> dict[str, bytes]:
+    """`variants` (default: every one) of a `GeneratorModule`'s generator, {variant:
+    flatbuffer}: its graph traced again with LITERT_FORMS into a SavedModel under `workdir`
+    (removed after), converted."""
     from idcg_tf.deploy.generator_module import GeneratorModule, write_saved_model
 
     path = Path(workdir) / f".{module.name}.litert-source"
@@ -78,7 +79,7 @@ def convert_module(module, workdir: Path) -> dict[str, bytes]:
         )
         write_saved_model(traced, path)
     try:
-        return {variant: convert(path, variant) for variant in VARIANTS}
+        return {variant: convert(path, variant) for variant in variants}
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
