@@ -5,6 +5,7 @@ import json
 import pytest
 
 from conftest import ROOT, TINY, run_tool
+from idcg_tf import allocator
 
 TRAIN_KEYS = (
     "iteration_seconds",
@@ -38,6 +39,8 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     for key in TRAIN_KEYS:
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2
+    # A training tool runs under jemalloc where the system has it (idcg_tf/allocator.py).
+    assert train["allocator"].startswith("jemalloc" if allocator.find_jemalloc() else "glibc")
     assert train["achieved_flops"] == pytest.approx(
         train["flops_per_iteration"] / train["iteration_seconds"]
     )

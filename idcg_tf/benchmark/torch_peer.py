@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from idcg_tf import allocator
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 
@@ -72,6 +73,8 @@ class TorchPeer:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                # PyTorch as its users run it: glibc's malloc, not the jemalloc we relaunched with.
+                env=allocator.peer_environment(),
             )
         except OSError as exc:
             raise UserError(f"--torch-peer {python}: cannot run it ({exc.strerror})") from None

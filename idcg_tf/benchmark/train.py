@@ -8,8 +8,8 @@ import time
 
 import tensorflow as tf
 
+from idcg_tf import allocator, cpu
 from idcg_tf import config as config_lib
-from idcg_tf import cpu
 from idcg_tf.benchmark import flops, timing
 from idcg_tf.benchmark.peak import compute_dtype, matmul_peak_flops
 from idcg_tf.config import Config
@@ -60,6 +60,7 @@ def benchmark_train(
     flops_per_iteration = count["per_sample"] * batch
     dtype = compute_dtype(cfg.trainer.mixed_precision)
     log(f"CPU: {cpu.summary()}")
+    log(f"allocator: {allocator.describe()}")
     log(f"model {flops_per_iteration / 1e9:.1f} GFLOP per iteration")
 
     # Shapes timed by conv autotuning from here on: while building and tracing the iteration.
@@ -96,6 +97,7 @@ def benchmark_train(
         "replicas": trainer.strategy.num_replicas_in_sync,
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
         "cpu": cpu.describe(),
+        "allocator": allocator.describe(),
         "iterations": iterations,
         "warmup": warmup,
         "trace_seconds": trace_seconds,

@@ -35,13 +35,22 @@ def add_overrides(parser: argparse.ArgumentParser, scope: str = "") -> None:
     )
 
 
-def run_tool(main: Callable[[list[str] | None], int | None]) -> None:
+def run_tool(
+    main: Callable[[list[str] | None], int | None],
+    trains: bool | Callable[[list[str]], bool] = False,
+) -> None:
     """Runs a tool's main; a UserError is printed as one line and exits with status 2, a run
-    stopped by its environment (`Stopped`: preemption) as one line with its own status."""
-    quiet_tensorflow()
+    stopped by its environment (`Stopped`: preemption) as one line with its own status. A tool
+    that `trains` (or whose arguments make `trains(args)` true) first starts itself again under
+    jemalloc where the system has it (`idcg_tf.allocator`)."""
     from idcg_tf.errors import Stopped, UserError
 
     try:
+        if trains(sys.argv[1:]) if callable(trains) else trains:
+            from idcg_tf import allocator
+
+            allocator.relaunch_with_jemalloc()
+        quiet_tensorflow()
         code = main(None)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -58,6 +67,9 @@ def run_tool(main: Callable[[list[str] | None], int | None]) -> None:
     sys.exit(code or 0)
 
 
-def console_script(main: Callable[[list[str] | None], int | None]) -> Callable[[], None]:
+def console_script(
+    main: Callable[[list[str] | None], int | None],
+    trains: bool | Callable[[list[str]], bool] = False,
+) -> Callable[[], None]:
     """The entry point of a tool (`idcg-train = idcg_tf.cli.train:cli`): `run_tool(main)`."""
-    return functools.partial(run_tool, main)
+    return functools.partial(run_tool, main, trains=trains)

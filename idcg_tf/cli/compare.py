@@ -44,4 +44,4 @@ def main(argv=None) -> int:
     return 0
 
 
-cli = console_script(main)  # the `idcg-compare` console script
+cli = console_script(main, trains=True)  # the `idcg-compare` console script

@@ -43,4 +43,4 @@ def main(argv=None) -> int:
     return 0
 
 
-cli = console_script(main)  # the `idcg-train` console script
+cli = console_script(main, trains=True)  # the `idcg-train` console script
