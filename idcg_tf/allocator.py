@@ -6,7 +6,7 @@ maps each large block on allocation and unmaps it when freed, so every call faul
 fresh pages; keeping glibc's heap instead holds more memory at the peak. jemalloc reuses freed
 blocks and returns idle memory after a delay, and with TF's tensors in it too
 (`TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1`) one allocator serves both. Measured on a training
-iteration (docs/performance.md, "jemalloc"): faster, and no more memory at the peak.
+iteration (docs/performance.md, "jemalloc"): faster, and at batch 4 no more memory at the peak.
 
 jemalloc has to be in the process from its start (`LD_PRELOAD`), so the training tools start
 themselves again with it (`relaunch_with_jemalloc`, before anything else runs) where the system
