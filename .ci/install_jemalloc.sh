@@ -3,7 +3,12 @@
 # system has it (idcg_tf/allocator.py), so that the tests run that path. Installed with apt-get
 # when missing, which needs root; nothing is downloaded at test time.
 set -euo pipefail
-if [ -f /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ] || [ -f /usr/lib/aarch64-linux-gnu/libjemalloc.so.2 ]; then
+cd "$(dirname "$0")/.."
+found() {  # where the training tools look for it (TF-free, so the system Python will do)
+    python3 -c 'import sys; sys.path.insert(0, "."); from idcg_tf.allocator import find_jemalloc
+sys.exit(find_jemalloc() is None)'
+}
+if found; then
     exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

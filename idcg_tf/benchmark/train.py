@@ -60,7 +60,8 @@ def benchmark_train(
     flops_per_iteration = count["per_sample"] * batch
     dtype = compute_dtype(cfg.trainer.mixed_precision)
     log(f"CPU: {cpu.summary()}")
-    log(f"allocator: {allocator.describe()}")
+    allocation = allocator.describe()
+    log(f"allocator: {allocation}")
     log(f"model {flops_per_iteration / 1e9:.1f} GFLOP per iteration")
 
     # Shapes timed by conv autotuning from here on: while building and tracing the iteration.
@@ -97,7 +98,7 @@ def benchmark_train(
         "replicas": trainer.strategy.num_replicas_in_sync,
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
         "cpu": cpu.describe(),
-        "allocator": allocator.describe(),
+        "allocator": allocation,
         "iterations": iterations,
         "warmup": warmup,
         "trace_seconds": trace_seconds,
