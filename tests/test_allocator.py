@@ -13,8 +13,10 @@ from idcg_tf import allocator
 # Relaunches itself as a training tool does, then says what this process runs on.
 PROBE = (
     "from idcg_tf import allocator; allocator.relaunch_with_jemalloc(); "
-    "import idcg_tf, os; "
-    "print(allocator.jemalloc_loaded(), os.environ.get('TF_ONEDNN_USE_SYSTEM_ALLOCATOR'))"
+    "import idcg_tf, os, glob; "
+    "threads = {open(f).read().strip() for f in glob.glob('/proc/self/task/*/comm')}; "
+    "print(allocator.jemalloc_loaded(), os.environ.get('TF_ONEDNN_USE_SYSTEM_ALLOCATOR'), "
+    "'jemalloc_bg_thd' in threads)"
 )
 
 
@@ -32,13 +34,13 @@ def test_a_training_process_runs_under_jemalloc_where_the_system_has_it():
     library = allocator.find_jemalloc()
     proc = _probe()
     assert proc.returncode == 0, proc.stderr
-    if library:  # CI installs it (.ci/install_jemalloc.sh)
-        assert proc.stdout.split() == [library, "1"]
+    if library:  # CI installs it (.ci/install_jemalloc.sh); its own thread returns memory
+        assert proc.stdout.split() == [library, "1", "True"]
     else:
-        assert proc.stdout.split() == ["None", "None"]
+        assert proc.stdout.split() == ["None", "None", "False"]
     # The user's choice: glibc's malloc and TF's pool.
     proc = _probe(IDCG_ALLOCATOR="system")
-    assert proc.returncode == 0 and proc.stdout.split() == ["None", "None"], proc.stderr
+    assert proc.returncode == 0 and proc.stdout.split() == ["None", "None", "False"], proc.stderr
 
 
 def test_a_library_named_by_the_user_is_preloaded():
