@@ -15,7 +15,7 @@ from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTr
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_subpixel import conv2d_transpose_subpixel
-from idcg_tf.ops.conv3d_matmul import conv3d_matmul
+from idcg_tf.ops.conv3d_matmul import conv3d_matmul, conv3d_transpose_matmul
 from idcg_tf.ops.litert_trace import litert_trace
 
 TOL = 1e-4  # relative to the largest reference value
@@ -44,6 +44,10 @@ TRANSPOSED = [
     (conv3d_transpose_taps, (2, 2, 4, 4, 5), 4, (2, 2, 2)),
     (conv3d_transpose_taps, (2, 2, 4, 4, 5), 4, (1, 2, 2)),
     (conv3d_transpose_taps, (1, 3, 3, 5, 2), 3, (2, 2, 1)),
+    (conv3d_transpose_matmul, (2, 2, 4, 4, 5), 4, (2, 2, 2)),
+    (conv3d_transpose_matmul, (2, 2, 4, 4, 5), 4, (1, 2, 2)),
+    (conv3d_transpose_matmul, (1, 3, 3, 3, 4), 3, (1, 1, 1)),
+    (conv3d_transpose_matmul, (1, 3, 3, 5, 2), (4, 2, 2), (2, 1, 2)),
     (conv2d_transpose_matmul, (2, 4, 4, 5), 4, (2, 2)),
     (conv2d_transpose_matmul, (1, 3, 5, 4), 3, (1, 1)),
     (conv2d_transpose_matmul, (1, 3, 4, 2), 4, (2, 1)),
@@ -188,12 +192,13 @@ def test_litert_trace_takes_time_strided_taps_without_strided_slices(shape, kern
         (conv2d_matmul, (1, 4, 4, 64)),
         (conv2d_transpose_matmul, (1, 4, 4, 64)),
         (conv3d_matmul, (1, 4, 4, 4, 64)),
+        (conv3d_transpose_matmul, (1, 2, 2, 2, 64)),
     ],
 )
 def test_matmul_forms_read_the_kernel_without_transposing_it(op, shape):
     """The kernel is the large operand of these small-map layers: a transpose of it would run
     on every call, inference included. Only the patch (or output) matrix is reordered."""
-    transposed = op is conv2d_transpose_matmul
+    transposed = op in (conv2d_transpose_matmul, conv3d_transpose_matmul)
     strides = (2,) * (len(shape) - 2)
     x, w = _data(shape, 4, 128, transposed=transposed)
     graph = tf.function(lambda x, w: op(x, w, strides)).get_concrete_function(x, w).graph
@@ -293,10 +298,9 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     x, w = _data(shape, 4, 6, transposed=kind.startswith("transpose"))
     reference = _stock_transpose if kind.startswith("transpose") else _stock_conv
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
-    assert set(conv_autotune.CANDIDATES[kind]) == {
-        "conv": {"stock", "taps", "matmul"},
-        "transpose": {"stock", "taps"},
-    }.get(kind, {"stock", "matmul"})
+    assert set(conv_autotune.CANDIDATES[kind]) == (
+        {"stock", "taps", "matmul"} if kind in ("conv", "transpose") else {"stock", "matmul"}
+    )
     for impl, op in conv_autotune.CANDIDATES[kind].items():
         got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
         for g, ref in zip(got, want):
@@ -336,10 +340,8 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     assert saved["device"] == conv_autotune.device_key()
     assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
     for key, entry in saved["choices"].items():
-        # k=4, stride 2: the 3D matmul form applies to the convolution
-        assert set(entry["ms"]) == (
-            {"stock", "taps", "matmul"} if key.startswith("conv ") else {"stock", "taps"}
-        )
+        # k=4, stride 2: the 3D matmul form applies to both
+        assert set(entry["ms"]) == {"stock", "taps", "matmul"}
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
 
     # A new process (here: memory forgotten) picks the same without timing anything.
@@ -478,11 +480,12 @@ def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_c
 
 
 def test_3d_matmul_candidate_only_where_the_strides_divide_the_kernel():
-    """A k=3 stride-2 convolution has no matmul form: the autotuner times the other two."""
+    """A k=3 stride-2 (transposed) convolution has no matmul form: the autotuner times the
+    other two."""
     both = {"stock", "taps"}
-    assert set(conv_autotune.candidates("conv", (4, 4, 4, 3, 8), (2, 2, 2))) == both | {"matmul"}
-    assert set(conv_autotune.candidates("conv", (3, 3, 3, 3, 8), (2, 2, 2))) == both
-    assert set(conv_autotune.candidates("transpose", (4, 4, 4, 8, 3), (2, 2, 2))) == both
+    for kind in ("conv", "transpose"):
+        assert set(conv_autotune.candidates(kind, (4, 4, 4, 3, 8), (2, 2, 2))) == both | {"matmul"}
+        assert set(conv_autotune.candidates(kind, (3, 3, 3, 3, 8), (2, 2, 2))) == both
     timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (3, 3, 3, 3, 8), (2, 2, 2), tf.float32)
     assert set(timed) == both
 
@@ -505,6 +508,12 @@ def test_matmul_candidate_only_where_its_patch_matrix_is_small(monkeypatch):
     # A transposed layer's matrix is its matmul's output: input positions x kernel x outputs.
     kernel = (4, 4, 128, 256)
     assert conv_autotune.patch_values("transpose2d", (1, 16, 16, 256), kernel, (2, 2)) == 1 << 19
+    # The video decoder's deepest 3D layer is offered it, the next one (2 Mi) is not.
+    deep, next_ = ((1, 2, 4, 4, 512), (4, 4, 4, 256, 512)), ((1, 4, 8, 8, 256), (4, 4, 4, 128, 256))
+    assert conv_autotune.patch_values("transpose", *deep, (2, 2, 2)) == 1 << 19
+    assert "matmul" in conv_autotune.candidates("transpose", deep[1], (2, 2, 2), deep[0])
+    assert conv_autotune.patch_values("transpose", *next_, (2, 2, 2)) == 2 << 20
+    assert "matmul" not in conv_autotune.candidates("transpose", next_[1], (2, 2, 2), next_[0])
     # What measure() times follows the same rule.
     monkeypatch.setattr(conv_autotune, "MATMUL_MAX_PATCH_VALUES", 100)
     timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (4, 4, 4, 3, 8), (2, 2, 2), tf.float32)

@@ -7,8 +7,8 @@ the one choice function, by configuration or, per shape, by measurement.
 - "custom": each rank's own form: 3D `idcg_tf.ops.conv3d_taps` (2D convolutions over temporal
   taps), 2D `idcg_tf.ops.conv2d_matmul` (the whole convolution as one matmul), where it applies.
 - "auto" (default): per shape, the fastest measured, as cuDNN's autotuner does for GPU
-  convolutions. A 3D convolution whose strides divide its kernel has a third candidate there,
-  the whole convolution as one matmul (`idcg_tf.ops.conv3d_matmul`).
+  convolutions. A 3D (transposed) convolution whose strides divide its kernel has a third
+  candidate there, the whole convolution as one matmul (`idcg_tf.ops.conv3d_matmul`).
 
 For "auto": the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
@@ -44,7 +44,7 @@ from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_matmul import supported as matmul_supported
-from idcg_tf.ops.conv3d_matmul import conv3d_matmul
+from idcg_tf.ops.conv3d_matmul import conv3d_matmul, conv3d_transpose_matmul
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps, same_padding
 
 _log = logging.getLogger(__name__)
@@ -60,8 +60,8 @@ LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covere
 # too (before, only the two gradients were: the forward's output was pruned as unused); 8: the
 # matmul forms take their windows with tf.slice, whose gradient is a pad (faster than a strided
 # slice's, so their old timings are stale), and only where their patch matrix is small
-# (`MATMUL_MAX_PATCH_VALUES`).
-CACHE_VERSION = 8
+# (`MATMUL_MAX_PATCH_VALUES`); 9: 3D transposed convolutions have the matmul candidate too.
+CACHE_VERSION = 9
 # Candidates within this factor of the fastest after the first timing are timed again, one run
 # each per round, alternating, and the fastest single run decides: a pause of the machine that
 # slows both runs of one candidate then no longer decides the choice.
@@ -89,13 +89,17 @@ def _stock_transpose(x, w, strides):
 # candidates "auto" times, under the names the cache records.
 CANDIDATES = {
     "conv": {"stock": _stock_conv, "taps": conv3d_taps, "matmul": conv3d_matmul},
-    "transpose": {"stock": _stock_transpose, "taps": conv3d_transpose_taps},
+    "transpose": {
+        "stock": _stock_transpose,
+        "taps": conv3d_transpose_taps,
+        "matmul": conv3d_transpose_matmul,
+    },
     "conv2d": {"stock": _stock_conv, "matmul": conv2d_matmul},
     "transpose2d": {"stock": _stock_transpose, "matmul": conv2d_transpose_matmul},
 }
 CUSTOM = {kind: next(k for k in ops if k != "stock") for kind, ops in CANDIDATES.items()}
 # Candidates that compute only some kernel / stride combinations, with the test for them.
-APPLIES = {("conv", "matmul"): matmul_supported}
+APPLIES = {("conv", "matmul"): matmul_supported, ("transpose", "matmul"): matmul_supported}
 # The matmul forms multiply a patch matrix of (output positions) x (kernel volume x channels)
 # values, which the filter gradient keeps until the backward pass. Above this many values per
 # sample (4 MiB in float32) they are not candidates: on the large early layers (the video
