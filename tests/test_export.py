@@ -437,16 +437,14 @@ def test_exports_of_the_matmul_and_taps_forms_serve_and_convert(run, tmp_path, m
 
     inputs = {g: _inputs(inp, 3, seed=7) for g, (inp, _) in GENERATORS.items()}
     want = {g: getattr(run.nets, g)(x, training=False).numpy() for g, x in inputs.items()}
-    forced = set()
-
-    calls = []
+    forced, transposed = set(), []
 
     def choose(kind, input_shape, kernel_shape, strides, dtype):
         forms = conv_autotune.candidates(kind, kernel_shape, strides)
         impl = "matmul" if "matmul" in forms else conv_autotune.CUSTOM[kind]
-        if kind == "transpose":  # both of its forms: taps and matmul by turns
-            calls.append(kind)
-            impl = ("matmul", "taps")[len(calls) % 2]
+        if kind == "transpose" and impl == "matmul":  # both 3D transposed forms, by turns
+            transposed.append(input_shape)
+            impl = ("taps", "matmul")[len(transposed) % 2]
         forced.add((kind, impl))
         return impl
 
