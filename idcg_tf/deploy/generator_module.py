@@ -3,6 +3,7 @@ writing it as a SavedModel or an ONNX model."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from idcg_tf.config import Config
 from idcg_tf.deploy.layout import DIRECTIONS, SIGNATURES, VALUE_RANGES, Direction, temporary
 
 DEFAULT_OPSET = 17
+
+# Layer class -> the convolution form (`impl`) the ONNX models are traced with. ONNX Runtime's
+# CPU kernels run the video encoder's 3D convolutions faster as 2D convolutions over temporal
+# taps (its 2D kernels use blocked layouts, its 3D ones im2col and a matmul). Same weights, same
+# values up to float rounding; timings in docs/performance.md (Inference). The SavedModel keeps
+# the forms the autotuner picked for TensorFlow's kernels.
+ONNX_FORMS = {"VideoConv": "custom"}
 
 
 def tensor_shapes(cfg: Config) -> dict[str, list[int]]:
@@ -103,6 +111,32 @@ def generator_modules(cfg: Config, nets) -> dict[str, GeneratorModule]:
     }
 
 
+@contextlib.contextmanager
+def convolution_forms(model, forms: dict):
+    """Inside: `model`'s layers whose class `forms` names set to that convolution form
+    (`impl`); after: as they were. What a graph traced inside runs; the variables are shared."""
+    changed = []
+    try:
+        for layer in model._flatten_layers(include_self=False, recursive=True):
+            impl = forms.get(type(layer).__name__)
+            if impl is not None:
+                changed.append((layer, layer.impl))
+                layer.impl = impl
+        yield
+    finally:
+        for layer, impl in changed:
+            layer.impl = impl
+
+
+def retraced(module: GeneratorModule) -> GeneratorModule:
+    """A new `GeneratorModule` of `module`'s generator, whose signatures trace afresh (inside a
+    `convolution_forms` block, with those forms)."""
+    shape = module.serve.input_signature[0].shape[1:]
+    return GeneratorModule(
+        module.model, module.input_name, module.output_name, shape, name=module.name
+    )
+
+
 def write_saved_model(module: GeneratorModule, path: Path) -> None:
     """Saves `module` with its signatures at `path` (which must not exist), atomically."""
     tmp = temporary(path)
@@ -116,12 +150,15 @@ def write_saved_model(module: GeneratorModule, path: Path) -> None:
 
 
 def onnx_model(module: GeneratorModule, opset: int = DEFAULT_OPSET):
-    """The float32 signature of `module` as an ONNX ModelProto, batch dimension named 'batch'."""
+    """The float32 signature of `module` as an ONNX ModelProto, batch dimension named 'batch',
+    traced with ONNX_FORMS."""
     import tf2onnx
 
-    proto, _ = tf2onnx.convert.from_function(
-        module.serve, input_signature=module.serve.input_signature, opset=opset
-    )
+    with convolution_forms(module.model, ONNX_FORMS):
+        serve = retraced(module).serve
+        proto, _ = tf2onnx.convert.from_function(
+            serve, input_signature=serve.input_signature, opset=opset
+        )
     for value in (*proto.graph.input, *proto.graph.output):
         # tf2onnx names the dynamic dimension "unk__<n>"; a stable name documents it.
         value.type.tensor_type.shape.dim[0].dim_param = "batch"

@@ -49,35 +49,22 @@ def convert(saved_model: Path, variant: str) -> bytes:
 def _litert_forms(model):
     """Inside: `model`'s convolution layers set to LITERT_FORMS and `litert_trace()` on;
     after: the layers as they were."""
+    from idcg_tf.deploy.generator_module import convolution_forms
     from idcg_tf.ops.litert_trace import litert_trace
 
-    changed = []
-    try:
-        for layer in model._flatten_layers(include_self=False, recursive=True):
-            impl = LITERT_FORMS.get(type(layer).__name__)
-            if impl is not None:
-                changed.append((layer, layer.impl))
-                layer.impl = impl
-        with litert_trace():
-            yield
-    finally:
-        for layer, impl in changed:
-            layer.impl = impl
+    with convolution_forms(model, LITERT_FORMS), litert_trace():
+        yield
 
 
 def convert_module(module, workdir: Path, variants=tuple(VARIANTS)) -> dict[str, bytes]:
     """`variants` (default: every one) of a `GeneratorModule`'s generator, {variant:
     flatbuffer}: its graph traced again with LITERT_FORMS into a SavedModel under `workdir`
     (removed after), converted."""
-    from idcg_tf.deploy.generator_module import GeneratorModule, write_saved_model
+    from idcg_tf.deploy.generator_module import retraced, write_saved_model
 
     path = Path(workdir) / f".{module.name}.litert-source"
-    shape = module.serve.input_signature[0].shape[1:]
     with _litert_forms(module.model):
-        traced = GeneratorModule(
-            module.model, module.input_name, module.output_name, shape, name=module.name
-        )
-        write_saved_model(traced, path)
+        write_saved_model(retraced(module), path)
     try:
         return {variant: convert(path, variant) for variant in variants}
     finally:
