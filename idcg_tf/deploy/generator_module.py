@@ -114,15 +114,16 @@ def generator_modules(cfg: Config, nets) -> dict[str, GeneratorModule]:
 @contextlib.contextmanager
 def convolution_forms(model, forms: dict):
     """Inside: `model`'s layers whose class `forms` names set to that convolution form
-    (`impl`); after: as they were. What a graph traced inside runs; the variables are shared."""
+    (`impl`); after: as they were. What a graph traced inside runs; the variables are shared.
+    Yields whether any layer's form changed (if not, an existing trace still holds)."""
     changed = []
     try:
         for layer in model._flatten_layers(include_self=False, recursive=True):
             impl = forms.get(type(layer).__name__)
-            if impl is not None:
+            if impl is not None and impl != layer.impl:
                 changed.append((layer, layer.impl))
                 layer.impl = impl
-        yield
+        yield bool(changed)
     finally:
         for layer, impl in changed:
             layer.impl = impl
@@ -154,8 +155,8 @@ def onnx_model(module: GeneratorModule, opset: int = DEFAULT_OPSET):
     traced with ONNX_FORMS."""
     import tf2onnx
 
-    with convolution_forms(module.model, ONNX_FORMS):
-        serve = retraced(module).serve
+    with convolution_forms(module.model, ONNX_FORMS) as changed:
+        serve = retraced(module).serve if changed else module.serve
         proto, _ = tf2onnx.convert.from_function(
             serve, input_signature=serve.input_signature, opset=opset
         )
