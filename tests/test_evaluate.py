@@ -329,6 +329,7 @@ def test_batchnorm_batch_mode_in_report_and_table(evaluated, tmp_path):
     assert proc.returncode == 2 and "--batchnorm: invalid choice: 'frozen'" in proc.stderr
 
 
+@pytest.mark.slow  # ~19 s: the identity curve with a damaged checkpoint; make test-slow (CI)
 def test_curve_reads_the_samples_once_and_skips_a_damaged_checkpoint(evaluated, tmp_path):
     """The curve scores every checkpoint on one reading of the selected samples (the same
     numbers as reading the shards per checkpoint), and a damaged checkpoint costs its point,

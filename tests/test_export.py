@@ -716,6 +716,7 @@ def _whole_versions(model_dir):
     return versions["image_to_video"]
 
 
+@pytest.mark.slow  # ~32 s: two exports killed at chosen points; make test-slow (CI)
 def test_killed_export_leaves_both_generators_or_neither(run, tmp_path):
     shutil.copytree(run.model_dir, tmp_path / "tiny")
     model_dir = tmp_path / "tiny"

@@ -331,6 +331,7 @@ def test_metrics_tell_real_faces_from_noise(embedder):
     assert stats["frechet_facenet_real_halves"] < stats["frechet_facenet"]
 
 
+@pytest.mark.slow  # ~21 s: tools/evaluate.py on a generation run; make test-slow (CI)
 def test_evaluate_generation_runs_writes_table_json_and_sheet(trained, embedder, tmp_path):
     workdirs = [trained[m][0] for m in ("wgan_one_stream", "videogan_two_stream")]
     lines = []

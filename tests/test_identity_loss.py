@@ -54,6 +54,7 @@ def test_loss_averages_all_pairs(embedder):
     assert float(mixed[0]) > 0.05 and float(every_second[0]) > 0.05
 
 
+@pytest.mark.slow  # ~40 s: Model3 trained with the FaceNet loss; make test-slow (CI)
 def test_model3_trains(tiny_cfg, tmp_path):
     cfg = tiny_cfg("task.variant=model3", "trainer.steps=2", "task.loss.facenet_frame_step=4")
     metrics = make_trainer(cfg, tmp_path, log=lambda line: None).train(samples=())

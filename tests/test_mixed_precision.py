@@ -110,6 +110,7 @@ def test_unknown_mixed_precision_policy_names_the_key(tiny_cfg):
         tiny_cfg("trainer.mixed_precision=float8")
 
 
+@pytest.mark.slow  # ~18 s: the translation task trains mixed in make test; make test-slow (CI)
 def test_generation_trains_mixed(tiny_cfg, tmp_path):
     # Precision is handled by the task base class, so generation gets it as translation does:
     # the two-stream generator (a method call, `streams`, besides the call) and the WGAN-GP

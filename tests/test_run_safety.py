@@ -89,6 +89,7 @@ def test_export_of_a_run_with_a_damaged_newest_checkpoint(tiny_run, tmp_path):
     assert meta["source"]["step"] == 1
 
 
+@pytest.mark.slow  # ~20 s: three tools on a run with no intact checkpoint; make test-slow (CI)
 def test_no_intact_checkpoint_is_one_line_exit_2(tiny_run, tmp_path):
     workdir = _copy(tiny_run, tmp_path)
     ckpts = workdir / "checkpoints"
