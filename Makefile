@@ -34,8 +34,10 @@ TEST_WORKERS ?= 2
 test: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20
 
+# The same two workers: the slow tests are whole tools and processes, single-threaded for
+# most of their time, like make test's (docs/testing.md, Times).
 test-slow: install
-	$(PY) -m pytest -q -m slow --durations=20
+	$(PY) -m pytest -q -m slow -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 # A plain (not editable) `pip install .` into a fresh venv, then the console scripts from
 # another folder; see .ci/check_install.sh.
