@@ -187,6 +187,35 @@ def test_litert_trace_takes_time_strided_taps_without_strided_slices(shape, kern
 
 
 @pytest.mark.parametrize(
+    "shape, kernel, strides, convolutions",
+    [
+        ((1, 8, 6, 6, 16), 4, (2, 2, 2), 4),  # the encoders' strided layers
+        ((2, 4, 4, 4, 16), 3, (1, 1, 1), 3),  # the residual blocks
+        ((1, 1, 4, 4, 16), 3, (1, 1, 1), 1),  # one frame: only the middle tap reads it
+        ((1, 5, 5, 4, 16), (3, 2, 3), (2, 1, 2), 3),  # odd sizes, asymmetric padding
+        ((1, 8, 6, 6, 3), 4, (2, 2, 2), 1),  # too few channels: the taps stacked
+    ],
+)
+def test_litert_float_trace_runs_one_convolution_per_tap(shape, kernel, strides, convolutions):
+    """With `tap_sum` (the float LiteRT files), a 3D convolution over enough channels is one 2D
+    convolution per tap that reads real frames, each over those frames only, with the same
+    values and unit-stride slices; without it (int8), the stacked taps' one convolution."""
+    x, w = _data(shape, kernel, 8, transposed=False)
+    want = _stock_conv(x, w, strides)
+    with litert_trace(tap_sum=True):
+        got, graph = _traced(lambda x: conv3d_taps(x, w, strides), x)
+    _close(got, want)
+    assert sum(o.type == "Conv2D" for o in graph.get_operations()) == convolutions
+    for op in graph.get_operations():
+        if op.type == "StridedSlice":
+            assert set(tf.get_static_value(op.inputs[3]).tolist()) == {1}, op.name
+    with litert_trace():
+        got, graph = _traced(lambda x: conv3d_taps(x, w, strides), x)
+    _close(got, want)
+    assert sum(o.type == "Conv2D" for o in graph.get_operations()) == 1
+
+
+@pytest.mark.parametrize(
     "op,shape",
     [
         (conv2d_matmul, (1, 4, 4, 64)),

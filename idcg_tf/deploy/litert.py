@@ -30,6 +30,11 @@ LITERT_FORMS = {
     "VideoConvTranspose": "custom",
 }
 
+# variant -> whether its trace runs the 3D convolutions as one 2D convolution per temporal tap
+# (`litert_trace(tap_sum=True)`): faster in float; in int8 the taps stacked into one
+# convolution are faster (each convolution quantises its input once more at run time).
+TAP_SUM = {"float32": True, "float16": True, "int8": False}
+
 
 def convert(saved_model: Path, variant: str) -> bytes:
     """The `serving_default` signature of a SavedModel as a LiteRT flatbuffer."""
@@ -46,29 +51,34 @@ def convert(saved_model: Path, variant: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _litert_forms(model):
-    """Inside: `model`'s convolution layers set to LITERT_FORMS and `litert_trace()` on;
-    after: the layers as they were."""
+def _litert_forms(model, tap_sum: bool):
+    """Inside: `model`'s convolution layers set to LITERT_FORMS and `litert_trace(tap_sum)`
+    on; after: the layers as they were."""
     from idcg_tf.deploy.generator_module import convolution_forms
     from idcg_tf.ops.litert_trace import litert_trace
 
-    with convolution_forms(model, LITERT_FORMS), litert_trace():
+    with convolution_forms(model, LITERT_FORMS), litert_trace(tap_sum):
         yield
 
 
 def convert_module(module, workdir: Path, variants=tuple(VARIANTS)) -> dict[str, bytes]:
     """`variants` (default: every one) of a `GeneratorModule`'s generator, {variant:
-    flatbuffer}: its graph traced again with LITERT_FORMS into a SavedModel under `workdir`
-    (removed after), converted."""
+    flatbuffer}: its graph traced again with LITERT_FORMS (once per TAP_SUM value the variants
+    need) into a SavedModel under `workdir` (removed after), converted."""
     from idcg_tf.deploy.generator_module import retraced, write_saved_model
 
-    path = Path(workdir) / f".{module.name}.litert-source"
-    with _litert_forms(module.model):
-        write_saved_model(retraced(module), path)
-    try:
-        return {variant: convert(path, variant) for variant in variants}
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+    flatbuffers = {}
+    for tap_sum in sorted({TAP_SUM[variant] for variant in variants}):
+        path = Path(workdir) / f".{module.name}.litert-source"
+        with _litert_forms(module.model, tap_sum):
+            write_saved_model(retraced(module), path)
+        try:
+            for variant in variants:
+                if TAP_SUM[variant] == tap_sum:
+                    flatbuffers[variant] = convert(path, variant)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+    return {variant: flatbuffers[variant] for variant in variants}
 
 
 def file_name(generator: str, variant: str) -> str:

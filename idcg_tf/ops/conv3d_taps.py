@@ -79,18 +79,50 @@ def _strided_taps(x: tf.Tensor, kt: int, st: int, t_out: int, before: int, after
     ]
 
 
+# In the LiteRT trace with `tap_sum` (the float files), a convolution over at least this many
+# input channels runs as one 2D convolution per tap (`_tap_sum`); over fewer (the 3-channel
+# first layers) the stacked taps' one convolution is the faster. Timings: docs/performance.md
+# (Inference).
+TAP_SUM_MIN_CHANNELS = 16
+
+
+def _tap_sum(taps, kernel, t: int, st: int, before: int, sh: int, sw: int) -> tf.Tensor:
+    """The sum over taps of one 2D convolution each, every tap's taken only over the output
+    frames whose input frame is real (not the "same" padding's zeros), padded back in time:
+    what XNNPACK runs faster than the stacked taps' one convolution (smaller matmuls, no
+    products with padding)."""
+    t_out = taps[0].shape[1]
+    y = None
+    for dt, tap in enumerate(taps):
+        real = [o for o in range(t_out) if 0 <= o * st + dt - before < t]
+        if not real:
+            continue
+        lo, hi = real[0], real[-1] + 1
+        part = tap if (lo, hi) == (0, t_out) else tap[:, lo:hi]
+        yd = _reshape(
+            tf.nn.conv2d(_frames(part), kernel[dt], [1, sh, sw, 1], "SAME"), [-1, hi - lo], 1
+        )
+        if (lo, hi) != (0, t_out):
+            yd = tf.pad(yd, [[0, 0], [lo, t_out - hi], [0, 0], [0, 0], [0, 0]])
+        y = yd if y is None else y + yd
+    return y
+
+
 def conv3d_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:
     """Equals `tf.nn.conv3d(x, kernel, [1, *strides, 1], "SAME")`. Static T is required."""
     st, sh, sw = _triple(strides)
     kt = kernel.shape[0]
     t = x.shape[1]
     t_out, before, after = same_padding(t, kt, st)
+    lite = litert_trace.active() and all(d is not None for d in x.shape[2:])
     # Tap dt of output frame o reads padded frame o * st + dt.
-    if st > 1 and litert_trace.active() and all(d is not None for d in x.shape[2:]):
+    if st > 1 and lite:
         taps = _strided_taps(x, kt, st, t_out, before, after)
     else:
         xp = tf.pad(x, [[0, 0], [before, after], [0, 0], [0, 0], [0, 0]])
         taps = [xp[:, dt : dt + st * (t_out - 1) + 1 : st] for dt in range(kt)]
+    if lite and litert_trace.tap_sum() and kt > 1 and x.shape[-1] >= TAP_SUM_MIN_CHANNELS:
+        return _tap_sum(taps, kernel, t, st, before, sh, sw)
     stacked = taps[0] if kt == 1 else tf.concat(taps, axis=-1)  # channels (dt, c)
     kh, kw, c, f = kernel.shape[1:]
     k2 = tf.reshape(tf.transpose(kernel, [1, 2, 0, 3, 4]), [kh, kw, kt * c, f])
