@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, TINY, run_tool
@@ -88,16 +89,25 @@ def test_unknown_section_is_a_usage_error():
     assert proc.returncode == 2
 
 
+def test_infer_without_a_round_is_a_user_error():
+    proc = run_tool(str(ROOT / "tools" / "benchmark.py"), "infer", "--rounds", "0")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "--rounds must be at least 1, got 0" in proc.stderr
+
+
 @pytest.mark.slow
 def test_data_and_infer_sections(synthetic_data):
     clips = f"task.data.train_clips={synthetic_data['train_clips']}"
     data = _benchmark("data", "--batches 5 --batch 2", None, "--set", clips)
     assert data["reader_clips_per_second"] > 0 and data["train_clips_per_second"] > 0
-    infer = _benchmark("infer", "--repeats 2")
+    infer = _benchmark("infer", "--repeats 2 --rounds 2")
     runtimes = {(r["generator"], r["runtime"], r["batch"]) for r in infer["latency"]}
     # eager, tf.function, SavedModel in TF2 and through TF Serving's TF1 loader, ONNX Runtime,
-    # three LiteRT files; per generator and batch.
-    assert len(runtimes) == 2 * 8 * 2
+    # three LiteRT files; per generator and batch, each timed in both rounds.
+    assert len(runtimes) == len(infer["latency"]) == 2 * 8 * 2
+    assert infer["rounds"] == 2
+    for r in infer["latency"]:
+        assert len(r["round_p50_ms"]) == 2 and r["p50_ms"] == np.median(r["round_p50_ms"])
     tf1 = [r for r in infer["latency"] if r["runtime"] == "tf1_session"]
     assert len(tf1) == 4 and all(r["max_abs_vs_eager"] <= 1e-5 for r in tf1)
     assert all(r["p90_ms"] >= r["p50_ms"] > 0 for r in infer["latency"])

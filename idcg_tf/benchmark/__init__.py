@@ -20,6 +20,7 @@ def run_section(
     compare_impls=(),
     batches=50,
     repeats=20,
+    rounds=1,
     torch_peer=None,
     torch_threads=2,
     log=None,
@@ -77,10 +78,12 @@ def run_section(
     if section == "infer":
         from idcg_tf.benchmark.infer import benchmark_infer
 
+        if rounds < 1:
+            raise UserError(f"--rounds must be at least 1, got {rounds}")
         if not torch_peer:
-            return {"infer": benchmark_infer(cfg, repeats, log)}
+            return {"infer": benchmark_infer(cfg, repeats, log, rounds=rounds)}
         from idcg_tf.benchmark.torch_peer import TorchPeer
 
         with TorchPeer(torch_peer, cfg, 1, log, threads=torch_threads) as peer:
-            return {"infer": benchmark_infer(cfg, repeats, log, peer=peer)}
+            return {"infer": benchmark_infer(cfg, repeats, log, peer=peer, rounds=rounds)}
     raise UserError(f"unknown benchmark section {section!r} (one of {', '.join(SECTIONS)})")

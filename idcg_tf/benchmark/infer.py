@@ -21,11 +21,12 @@ from idcg_tf.config import Config
 BATCHES = (1, 8)
 
 
-def benchmark_infer(cfg: Config, repeats: int = 20, log=None, peer=None) -> dict:
-    """p50/p90 latency in milliseconds per (generator, runtime, batch). The networks are freshly
-    initialised: latency does not depend on the weights' values. `peer`: a
-    `torch_peer.TorchPeer` whose translators are timed too, `repeats` calls before each of our
-    runtimes (runtime "pytorch": the median of those blocks)."""
+def benchmark_infer(cfg: Config, repeats: int = 20, log=None, peer=None, rounds: int = 1) -> dict:
+    """p50/p90 latency in milliseconds per (generator, runtime, batch), `repeats` calls per
+    runtime and round, the median over `rounds` rounds. The networks are freshly initialised:
+    latency does not depend on the weights' values. `peer`: a `torch_peer.TorchPeer` whose
+    translators are timed too, `repeats` calls before each of our runtimes in each round
+    (runtime "pytorch": the median of those blocks)."""
     import onnxruntime as ort
 
     from idcg_tf.deploy import generator_module as export
@@ -77,52 +78,81 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None, peer=None) -> dict
                     **{k: (lambda r=runner: r(x)) for k, (runner, _) in lite.items()},
                 }
                 reference = np.asarray(model(xt, training=False))
-                # PyTorch's calls alternate with ours: one block of the peer's before each of
-                # our runtimes, each runtime's ratio taken against the block next to it, so a
-                # slow minute on a noisy machine moves one ratio, not the whole row.
-                torch_blocks = []
-                for runtime, fn in runtimes.items():
-                    if peer is not None:
-                        torch_blocks.append(peer.infer(name, batch, repeats))
-                    fn()  # warm up (tracing, graph optimisation)
-                    ms = {
-                        k: v * 1e3
-                        for k, v in timing.percentiles(timing.time_calls(fn, repeats)).items()
-                    }
-                    record = {
-                        "generator": name,
-                        "runtime": runtime,
-                        "batch": batch,
-                        "p50_ms": ms["p50"],
-                        "p90_ms": ms["p90"],
-                    }
-                    if runtime in lite:
-                        record["size_mib"] = lite[runtime][1]
-                    if runtime in lite or runtime == "tf1_session":
-                        record["max_abs_vs_eager"] = float(np.abs(fn() - reference).max())
-                    ratio = ""
-                    if torch_blocks:
-                        beside = torch_blocks[-1]["p50_ms"]
-                        record["pytorch_p50_ms"] = beside
-                        record["p50_ratio_to_pytorch"] = ms["p50"] / beside
-                        ratio = f" ({record['p50_ratio_to_pytorch']:.2f}x PyTorch's {beside:.1f})"
-                    results.append(record)
-                    log(
-                        f"{name} {runtime:12} batch {batch}: p50 {ms['p50']:.1f} ms, "
-                        f"p90 {ms['p90']:.1f} ms{ratio}"
-                    )
-                if torch_blocks:
-                    p50s = [b["p50_ms"] for b in torch_blocks]
-                    torch_ms = {
-                        "p50_ms": float(np.median(p50s)),
-                        "p90_ms": float(np.median([b["p90_ms"] for b in torch_blocks])),
-                        "block_p50_ms": p50s,
-                    }
-                    results.append(
-                        {"generator": name, "runtime": "pytorch", "batch": batch, **torch_ms}
-                    )
-                    log(
-                        f"{name} {'pytorch':12} batch {batch}: p50 {torch_ms['p50_ms']:.1f} ms "
-                        f"(median of {len(p50s)} blocks, {min(p50s):.1f}-{max(p50s):.1f})"
-                    )
-    return {"section": "infer", "config": cfg.name, "repeats": repeats, "latency": results}
+                results += _time_row(
+                    name, batch, runtimes, lite, reference, repeats, rounds, peer, log
+                )
+    return {
+        "section": "infer",
+        "config": cfg.name,
+        "repeats": repeats,
+        "rounds": rounds,
+        "latency": results,
+    }
+
+
+def _time_row(name, batch, runtimes, lite, reference, repeats, rounds, peer, log) -> list:
+    """The records of one (generator, batch): every runtime timed `rounds` times in turn.
+    PyTorch's calls alternate with ours: one block of the peer's before each of our runtimes,
+    each ratio taken against the block next to it, so a slow minute on a noisy machine moves
+    one ratio, not the whole row; over several rounds, each runtime's p50 and ratio are the
+    medians of its rounds'."""
+    timed = {runtime: [] for runtime in runtimes}  # per round: (p50 ms, p90 ms, peer's p50)
+    torch_blocks = []
+    for round_ in range(rounds):
+        tag = f" (round {round_ + 1}/{rounds})" if rounds > 1 else ""
+        for runtime, fn in runtimes.items():
+            if peer is not None:
+                torch_blocks.append(peer.infer(name, batch, repeats))
+            fn()  # warm up (tracing, graph optimisation)
+            ms = {k: v * 1e3 for k, v in timing.percentiles(timing.time_calls(fn, repeats)).items()}
+            beside = torch_blocks[-1]["p50_ms"] if torch_blocks else None
+            timed[runtime].append((ms["p50"], ms["p90"], beside))
+            ratio = f" ({ms['p50'] / beside:.2f}x PyTorch's {beside:.1f})" if beside else ""
+            log(
+                f"{name} {runtime:12} batch {batch}: p50 {ms['p50']:.1f} ms, "
+                f"p90 {ms['p90']:.1f} ms{ratio}{tag}"
+            )
+    records = []
+    for runtime, per_round in timed.items():
+        p50s = [p50 for p50, _, _ in per_round]
+        record = {
+            "generator": name,
+            "runtime": runtime,
+            "batch": batch,
+            "p50_ms": float(np.median(p50s)),
+            "p90_ms": float(np.median([p90 for _, p90, _ in per_round])),
+        }
+        if rounds > 1:
+            record["round_p50_ms"] = p50s
+        if runtime in lite:
+            record["size_mib"] = lite[runtime][1]
+        if runtime in lite or runtime == "tf1_session":
+            record["max_abs_vs_eager"] = float(np.abs(runtimes[runtime]() - reference).max())
+        if torch_blocks:
+            ratios = [p50 / beside for p50, _, beside in per_round]
+            record["pytorch_p50_ms"] = float(np.median([b for _, _, b in per_round]))
+            record["p50_ratio_to_pytorch"] = float(np.median(ratios))
+            if rounds > 1:
+                record["round_ratios_to_pytorch"] = ratios
+                log(
+                    f"{name} {runtime:12} batch {batch}: p50 {record['p50_ms']:.1f} ms, "
+                    f"{record['p50_ratio_to_pytorch']:.2f}x PyTorch (median of {rounds} rounds)"
+                )
+        records.append(record)
+    if torch_blocks:
+        p50s = [b["p50_ms"] for b in torch_blocks]
+        records.append(
+            {
+                "generator": name,
+                "runtime": "pytorch",
+                "batch": batch,
+                "p50_ms": float(np.median(p50s)),
+                "p90_ms": float(np.median([b["p90_ms"] for b in torch_blocks])),
+                "block_p50_ms": p50s,
+            }
+        )
+        log(
+            f"{name} {'pytorch':12} batch {batch}: p50 {records[-1]['p50_ms']:.1f} ms "
+            f"(median of {len(p50s)} blocks, {min(p50s):.1f}-{max(p50s):.1f})"
+        )
+    return records

@@ -5,7 +5,8 @@
         [--torch-peer /tmp/torchvenv/bin/python]
     idcg-benchmark facenet [--batch 4]
     idcg-benchmark data --config tiny --set task.data.train_clips=... [--batches 50]
-    idcg-benchmark infer --config tiny [--repeats 20] [--torch-peer /tmp/torchvenv/bin/python]
+    idcg-benchmark infer --config tiny [--repeats 20] [--rounds 1] \
+        [--torch-peer /tmp/torchvenv/bin/python]
     idcg-benchmark prepare
     idcg-benchmark litert --model exported_models/demo --images GLOB --clips GLOB [--samples 16]
 
@@ -81,6 +82,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
     parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="infer: time every runtime this many times in turn (each with its own PyTorch "
+        "block); its p50 and ratio are the medians over the rounds",
+    )
     parser.add_argument("--model", help="litert: an export made with --litert")
     parser.add_argument("--images", help="litert: image TFRecord glob")
     parser.add_argument("--clips", help="litert: clip TFRecord glob")
@@ -94,7 +102,8 @@ def main(argv=None) -> int:
 
     # The per-section options go through as given; each section reads the ones it uses.
     options = (
-        *("batch", "iterations", "warmup", "batches", "repeats", "torch_peer", "torch_threads"),
+        *("batch", "iterations", "warmup", "batches", "repeats", "rounds", "torch_peer"),
+        "torch_threads",
         *("model", "images", "clips", "samples"),
     )
     result = benchmark.run_section(
