@@ -36,6 +36,40 @@ def test_other_geometries(frames, resolution):
 
 
 @pytest.mark.parametrize(
+    "make, shape, names",
+    [
+        (
+            lambda: ImageToVideo(frames=8, **TINY),
+            (2, 32, 32, 3),
+            ["conv0+bn0+relu", "conv1+bn1+relu", "res2_0", "conv2+bn2+relu", "res3_0"]
+            + ["conv3+bn3+relu", "channels_to_time", "deconv0+bn0+relu", "deconv1+bn1+relu"]
+            + ["deconv2+bn2+relu", "deconv3+tanh"],
+        ),
+        (
+            lambda: VideoToImage(frames=8, **TINY),
+            (2, 8, 32, 32, 3),
+            ["conv0+bn0+relu", "conv1+bn1+relu", "res2_0", "conv2+bn2+relu", "res3_0"]
+            + ["conv3+bn3+relu", "time_to_channels", "deconv0+bn0+relu", "deconv1+bn1+relu"]
+            + ["deconv2+bn2+relu", "deconv3+tanh"],
+        ),
+    ],
+)
+def test_translator_steps_compute_the_translator(make, shape, names):
+    """`steps()` (what `benchmark layers` times one by one) is what calling the translator runs:
+    applied one after the other, the same output, in inference and in training."""
+    g = make()
+    x = tf.random.uniform(shape, -1, 1)
+    for training in (False, True):
+        want = g(x, training=training)
+        steps = g.steps(training=training)
+        assert [name for name, _ in steps] == names
+        y = x
+        for _, step in steps:
+            y = step(y)
+        np.testing.assert_allclose(y.numpy(), want.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize(
     "make, shape",
     [
         (lambda: ImageToVideo(frames=8, **TINY), (2, 32, 32, 3)),

@@ -44,9 +44,6 @@ class ImageEncoder(StridedEncoder):
     def get_config(self):
         return {**super().get_config(), "impl": self.impl}
 
-    def call(self, inputs, training=False):
-        return self._encode(inputs, training)
-
     def compute_output_shape(self, input_shape):
         n, r = input_shape[0], input_shape[1]
         s = None if r is None else r // 2 ** len(self.widths)

@@ -10,16 +10,13 @@ from keras import ops
 class StridedDecoder(keras.layers.Layer):
     """Base of `ImageDecoder` and `VideoDecoder`: subclasses create `self.convs` (one per
     output width) and `self.norms` (after all but the last), in the order their variables have
-    always had; `_unfold` turns the latent code into the first layer's input."""
+    always had; `_unfold_shape` is the shape of the first layer's input."""
 
     def __init__(self, widths, channels=3, kernel_size=4, **kwargs):
         super().__init__(**kwargs)
         self.widths = tuple(widths)
         self.channels = channels
         self.kernel_size = kernel_size
-
-    def _unfold(self, x):
-        return x
 
     def _unfold_shape(self, input_shape):
         return tuple(input_shape)
@@ -32,13 +29,28 @@ class StridedDecoder(keras.layers.Layer):
             if i < len(self.norms):
                 self.norms[i].build(shape)
 
-    def call(self, inputs, training=False):
-        x = self._unfold(inputs)
+    def steps(self, training=False) -> list:
+        """What `call` runs, as (name, function) steps, each applied to the output of the one
+        before: every transposed convolution with the BatchNorm + ReLU after it, the last with
+        tanh (`idcg-benchmark layers` times them one by one)."""
+        steps = []
         for i, conv in enumerate(self.convs):
-            x = conv(x)
             if i < len(self.norms):
-                x = keras.activations.relu(self.norms[i](x, training=training))
-        return ops.tanh(x)
+                norm = self.norms[i]
+
+                def conv_bn_relu(x, conv=conv, norm=norm):
+                    return keras.activations.relu(norm(conv(x), training=training))
+
+                steps.append((f"{conv.name}+{norm.name}+relu", conv_bn_relu))
+            else:
+                steps.append((f"{conv.name}+tanh", lambda x, conv=conv: ops.tanh(conv(x))))
+        return steps
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for _, step in self.steps(training):
+            x = step(x)
+        return x
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,8 @@ and residual blocks before the last two."""
 
 from __future__ import annotations
 
+import functools
+
 import keras
 
 from idcg_tf.layers import BatchNorm, ResidualBlock
@@ -10,7 +12,7 @@ from idcg_tf.layers import BatchNorm, ResidualBlock
 
 class StridedEncoder(keras.layers.Layer):
     """Base of `ImageEncoder` and `VideoEncoder`: `_make_stages` builds the stages from a
-    convolution factory, `_encode` runs them."""
+    convolution factory, `steps` lists what `call` runs."""
 
     def __init__(self, widths, residual_blocks=3, kernel_size=4, **kwargs):
         super().__init__(**kwargs)
@@ -41,13 +43,27 @@ class StridedEncoder(keras.layers.Layer):
                 layer.build(shape)
                 shape = layer.compute_output_shape(shape)
 
-    def _encode(self, inputs, training):
-        x = inputs
+    def steps(self, training=False) -> list:
+        """What `call` runs, as (name, function) steps, each applied to the output of the one
+        before: every residual block, every stage's convolution + BatchNorm + ReLU
+        (`idcg-benchmark layers` times them one by one)."""
+        steps = []
         for stage in self.stages:
-            for layer in stage[:-2]:
-                x = layer(x, training=training)
+            steps += [
+                (layer.name, functools.partial(layer, training=training)) for layer in stage[:-2]
+            ]
             conv, bn = stage[-2:]
-            x = keras.activations.relu(bn(conv(x), training=training))
+
+            def conv_bn_relu(x, conv=conv, bn=bn):
+                return keras.activations.relu(bn(conv(x), training=training))
+
+            steps.append((f"{conv.name}+{bn.name}+relu", conv_bn_relu))
+        return steps
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for _, step in self.steps(training):
+            x = step(x)
         return x
 
     def get_config(self):

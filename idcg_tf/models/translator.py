@@ -53,6 +53,11 @@ class Translator(Chain):
     def _chain(self):
         return (self.encoder, self.decoder)
 
+    def steps(self, training=False) -> list:
+        """The encoder's steps, then the decoder's: (name, function) pairs that, each applied to
+        the output of the one before, compute what calling the translator computes."""
+        return [*self.encoder.steps(training), *self.decoder.steps(training)]
+
     def get_config(self):
         config = super().get_config()
         config.update(

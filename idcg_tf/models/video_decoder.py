@@ -61,7 +61,11 @@ class VideoDecoder(StridedDecoder):
                     BatchNorm(synchronized=True, dtype=self.dtype_policy, name=f"bn{i}")
                 )
 
+    def steps(self, training=False) -> list:
+        return [("channels_to_time", self._unfold), *super().steps(training)]
+
     def _unfold(self, x):
+        """(N, s, s, C) -> (N, t0, s, s, C / t0): the latent code's channels become frames."""
         _, s, _, c = x.shape
         t0 = self.latent_frames
         x = ops.reshape(x, (-1, s, s, t0, c // t0))

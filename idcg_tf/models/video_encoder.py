@@ -43,9 +43,12 @@ class VideoEncoder(StridedEncoder):
             impl=impl,
         )
 
-    def call(self, inputs, training=False):
-        x = self._encode(inputs, training)
-        # (N, t0, s, s, C) -> (N, s, s, t0 * C): time becomes channels for the 2D decoder.
+    def steps(self, training=False) -> list:
+        return [*super().steps(training), ("time_to_channels", self._fold)]
+
+    @staticmethod
+    def _fold(x):
+        """(N, t0, s, s, C) -> (N, s, s, t0 * C): time becomes channels for the 2D decoder."""
         _, t0, s, _, c = x.shape
         x = ops.transpose(x, (0, 2, 3, 1, 4))
         return ops.reshape(x, (-1, s, s, t0 * c))
