@@ -117,6 +117,27 @@ def test_data_and_infer_sections(synthetic_data):
 
 
 @pytest.mark.slow
+def test_layers_section_times_every_step_in_each_engine():
+    """Each step of both translators, converted alone, timed in the TF graph, ONNX Runtime and
+    LiteRT float32; the sums are the steps'."""
+    from idcg_tf import config
+    from idcg_tf.models import build_networks
+
+    layers = _benchmark("layers", "--repeats 2 --rounds 2")
+    nets = build_networks(config.load(TINY).task.model)
+    assert layers["rounds"] == 2 and layers["batch"] == 1
+    for generator in ("image_to_video", "video_to_image"):
+        steps = [r for r in layers["steps"] if r["generator"] == generator]
+        want = [name for name, _ in getattr(nets, generator).steps()]
+        assert [r["step"] for r in steps] == want
+        assert steps[0]["input_shape"][0] == 1
+        for engine in ("tf_graph", "onnxruntime", "litert"):
+            assert all(r[f"{engine}_ms"] > 0 for r in steps)
+            total = sum(r[f"{engine}_ms"] for r in steps)
+            assert layers["sum_ms"][generator][engine] == pytest.approx(total)
+
+
+@pytest.mark.slow
 def test_facenet_section():
     result = _benchmark("facenet", "--batch 1 --repeats 1")
     assert result["forward_backward_seconds"] >= result["forward_seconds"] * 0.5 > 0

@@ -195,7 +195,8 @@ TINY_RUNS = [
         "benchmark data",
         "--config tiny --batch 2 --batches 2 --set task.data.train_clips={train_clips}",
     ),
-    ("benchmark infer", "--config tiny --repeats 1"),
+    ("benchmark infer", "--config tiny --repeats 1 --rounds 2"),
+    ("benchmark layers", "--config tiny --repeats 1 --rounds 2"),
     ("benchmark infer", "--config tiny --repeats 1 --torch-peer {w}/no/python"),
     ("benchmark prepare", ""),
     (

@@ -1,13 +1,12 @@
 """Library side of `tools/benchmark.py`: one module per section (train, facenet, data, infer,
-prepare),
-plus the FLOP count and the measured matmul peak they share."""
+layers, prepare, litert), plus the FLOP count and the measured matmul peak they share."""
 
 from __future__ import annotations
 
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 
-SECTIONS = ("train", "facenet", "data", "infer", "prepare", "litert")
+SECTIONS = ("train", "facenet", "data", "infer", "layers", "prepare", "litert")
 
 
 def run_section(
@@ -75,11 +74,15 @@ def run_section(
         from idcg_tf.benchmark.litert import benchmark_litert
 
         return {"litert": benchmark_litert(model, images, clips, samples, log)}
+    if section in ("infer", "layers") and rounds < 1:
+        raise UserError(f"--rounds must be at least 1, got {rounds}")
+    if section == "layers":
+        from idcg_tf.benchmark.layers import benchmark_layers
+
+        return {"layers": benchmark_layers(cfg, batch or 1, repeats, rounds, log)}
     if section == "infer":
         from idcg_tf.benchmark.infer import benchmark_infer
 
-        if rounds < 1:
-            raise UserError(f"--rounds must be at least 1, got {rounds}")
         if not torch_peer:
             return {"infer": benchmark_infer(cfg, repeats, log, rounds=rounds)}
         from idcg_tf.benchmark.torch_peer import TorchPeer

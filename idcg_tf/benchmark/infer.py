@@ -102,7 +102,9 @@ def _time_row(name, batch, runtimes, lite, reference, repeats, rounds, peer, log
         tag = f" (round {round_ + 1}/{rounds})" if rounds > 1 else ""
         for runtime, fn in runtimes.items():
             if peer is not None:
+                timing.settle()
                 torch_blocks.append(peer.infer(name, batch, repeats))
+            timing.settle()
             fn()  # warm up (tracing, graph optimisation)
             ms = {k: v * 1e3 for k, v in timing.percentiles(timing.time_calls(fn, repeats)).items()}
             beside = torch_blocks[-1]["p50_ms"] if torch_blocks else None

@@ -15,6 +15,17 @@ def percentiles(seconds, qs=(50, 90)) -> dict:
     return {f"p{q}": float(np.percentile(values, q)) for q in qs}
 
 
+# How long the runtime timed before is given to go idle before the next is timed: ONNX
+# Runtime's worker threads spin on after a run, and LiteRT timed at once after it ran up to 1.8x
+# slower on 2 cores (docs/performance.md, Inference).
+SETTLE_SECONDS = 0.2
+
+
+def settle() -> None:
+    """Waits for the threads of the runtime timed before to go idle."""
+    time.sleep(SETTLE_SECONDS)
+
+
 def time_calls(fn, repeats: int) -> list[float]:
     """Wall-clock seconds of `repeats` calls of `fn` (which must block until its result exists)."""
     out = []

@@ -7,6 +7,7 @@
     idcg-benchmark data --config tiny --set task.data.train_clips=... [--batches 50]
     idcg-benchmark infer --config tiny [--repeats 20] [--rounds 1] \
         [--torch-peer /tmp/torchvenv/bin/python]
+    idcg-benchmark layers --config tiny [--batch 1] [--repeats 20] [--rounds 1]
     idcg-benchmark prepare
     idcg-benchmark litert --model exported_models/demo --images GLOB --clips GLOB [--samples 16]
 
@@ -14,6 +15,7 @@ Sections: train (samples/s, FLOPs, MFU against this process's measured matmul pe
 facenet (identity loss cost per sample), data (reader clips/s vs what training consumes),
 infer (latency p50/p90 of the generators: eager, tf.function, SavedModel in TF2 and through TF
 Serving's TF1 loader, ONNX Runtime, LiteRT; with --torch-peer, the PyTorch build's forward),
+layers (each step of the generators alone in the TF graph, ONNX Runtime and LiteRT float32),
 prepare (prepare_data's frames/s per path: detection, the dataset's boxes, its aligned crops),
 litert (FaceNet score and verification of an export's LiteRT variants against its SavedModel).
 """
@@ -45,7 +47,7 @@ def _table(title: str, record: dict) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "section", choices=["train", "facenet", "data", "infer", "prepare", "litert"]
+        "section", choices=["train", "facenet", "data", "infer", "layers", "prepare", "litert"]
     )
     parser.add_argument(
         "--config", default="tiny", help="a shipped config's name or a YAML file (default: tiny)"
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
         "--batch",
         type=int,
         default=None,
-        help="global batch (default: trainer.batch_size; facenet: 4)",
+        help="global batch (default: trainer.batch_size; facenet: 4; layers: 1)",
     )
     parser.add_argument("--iterations", type=int, default=3, help="train: timed iterations")
     parser.add_argument("--warmup", type=int, default=1, help="train: untimed iterations first")
@@ -81,13 +83,15 @@ def main(argv=None) -> int:
         help="train, infer: torch.set_num_threads of the PyTorch reference",
     )
     parser.add_argument("--batches", type=int, default=50, help="data: batches to read")
-    parser.add_argument("--repeats", type=int, default=20, help="facenet/infer: timed calls")
+    parser.add_argument(
+        "--repeats", type=int, default=20, help="facenet, infer, layers: timed calls"
+    )
     parser.add_argument(
         "--rounds",
         type=int,
         default=1,
-        help="infer: time every runtime this many times in turn (each with its own PyTorch "
-        "block); its p50 and ratio are the medians over the rounds",
+        help="infer, layers: time every runtime this many times in turn (infer: each with its "
+        "own PyTorch block); its p50 and ratio are the medians over the rounds",
     )
     parser.add_argument("--model", help="litert: an export made with --litert")
     parser.add_argument("--images", help="litert: image TFRecord glob")

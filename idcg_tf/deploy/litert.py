@@ -51,13 +51,13 @@ def convert(saved_model: Path, variant: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _litert_forms(model, tap_sum: bool):
-    """Inside: `model`'s convolution layers set to LITERT_FORMS and `litert_trace(tap_sum)`
-    on; after: the layers as they were."""
+def litert_forms(model, variant: str):
+    """Inside: `model`'s convolution layers set to LITERT_FORMS and `litert_trace` on as
+    `variant`'s file is traced; after: the layers as they were."""
     from idcg_tf.deploy.generator_module import convolution_forms
     from idcg_tf.ops.litert_trace import litert_trace
 
-    with convolution_forms(model, LITERT_FORMS), litert_trace(tap_sum):
+    with convolution_forms(model, LITERT_FORMS), litert_trace(TAP_SUM[variant]):
         yield
 
 
@@ -68,14 +68,16 @@ def convert_module(module, workdir: Path, variants=tuple(VARIANTS)) -> dict[str,
     from idcg_tf.deploy.generator_module import retraced, write_saved_model
 
     flatbuffers = {}
-    for tap_sum in sorted({TAP_SUM[variant] for variant in variants}):
+    for variant in variants:
+        if variant in flatbuffers:
+            continue
         path = Path(workdir) / f".{module.name}.litert-source"
-        with _litert_forms(module.model, tap_sum):
+        with litert_forms(module.model, variant):
             write_saved_model(retraced(module), path)
         try:
-            for variant in variants:
-                if TAP_SUM[variant] == tap_sum:
-                    flatbuffers[variant] = convert(path, variant)
+            for same in variants:  # every variant traced the same way
+                if TAP_SUM[same] == TAP_SUM[variant]:
+                    flatbuffers[same] = convert(path, same)
         finally:
             shutil.rmtree(path, ignore_errors=True)
     return {variant: flatbuffers[variant] for variant in variants}
