@@ -41,8 +41,8 @@ class _StepModule(GeneratorModule):
         return {"serving_default": self.serve}
 
 
-def _engines(generator, step, x: np.ndarray, workdir: Path) -> dict:
-    """{engine: a call of it on `x`} for one step of `generator`."""
+def _engines(generator, name: str, step, x: np.ndarray, workdir: Path) -> dict:
+    """{engine: a call of it on `x`} for the step `name` of `generator`."""
     import onnxruntime as ort
     import tf2onnx
 
@@ -62,20 +62,20 @@ def _engines(generator, step, x: np.ndarray, workdir: Path) -> dict:
             serve, input_signature=serve.input_signature, opset=DEFAULT_OPSET
         )
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    source = workdir / "step"
+    source = workdir / f"{generator.name}.{name}"
     with litert.litert_forms(generator, "float32"):
         write_saved_model(_StepModule(generator, step, shape), source)
     try:
-        file = workdir / "step.tflite"
+        file = workdir / f"{generator.name}.{name}.tflite"  # one file per interpreter
         file.write_bytes(litert.convert(source, "float32"))
     finally:
         shutil.rmtree(source, ignore_errors=True)
     lite = litert.LiteRTRunner(file)
-    name = session.get_inputs()[0].name
+    onnx_input = session.get_inputs()[0].name
     xt = tf.constant(x)
     return {
         "tf_graph": lambda: np.asarray(graph.serve(xt)["y"]),
-        "onnxruntime": lambda: session.run(None, {name: x})[0],
+        "onnxruntime": lambda: session.run(None, {onnx_input: x})[0],
         "litert": lambda: lite(x),
     }
 
@@ -99,7 +99,7 @@ def benchmark_layers(cfg: Config, batch: int = 1, repeats: int = 20, rounds: int
             generator(x, training=False)  # built, its autotuner's choices made
             totals[d.generator] = dict.fromkeys(ENGINES, 0.0)
             for name, step in generator.steps(training=False):
-                engines = _engines(generator, step, x.numpy(), Path(tmp))
+                engines = _engines(generator, name, step, x.numpy(), Path(tmp))
                 per_round = {engine: [] for engine in ENGINES}
                 for _ in range(rounds):
                     for engine, fn in engines.items():
