@@ -38,3 +38,18 @@ class Chain(keras.Model):
         for layer in self._chain():
             shape = layer.compute_output_shape(shape)
         return shape
+
+
+class Steps(keras.layers.Layer):
+    """Base of the encoders and decoders: `steps()` lists what `call` runs, as (name, function)
+    pairs, each function applied to the output of the one before (`idcg-benchmark layers`
+    times them one by one)."""
+
+    def steps(self, training=False) -> list:
+        raise NotImplementedError
+
+    def call(self, inputs, training=False):
+        x = inputs
+        for _, step in self.steps(training):
+            x = step(x)
+        return x

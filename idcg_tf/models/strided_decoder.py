@@ -6,8 +6,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from idcg_tf.models.chain import Steps
 
-class StridedDecoder(keras.layers.Layer):
+
+class StridedDecoder(Steps):
     """Base of `ImageDecoder` and `VideoDecoder`: subclasses create `self.convs` (one per
     output width) and `self.norms` (after all but the last), in the order their variables have
     always had; `_unfold_shape` is the shape of the first layer's input."""
@@ -30,9 +32,7 @@ class StridedDecoder(keras.layers.Layer):
                 self.norms[i].build(shape)
 
     def steps(self, training=False) -> list:
-        """What `call` runs, as (name, function) steps, each applied to the output of the one
-        before: every transposed convolution with the BatchNorm + ReLU after it, the last with
-        tanh (`idcg-benchmark layers` times them one by one)."""
+        """Every transposed convolution with the BatchNorm + ReLU after it; the last with tanh."""
         steps = []
         for i, conv in enumerate(self.convs):
             if i < len(self.norms):
@@ -45,12 +45,6 @@ class StridedDecoder(keras.layers.Layer):
             else:
                 steps.append((f"{conv.name}+tanh", lambda x, conv=conv: ops.tanh(conv(x))))
         return steps
-
-    def call(self, inputs, training=False):
-        x = inputs
-        for _, step in self.steps(training):
-            x = step(x)
-        return x
 
     def get_config(self):
         config = super().get_config()

@@ -8,9 +8,10 @@ import functools
 import keras
 
 from idcg_tf.layers import BatchNorm, ResidualBlock
+from idcg_tf.models.chain import Steps
 
 
-class StridedEncoder(keras.layers.Layer):
+class StridedEncoder(Steps):
     """Base of `ImageEncoder` and `VideoEncoder`: `_make_stages` builds the stages from a
     convolution factory, `steps` lists what `call` runs."""
 
@@ -44,9 +45,7 @@ class StridedEncoder(keras.layers.Layer):
                 shape = layer.compute_output_shape(shape)
 
     def steps(self, training=False) -> list:
-        """What `call` runs, as (name, function) steps, each applied to the output of the one
-        before: every residual block, every stage's convolution + BatchNorm + ReLU
-        (`idcg-benchmark layers` times them one by one)."""
+        """Per stage: its residual blocks, then its convolution + BatchNorm + ReLU."""
         steps = []
         for stage in self.stages:
             steps += [
@@ -59,12 +58,6 @@ class StridedEncoder(keras.layers.Layer):
 
             steps.append((f"{conv.name}+{bn.name}+relu", conv_bn_relu))
         return steps
-
-    def call(self, inputs, training=False):
-        x = inputs
-        for _, step in self.steps(training):
-            x = step(x)
-        return x
 
     def get_config(self):
         config = super().get_config()
