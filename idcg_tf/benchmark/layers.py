@@ -8,7 +8,6 @@ p50 per step and engine is the median of its rounds'."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,6 +29,9 @@ class _StepModule(GeneratorModule):
         self._step = step  # a function: tf.Module tracks none of what it holds
         super().__init__(generator, "x", "y", input_shape, name="step")
 
+    def retraced(self) -> _StepModule:
+        return _StepModule(self.model, self._step, self.serve.input_signature[0].shape[1:])
+
     def _serve(self, x):
         return {self.output_name: self._step(x)}
 
@@ -42,39 +44,23 @@ class _StepModule(GeneratorModule):
 
 
 def _engines(generator, name: str, step, x: np.ndarray, workdir: Path) -> dict:
-    """{engine: a call of it on `x`} for the step `name` of `generator`."""
+    """{engine: a call of it on `x`} for the step `name` of `generator`, converted as the
+    export converts a generator (`onnx_model`, `litert.convert_module`)."""
     import onnxruntime as ort
-    import tf2onnx
 
     from idcg_tf.deploy import litert
-    from idcg_tf.deploy.generator_module import (
-        DEFAULT_OPSET,
-        ONNX_FORMS,
-        convolution_forms,
-        write_saved_model,
-    )
+    from idcg_tf.deploy.generator_module import onnx_model
 
-    shape = x.shape[1:]
-    graph = _StepModule(generator, step, shape)
-    with convolution_forms(generator, ONNX_FORMS):
-        serve = _StepModule(generator, step, shape).serve
-        proto, _ = tf2onnx.convert.from_function(
-            serve, input_signature=serve.input_signature, opset=DEFAULT_OPSET
-        )
+    module = _StepModule(generator, step, x.shape[1:])
+    proto = onnx_model(module)
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    source = workdir / f"{generator.name}.{name}"
-    with litert.litert_forms(generator, "float32"):
-        write_saved_model(_StepModule(generator, step, shape), source)
-    try:
-        file = workdir / f"{generator.name}.{name}.tflite"  # one file per interpreter
-        file.write_bytes(litert.convert(source, "float32"))
-    finally:
-        shutil.rmtree(source, ignore_errors=True)
+    file = workdir / f"{generator.name}.{name}.tflite"  # one file per interpreter
+    file.write_bytes(litert.convert_module(module, workdir, ("float32",))["float32"])
     lite = litert.LiteRTRunner(file)
     onnx_input = session.get_inputs()[0].name
     xt = tf.constant(x)
     return {
-        "tf_graph": lambda: np.asarray(graph.serve(xt)["y"]),
+        "tf_graph": lambda: np.asarray(module.serve(xt)["y"]),
         "onnxruntime": lambda: session.run(None, {onnx_input: x})[0],
         "litert": lambda: lite(x),
     }

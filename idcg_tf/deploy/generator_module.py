@@ -99,6 +99,12 @@ class GeneratorModule(tf.Module):
     def signatures(self) -> dict:
         return dict(zip(SIGNATURES, (self.serve, self.serve_uint8)))
 
+    def retraced(self) -> GeneratorModule:
+        """A new module of the same generator, whose signatures trace afresh (inside a
+        `convolution_forms` block, with those forms)."""
+        shape = self.serve.input_signature[0].shape[1:]
+        return GeneratorModule(self.model, self.input_name, self.output_name, shape, name=self.name)
+
 
 def generator_modules(cfg: Config, nets) -> dict[str, GeneratorModule]:
     """A `GeneratorModule` for each generator of `nets`, keyed by generator name."""
@@ -129,15 +135,6 @@ def convolution_forms(model, forms: dict):
             layer.impl = impl
 
 
-def retraced(module: GeneratorModule) -> GeneratorModule:
-    """A new `GeneratorModule` of `module`'s generator, whose signatures trace afresh (inside a
-    `convolution_forms` block, with those forms)."""
-    shape = module.serve.input_signature[0].shape[1:]
-    return GeneratorModule(
-        module.model, module.input_name, module.output_name, shape, name=module.name
-    )
-
-
 def write_saved_model(module: GeneratorModule, path: Path) -> None:
     """Saves `module` with its signatures at `path` (which must not exist), atomically."""
     tmp = temporary(path)
@@ -156,7 +153,7 @@ def onnx_model(module: GeneratorModule, opset: int = DEFAULT_OPSET):
     import tf2onnx
 
     with convolution_forms(module.model, ONNX_FORMS) as changed:
-        serve = retraced(module).serve if changed else module.serve
+        serve = module.retraced().serve if changed else module.serve
         proto, _ = tf2onnx.convert.from_function(
             serve, input_signature=serve.input_signature, opset=opset
         )

@@ -65,7 +65,7 @@ def convert_module(module, workdir: Path, variants=tuple(VARIANTS)) -> dict[str,
     """`variants` (default: every one) of a `GeneratorModule`'s generator, {variant:
     flatbuffer}: its graph traced again with LITERT_FORMS (once per TAP_SUM value the variants
     need) into a SavedModel under `workdir` (removed after), converted."""
-    from idcg_tf.deploy.generator_module import retraced, write_saved_model
+    from idcg_tf.deploy.generator_module import write_saved_model
 
     flatbuffers = {}
     for variant in variants:
@@ -73,7 +73,7 @@ def convert_module(module, workdir: Path, variants=tuple(VARIANTS)) -> dict[str,
             continue
         path = Path(workdir) / f".{module.name}.litert-source"
         with litert_forms(module.model, variant):
-            write_saved_model(retraced(module), path)
+            write_saved_model(module.retraced(), path)
         try:
             for same in variants:  # every variant traced the same way
                 if TAP_SUM[same] == TAP_SUM[variant]:
