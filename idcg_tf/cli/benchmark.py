@@ -27,6 +27,7 @@ import json
 import sys
 
 from idcg_tf.architecture import CONV_IMPL_ALIASES, CONV_IMPLS
+from idcg_tf.benchmark import SECTIONS
 from idcg_tf.cli import add_overrides, console_script
 
 
@@ -46,9 +47,7 @@ def _table(title: str, record: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "section", choices=["train", "facenet", "data", "infer", "layers", "prepare", "litert"]
-    )
+    parser.add_argument("section", choices=SECTIONS)
     parser.add_argument(
         "--config", default="tiny", help="a shipped config's name or a YAML file (default: tiny)"
     )

@@ -67,17 +67,16 @@ def convert_module(module, workdir: Path, variants=tuple(VARIANTS)) -> dict[str,
     need) into a SavedModel under `workdir` (removed after), converted."""
     from idcg_tf.deploy.generator_module import write_saved_model
 
-    flatbuffers = {}
+    traced_alike: dict[bool, list[str]] = {}  # TAP_SUM value -> its variants, one trace each
     for variant in variants:
-        if variant in flatbuffers:
-            continue
+        traced_alike.setdefault(TAP_SUM[variant], []).append(variant)
+    flatbuffers = {}
+    for group in traced_alike.values():
         path = Path(workdir) / f".{module.name}.litert-source"
-        with litert_forms(module.model, variant):
+        with litert_forms(module.model, group[0]):
             write_saved_model(module.retraced(), path)
         try:
-            for same in variants:  # every variant traced the same way
-                if TAP_SUM[same] == TAP_SUM[variant]:
-                    flatbuffers[same] = convert(path, same)
+            flatbuffers.update({variant: convert(path, variant) for variant in group})
         finally:
             shutil.rmtree(path, ignore_errors=True)
     return {variant: flatbuffers[variant] for variant in variants}
