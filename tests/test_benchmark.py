@@ -162,3 +162,27 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
         "conv2d",
         "transpose2d",
     }
+
+
+def test_console_table_puts_nested_records_and_each_row_on_their_own_lines():
+    from idcg_tf.cli.benchmark import _rows
+
+    record = {
+        "section": "infer",
+        "mfu": 0.123456,
+        "cpu": {"cpu": "x86", "avx512": True},
+        "latency": [
+            {"runtime": "tf", "p50_ms": 3.14159, "round_p50_ms": [3.1, 3.2]},
+            {"runtime": "onnxruntime", "p50_ms": 2.0},
+        ],
+        "iteration_seconds_all": [1.0, 2.5],
+    }
+    assert list(_rows(record)) == [
+        ("section", "infer"),
+        ("mfu", "0.1235"),
+        ("cpu.cpu", "x86"),
+        ("cpu.avx512", "True"),
+        ("latency[0]", "runtime=tf p50_ms=3.142 round_p50_ms=[3.1, 3.2]"),
+        ("latency[1]", "runtime=onnxruntime p50_ms=2"),
+        ("iteration_seconds_all", "[1, 2.5]"),
+    ]

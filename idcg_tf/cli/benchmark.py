@@ -35,14 +35,35 @@ def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _short(value) -> str:
+    """A value as the console table shows it: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _rows(record: dict, prefix: str = ""):
+    """(key, text) lines of a record: nested records as dotted keys, a list of records one
+    line each (the whole record, unabridged, is the JSON line on stdout)."""
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            yield from _rows(value, f"{name}.")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                yield f"{name}[{i}]", " ".join(f"{k}={_short(v)}" for k, v in item.items())
+        else:
+            yield name, _short(value)
+
+
 def _table(title: str, record: dict) -> None:
     _log(f"== {title}")
-    for key, value in record.items():
-        if isinstance(value, float):
-            value = f"{value:.4g}"
-        elif isinstance(value, (dict, list)):
-            value = json.dumps(value)
-        _log(f"  {key:28} {value}")
+    for key, text in _rows(record):
+        _log(f"  {key:28} {text}")
 
 
 def main(argv=None) -> int:
