@@ -114,6 +114,9 @@ def test_data_and_infer_sections(synthetic_data):
     lite = [r for r in infer["latency"] if r["runtime"].startswith("litert")]
     assert {r["runtime"] for r in lite} == {"litert", "litert_fp16", "litert_int8"}
     assert all(r["size_mib"] > 0 and r["max_abs_vs_eager"] < 0.5 for r in lite)
+    for seconds in (infer["export_seconds"][g] for g in ("image_to_video", "video_to_image")):
+        assert set(seconds) == {"saved_model", "onnx", "litert"}
+        assert all(v > 0 for v in seconds.values())
 
 
 @pytest.mark.slow

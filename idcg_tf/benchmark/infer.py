@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,19 +40,28 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None, peer=None, rounds:
     nets = build_networks(cfg.task.model)
     shapes = export.tensor_shapes(cfg)
     results = []
+    # Seconds each export format takes per generator, the way `idcg-export` writes it.
+    export_seconds = {}
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="idcg-infer-"))
         for name, module in export.generator_modules(cfg, nets).items():
             path = Path(tmp) / name
+            seconds = export_seconds[name] = {}
+            start = time.perf_counter()
             export.write_saved_model(module, path)
+            seconds["saved_model"] = time.perf_counter() - start
             loaded = tf.saved_model.load(str(path)).signatures["serving_default"]
             tf1 = stack.enter_context(ServingSession(path))
-            session = ort.InferenceSession(
-                export.onnx_model(module).SerializeToString(), providers=["CPUExecutionProvider"]
-            )
+            start = time.perf_counter()
+            proto = export.onnx_model(module).SerializeToString()
+            seconds["onnx"] = time.perf_counter() - start
+            session = ort.InferenceSession(proto, providers=["CPUExecutionProvider"])
             onnx_input = session.get_inputs()[0].name
             lite = {}
+            start = time.perf_counter()
             flatbuffers = litert.convert_module(module, Path(tmp))
+            seconds["litert"] = time.perf_counter() - start  # its three variants
+            log(f"{name} export: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
             for backend, variant in LITERT_BACKENDS.items():
                 file = Path(tmp) / litert.file_name(name, variant)
                 file.write_bytes(flatbuffers[variant])
@@ -86,6 +96,7 @@ def benchmark_infer(cfg: Config, repeats: int = 20, log=None, peer=None, rounds:
         "config": cfg.name,
         "repeats": repeats,
         "rounds": rounds,
+        "export_seconds": export_seconds,
         "latency": results,
     }
 
