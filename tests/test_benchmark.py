@@ -33,7 +33,8 @@ def _benchmark(section: str, options: str, env=None, *more: str) -> dict:
 @pytest.mark.slow  # ~15 s; make test-slow (CI) also runs `benchmark train` per the docs
 def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     env = {"IDCG_CONV_AUTOTUNE": "1", "IDCG_CACHE": str(tmp_path)}
-    train = _benchmark("train", "--batch 2 --iterations 1 --warmup 0 --set trainer.n_critic=1", env)
+    options = f"--batch 2 --iterations 1 --warmup 0 --profile {tmp_path / 'profile'}"
+    train = _benchmark("train", options + " --set trainer.n_critic=1", env)
     tune = train["conv_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
     assert set(tune["choices"].values()) <= {"stock", "taps", "matmul"}
@@ -46,6 +47,19 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
         train["flops_per_iteration"] / train["iteration_seconds"]
     )
     assert train["mfu"] == pytest.approx(train["achieved_flops"] / train["peak_flops"])
+    # --profile: one more iteration traced for TensorBoard, its op time per kind and network.
+    profile = train["profile"]
+    assert list((tmp_path / "profile").glob("plugins/profile/*/*.xplane.pb"))
+    assert profile["iteration_seconds"] > 0 and profile["op_seconds"] > 0
+    kinds = profile["by_kind"]
+    assert kinds and all(0 < row["share"] <= 1 and row["calls"] > 0 for row in kinds)
+    assert [row["seconds"] for row in kinds] == sorted(
+        (row["seconds"] for row in kinds), reverse=True
+    )
+    networks = {row["network"]: row for row in profile["by_network"]}
+    for name in ("image_to_video", "video_to_image", "image_critic", "video_critic"):
+        assert networks[name]["forward_seconds"] > 0 and networks[name]["backward_seconds"] > 0
+    assert sum(row["share"] for row in profile["by_network"]) == pytest.approx(1.0)
 
 
 def test_flop_count_matches_hand_arithmetic():
@@ -87,6 +101,15 @@ def test_flop_count_matches_hand_arithmetic():
 def test_unknown_section_is_a_usage_error():
     proc = run_tool(str(ROOT / "tools" / "benchmark.py"), "nonsense")
     assert proc.returncode == 2
+
+
+def test_profile_folder_that_cannot_be_made_is_a_user_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    proc = run_tool(
+        str(ROOT / "tools" / "benchmark.py"), "train", "--profile", str(tmp_path / "file" / "p")
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "cannot make that folder" in proc.stderr
 
 
 def test_infer_without_a_round_is_a_user_error():

@@ -184,7 +184,7 @@ TINY_RUNS = [
     (
         "benchmark train",
         "--config tiny --batch 2 --iterations 1 --warmup 0 --set trainer.n_critic=1 "
-        "--compare-impl custom",
+        "--compare-impl custom --profile {w}/profile",
     ),
     (
         "benchmark train",

@@ -27,6 +27,7 @@ def run_section(
     images=None,
     clips=None,
     samples=16,
+    profile=None,
 ) -> dict:
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
     if section == "train":
@@ -40,10 +41,14 @@ def run_section(
 
             with TorchPeer(torch_peer, cfg, batch, log, threads=torch_threads) as peer:
                 out = {
-                    "train": benchmark_train(cfg, batch, iterations, warmup, None, log, peer=peer)
+                    "train": benchmark_train(
+                        cfg, batch, iterations, warmup, None, log, peer=peer, profile=profile
+                    )
                 }
         else:
-            out = {"train": benchmark_train(cfg, batch, iterations, warmup, None, log)}
+            out = {
+                "train": benchmark_train(cfg, batch, iterations, warmup, None, log, profile=profile)
+            }
         peak = out["train"]["peak_flops"]
         runs = []
         for impl in compare_impls:

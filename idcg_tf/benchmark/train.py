@@ -45,15 +45,22 @@ def benchmark_train(
     peak_flops: float | None = None,
     log=None,
     peer=None,
+    profile=None,
 ) -> dict:
     """Times `iterations` training iterations (after `warmup` untimed ones) at global batch
     `batch` on synthetic data; returns the JSON record of the `train` section. With `peer`
     (a `torch_peer.TorchPeer`), one peer iteration follows each of ours, and the record gets
-    a `torch_peer` entry with the per-pair time ratios."""
+    a `torch_peer` entry with the per-pair time ratios. With `profile` (a folder), one more
+    iteration runs under TF's profiler after the timed ones (`idcg_tf.benchmark.profile`): its
+    trace goes there and its summary into the record's `profile`."""
     from idcg_tf.experiment import make_trainer
 
     if iterations < 1 or warmup < 0:
         raise UserError("--iterations must be >= 1 and --warmup >= 0")
+    if profile:
+        from idcg_tf.benchmark.profile import prepare
+
+        prepare(profile)
     log = log or (lambda line: None)
     cfg = config_lib.replace(cfg, trainer={"batch_size": batch})
     count = flops.iteration_flops(cfg)
@@ -81,6 +88,10 @@ def benchmark_train(
             trainer, warmup, iterations, peer, log
         )
         stages["after_iterations"] = timing.rss_bytes()
+        if profile:
+            from idcg_tf.benchmark.profile import profile_iteration
+
+            profiled = profile_iteration(trainer, profile, log)
     if peak_flops is None:
         # After the iterations: what this measurement leaves in TensorFlow's pool would
         # otherwise count in the iteration's peak (docs/performance.md, "Memory").
@@ -122,6 +133,8 @@ def benchmark_train(
         "gpu_peak_bytes": timing.gpu_peak_bytes(),
         "finite_losses": all(v == v and abs(v) != float("inf") for v in last.values()),
     }
+    if profile:
+        record["profile"] = profiled
     if peer is not None:
         record["torch_peer"] = _peer_record(
             peer, peer_runs, seconds, flops_per_iteration, peak_flops, log

@@ -2,7 +2,7 @@
 
     idcg-benchmark train --config celeb_model1 --batch 4 \\
         [--iterations 3] [--warmup 1] [--set task.model.conv_impl=custom] [--compare-impl stock] \
-        [--torch-peer /tmp/torchvenv/bin/python]
+        [--torch-peer /tmp/torchvenv/bin/python] [--profile runs/profile]
     idcg-benchmark facenet [--batch 4]
     idcg-benchmark data --config tiny --set task.data.train_clips=... [--batches 50]
     idcg-benchmark infer --config tiny [--repeats 20] [--rounds 1] \
@@ -82,6 +82,13 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=3, help="train: timed iterations")
     parser.add_argument("--warmup", type=int, default=1, help="train: untimed iterations first")
     parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        default=None,
+        help="train: one more iteration under TensorFlow's profiler, its trace written to DIR "
+        "(TensorBoard) and where its time went, per op kind and network, in the record",
+    )
+    parser.add_argument(
         "--compare-impl",
         action="append",
         default=[],
@@ -129,6 +136,7 @@ def main(argv=None) -> int:
         *("batch", "iterations", "warmup", "batches", "repeats", "rounds", "torch_peer"),
         "torch_threads",
         *("model", "images", "clips", "samples"),
+        "profile",
     )
     result = benchmark.run_section(
         args.section,
