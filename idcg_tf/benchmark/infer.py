@@ -115,9 +115,7 @@ def _time_row(name, batch, runtimes, lite, reference, repeats, rounds, peer, log
             if peer is not None:
                 timing.settle()
                 torch_blocks.append(peer.infer(name, batch, repeats))
-            timing.settle()
-            fn()  # warm up (tracing, graph optimisation)
-            ms = {k: v * 1e3 for k, v in timing.percentiles(timing.time_calls(fn, repeats)).items()}
+            ms = timing.runtime_ms(fn, repeats)
             beside = torch_blocks[-1]["p50_ms"] if torch_blocks else None
             timed[runtime].append((ms["p50"], ms["p90"], beside))
             ratio = f" ({ms['p50'] / beside:.2f}x PyTorch's {beside:.1f})" if beside else ""

@@ -89,10 +89,7 @@ def benchmark_layers(cfg: Config, batch: int = 1, repeats: int = 20, rounds: int
                 per_round = {engine: [] for engine in ENGINES}
                 for _ in range(rounds):
                     for engine, fn in engines.items():
-                        timing.settle()
-                        fn()  # warm up
-                        p50 = timing.percentiles(timing.time_calls(fn, repeats))["p50"]
-                        per_round[engine].append(p50 * 1e3)
+                        per_round[engine].append(timing.runtime_ms(fn, repeats)["p50"])
                 record = {
                     "generator": d.generator,
                     "step": name,
