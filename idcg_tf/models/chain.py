@@ -48,6 +48,16 @@ class Steps(keras.layers.Layer):
     def steps(self, training=False) -> list:
         raise NotImplementedError
 
+    @staticmethod
+    def conv_norm_relu(conv, norm, training) -> tuple:
+        """The step of `conv`, then `norm` (in `training` mode or not), then ReLU, named after
+        both layers."""
+
+        def step(x):
+            return keras.activations.relu(norm(conv(x), training=training))
+
+        return f"{conv.name}+{norm.name}+relu", step
+
     def call(self, inputs, training=False):
         x = inputs
         for _, step in self.steps(training):

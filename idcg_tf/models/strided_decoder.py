@@ -3,7 +3,6 @@ ReLU between them and tanh out."""
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
 from idcg_tf.models.chain import Steps
@@ -36,12 +35,7 @@ class StridedDecoder(Steps):
         steps = []
         for i, conv in enumerate(self.convs):
             if i < len(self.norms):
-                norm = self.norms[i]
-
-                def conv_bn_relu(x, conv=conv, norm=norm):
-                    return keras.activations.relu(norm(conv(x), training=training))
-
-                steps.append((f"{conv.name}+{norm.name}+relu", conv_bn_relu))
+                steps.append(self.conv_norm_relu(conv, self.norms[i], training))
             else:
                 steps.append((f"{conv.name}+tanh", lambda x, conv=conv: ops.tanh(conv(x))))
         return steps

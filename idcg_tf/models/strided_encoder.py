@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 
-import keras
-
 from idcg_tf.layers import BatchNorm, ResidualBlock
 from idcg_tf.models.chain import Steps
 
@@ -51,12 +49,7 @@ class StridedEncoder(Steps):
             steps += [
                 (layer.name, functools.partial(layer, training=training)) for layer in stage[:-2]
             ]
-            conv, bn = stage[-2:]
-
-            def conv_bn_relu(x, conv=conv, bn=bn):
-                return keras.activations.relu(bn(conv(x), training=training))
-
-            steps.append((f"{conv.name}+{bn.name}+relu", conv_bn_relu))
+            steps.append(self.conv_norm_relu(*stage[-2:], training))
         return steps
 
     def get_config(self):
