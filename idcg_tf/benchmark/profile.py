@@ -40,10 +40,9 @@ def prepare(logdir: str | Path) -> Path:
     return logdir
 
 
-def profile_iteration(trainer, logdir: str | Path, log) -> dict:
-    """Runs one iteration of `trainer` under the profiler, writes the trace under `logdir`,
-    and returns the summary record."""
-    logdir = prepare(logdir)
+def profile_iteration(trainer, logdir: Path, log) -> dict:
+    """Runs one iteration of `trainer` under the profiler, writes the trace under `logdir` (a
+    folder `prepare` made), and returns the summary record."""
     before = set(logdir.glob("plugins/profile/*/*.xplane.pb"))
     tf.profiler.experimental.start(str(logdir))
     try:
@@ -54,11 +53,9 @@ def profile_iteration(trainer, logdir: str | Path, log) -> dict:
         tf.profiler.experimental.stop()
     written = sorted(set(logdir.glob("plugins/profile/*/*.xplane.pb")) - before)
     log(f"profiled iteration: {seconds:.2f} s, trace in {logdir}")
-    record = {"trace_dir": str(logdir), "iteration_seconds": seconds}
     if not written:
         raise UserError(f"--profile {logdir}: TensorFlow's profiler wrote no trace there")
-    record.update(summarize(written[-1]))
-    return record
+    return {"trace_dir": str(logdir), "iteration_seconds": seconds, **summarize(written[-1])}
 
 
 def _network(op_name: str) -> tuple[str, str]:
@@ -91,7 +88,8 @@ def summarize(xplane_file: str | Path) -> dict:
                 calls[match.group(2)] += 1
                 network, direction = _network(match.group(1))
                 networks[network][direction] += seconds
-    total = sum(kinds.values()) or 1.0
+    op_seconds = sum(kinds.values())
+    total = op_seconds or 1.0
     # Scopes under 1% of the time (losses, assertions, random draws) as one "other" row.
     rows = sorted(networks.items(), key=lambda kv: -sum(kv[1].values()))
     kept = [(name, split) for name, split in rows if sum(split.values()) >= 0.01 * total]
@@ -101,7 +99,7 @@ def summarize(xplane_file: str | Path) -> dict:
     if other:
         kept.append(("other", other))
     return {
-        "op_seconds": sum(kinds.values()),
+        "op_seconds": op_seconds,
         "by_kind": [
             {"kind": k, "seconds": v, "share": v / total, "calls": calls[k]}
             for k, v in kinds.most_common(TOP_KINDS)

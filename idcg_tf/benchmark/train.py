@@ -58,9 +58,9 @@ def benchmark_train(
     if iterations < 1 or warmup < 0:
         raise UserError("--iterations must be >= 1 and --warmup >= 0")
     if profile:
-        from idcg_tf.benchmark.profile import prepare
+        from idcg_tf.benchmark import profile as profile_lib
 
-        prepare(profile)
+        profile = profile_lib.prepare(profile)  # made now, not after minutes of timing
     log = log or (lambda line: None)
     cfg = config_lib.replace(cfg, trainer={"batch_size": batch})
     count = flops.iteration_flops(cfg)
@@ -89,9 +89,7 @@ def benchmark_train(
         )
         stages["after_iterations"] = timing.rss_bytes()
         if profile:
-            from idcg_tf.benchmark.profile import profile_iteration
-
-            profiled = profile_iteration(trainer, profile, log)
+            profiled = profile_lib.profile_iteration(trainer, profile, log)
     if peak_flops is None:
         # After the iterations: what this measurement leaves in TensorFlow's pool would
         # otherwise count in the iteration's peak (docs/performance.md, "Memory").
