@@ -19,6 +19,7 @@ import keras
 
 from idcg_tf.architecture import VIDEO_CRITIC_FORMS, time_strides
 from idcg_tf.layers import ImageConv, VideoConv
+from idcg_tf.ops.leaky_relu import leaky_relu
 
 
 class _Critic(keras.Model):
@@ -72,7 +73,7 @@ class _Critic(keras.Model):
             if i in self.norms:
                 x = self.norms[i](x, training=training)
             if i in activated:
-                x = keras.activations.leaky_relu(x, negative_slope=0.2)
+                x = leaky_relu(x, negative_slope=0.2)
         return self.linear(self.flatten(x))
 
     def compute_output_shape(self, input_shape):
