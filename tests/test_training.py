@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -184,6 +185,8 @@ def test_killed_run_resumes_exactly(synthetic_data, tmp_path):
     # A quiet console (idcg_tf.console): none of TensorFlow's start-up lines on a CPU machine.
     for noise in STARTUP_NOISE:
         assert noise not in proc.stdout + proc.stderr, (noise, proc.stderr[-2000:])
+    # Nor any other error line of TensorFlow's C++ log (a user reads one as a failed run).
+    assert not re.search(r"^E\d{4} ", proc.stderr, re.M), proc.stderr[-2000:]
 
     killed = tmp_path / "killed"
     returncode, _ = _signal_at(_train_args(synthetic_data, killed), 5, signal.SIGKILL, 60)
