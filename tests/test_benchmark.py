@@ -1,11 +1,12 @@
 """tools/benchmark.py: each section prints its JSON; the FLOP count is the layers' arithmetic."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY, run_tool
+from conftest import ROOT, TINY, TINY_GENERATION, run_tool
 from idcg_tf import allocator
 
 TRAIN_KEYS = (
@@ -96,6 +97,42 @@ def test_flop_count_matches_hand_arithmetic():
     count = flops.iteration_flops(cfg, f)
     n = cfg.trainer.n_critic
     assert count["per_sample"] == n * (3 + 12 * 30) + (6 * 3 + 2 * 30)
+
+
+def test_generation_config_counts_its_own_networks():
+    from idcg_tf import config
+    from idcg_tf.benchmark import flops
+    from idcg_tf.generation.networks import build_generation_networks
+
+    cfg = config.load(TINY_GENERATION, ["task.model.conv_impl=stock"])
+    nets, m = build_generation_networks(cfg), cfg.task.model
+    eager = {
+        "generator": flops.forward_flops(nets.generator, (m.noise_dim,)),
+        "critic": flops.forward_flops(nets.critic, (m.frames, m.resolution, m.resolution, 3)),
+    }
+    assert flops.network_flops(cfg) == eager and min(eager.values()) > 0
+
+    # One generator and one critic: no reconstruction; the penalty only for the WGAN critic.
+    f, n = {"generator": 1, "critic": 10}, cfg.trainer.n_critic
+    wgan = config.replace(cfg, task={"model": {"generator": "wgan_one_stream"}})
+    assert flops.iteration_flops(wgan, f)["per_sample"] == n * (1 + 12 * 10) + (3 + 2 * 10)
+    gan = config.replace(cfg, task={"model": {"generator": "videogan_one_stream"}})
+    assert flops.iteration_flops(gan, f)["per_sample"] == n * (1 + 6 * 10) + (3 + 2 * 10)
+
+
+def test_train_section_times_a_generation_config():  # ~8 s
+    args = ["train", "--config", str(TINY_GENERATION), "--batch", "2", "--iterations", "1"]
+    gen = _json(run_tool(str(ROOT / "tools" / "benchmark.py"), *args))["train"]
+    assert gen["config"] == "tiny_generation"
+    assert set(gen["forward_flops_per_network"]) == {"generator", "critic"}
+    assert gen["finite_losses"] and gen["iteration_seconds"] > 0 and gen["mfu"] > 0
+
+
+@pytest.mark.parametrize("args", [["infer"], ["train", "--torch-peer", sys.executable]])
+def test_translator_measurements_refuse_a_generation_config(args):
+    proc = run_tool(str(ROOT / "tools" / "benchmark.py"), *args, "--config", str(TINY_GENERATION))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "task.type: generation" in proc.stderr.strip().splitlines()[-1]
 
 
 def test_unknown_section_is_a_usage_error():

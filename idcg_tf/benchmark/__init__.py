@@ -30,6 +30,15 @@ def run_section(
     profile=None,
 ) -> dict:
     """Runs one benchmark section; returns {section: record, ...} ready for JSON."""
+    if cfg.task.type == "generation":
+        # `train` times any task's iteration; the rest measure the translators.
+        if section in ("infer", "layers") or torch_peer:
+            what = "--torch-peer" if section == "train" else f"benchmark {section}"
+            raise UserError(
+                f"{what} measures the image/video translators, and config {cfg.name!r} trains "
+                "video generation (task.type: generation); `benchmark train` without "
+                "--torch-peer times its iteration"
+            )
     if section == "train":
         from idcg_tf import config as config_lib
         from idcg_tf.benchmark.train import benchmark_train

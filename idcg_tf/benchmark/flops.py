@@ -1,4 +1,5 @@
-"""Model FLOPs of an IdCycleGAN iteration, counted from the forward graphs of the networks.
+"""Model FLOPs of a training iteration (IdCycleGAN, or the video generation task), counted
+from the forward graphs of the networks.
 
 Each network's forward pass is traced once (batch 1) and the multiply-adds of its convolution,
 transposed-convolution and matmul ops are read off the op shapes (2 FLOPs per multiply-add;
@@ -68,10 +69,21 @@ def weightless_networks(model_cfg):
 
 
 def network_flops(cfg: Config) -> dict:
-    """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y (stock layers, `weightless_networks`)."""
-    m = config_lib.replace(cfg, task={"model": {"conv_impl": "stock"}}).task.model
+    """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y, or of a generation config's generator and
+    critic (stock layers, built in a graph of their own as `weightless_networks`)."""
+    cfg = config_lib.replace(cfg, task={"model": {"conv_impl": "stock"}})
+    m = cfg.task.model
     image = (m.resolution, m.resolution, m.channels)
     video = (m.frames, *image)
+    if cfg.task.type == "generation":
+        from idcg_tf.generation.networks import build_generation_networks
+
+        with tf.Graph().as_default(), conv_autotune.suspended():
+            nets = build_generation_networks(cfg)
+            return {
+                "generator": forward_flops(nets.generator, (m.noise_dim,)),
+                "critic": forward_flops(nets.critic, video),
+            }
     with weightless_networks(m) as nets:
         return {
             "image_to_video": forward_flops(nets.image_to_video, image),
@@ -87,13 +99,23 @@ def iteration_flops(cfg: Config, per_network: dict | None = None) -> dict:
     Critic step: both translators forward (no gradient), each critic forward + backward on real
     and on fake inputs, and one gradient-penalty pass each. Generator step: each translator
     forward + backward twice (translation and reconstruction), each critic forward + input
-    gradient (2F). The FaceNet identity term of Model3 is not included.
+    gradient (2F). The FaceNet identity term of Model3 is not included. A generation config's
+    one generator and critic count the same way; its generator step has no reconstruction, and
+    the VideoGAN discriminators no penalty pass.
     """
     f = per_network or network_flops(cfg)
-    gens = f["image_to_video"] + f["video_to_image"]
-    critics = f["image_critic"] + f["video_critic"]
-    critic_step = gens + 2 * 3 * critics + 6 * critics
-    generator_step = 2 * 3 * gens + 2 * critics
+    if cfg.task.type == "generation":
+        # One generator and one critic; only the WGAN-GP critic has the penalty pass.
+        gens, critics = f["generator"], f["critic"]
+        penalty = 6 * critics if cfg.task.model.generator == "wgan_one_stream" else 0
+        translations = 1
+    else:
+        gens = f["image_to_video"] + f["video_to_image"]
+        critics = f["image_critic"] + f["video_critic"]
+        penalty = 6 * critics
+        translations = 2  # translation and reconstruction
+    critic_step = gens + 2 * 3 * critics + penalty
+    generator_step = translations * 3 * gens + 2 * critics
     per_sample = cfg.trainer.n_critic * critic_step + generator_step
     return {
         "per_network_forward": f,

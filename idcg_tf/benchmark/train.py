@@ -22,17 +22,21 @@ FLOPS_METHOD = (
 )
 
 
-def synthetic_batches(strategy, cfg: Config, global_batch: int):
-    """A distributed dataset repeating one random (images, clips) batch: measures the model,
-    not the input pipeline (see the `data` section for that)."""
+def synthetic_batches(strategy, cfg: Config, global_batch: int, streams):
+    """A distributed dataset repeating one random batch of the task's `streams` (its `STREAMS`:
+    (images, clips) for translation, clips alone for generation): measures the model, not the
+    input pipeline (see the `data` section for that)."""
     m = cfg.task.model
+    shapes = {
+        "images": [m.resolution, m.resolution, m.channels],
+        "clips": [m.frames, m.resolution, m.resolution, m.channels],
+    }
 
     def dataset_fn(ctx: tf.distribute.InputContext):
         n = ctx.get_per_replica_batch_size(global_batch)
         g = tf.random.Generator.from_seed(cfg.trainer.seed)
-        images = g.uniform([n, m.resolution, m.resolution, m.channels], -1.0, 1.0)
-        clips = g.uniform([n, m.frames, m.resolution, m.resolution, m.channels], -1.0, 1.0)
-        return tf.data.Dataset.from_tensors((images, clips)).repeat()
+        batch = tuple(g.uniform([n, *shapes[kind]], -1.0, 1.0) for kind, _ in streams)
+        return tf.data.Dataset.from_tensors(batch if len(batch) > 1 else batch[0]).repeat()
 
     return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -80,7 +84,7 @@ def benchmark_train(
         tempfile.TemporaryDirectory(prefix="idcg-bench-") as workdir,
         make_trainer(cfg, workdir, log=log) as trainer,
     ):
-        trainer.setup(synthetic_batches(trainer.strategy, cfg, batch))
+        trainer.setup(synthetic_batches(trainer.strategy, cfg, batch, trainer.task.STREAMS))
         stages["networks_and_optimizer"] = timing.rss_bytes()
         trace_seconds, shapes_timed = _trace(trainer, timed_before, log)
         stages["traced"] = timing.rss_bytes()
