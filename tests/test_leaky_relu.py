@@ -35,13 +35,15 @@ def _penalty_step(activation):
     return step
 
 
-def test_values_and_derivatives_equal_tf_leaky_relu_bit_for_bit():
+def test_values_and_derivatives_equal_tf_leaky_relu():
     x = tf.constant(np.random.default_rng(3).normal(size=(2, 8, 8, 3)), tf.float32)
     x = tf.tensor_scatter_nd_update(x, [[0, 0, 0, 0]], [0.0])  # the kink itself
     ours = _penalty_step(lambda t: leaky_relu(t, 0.2))(x)
     theirs = _penalty_step(lambda t: tf.nn.leaky_relu(t, 0.2))(x)
+    # The gradient formula is the same by construction; only the forward kernels differ (ours
+    # fused with the convolution), which could round differently on another CPU. Equal here.
     for a, b in zip(ours, theirs):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-6)
     assert float(tf.reduce_max(tf.abs(ours[2]))) > 0  # the second derivative reached k0
     with pytest.raises(ValueError, match="negative_slope"):
         leaky_relu(x, 0.0)
