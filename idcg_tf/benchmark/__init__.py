@@ -3,10 +3,22 @@ layers, prepare, litert), plus the FLOP count and the measured matmul peak they 
 
 from __future__ import annotations
 
+import contextlib
+
 from idcg_tf.config import Config
 from idcg_tf.errors import UserError
 
 SECTIONS = ("train", "facenet", "data", "infer", "layers", "prepare", "litert")
+
+
+def _peer(python, cfg: Config, batch: int, log, threads: int):
+    """The PyTorch peer (`torch_peer.TorchPeer`) run with `python`, as a context manager; with
+    no `python`, a context of None (no peer)."""
+    if not python:
+        return contextlib.nullcontext()
+    from idcg_tf.benchmark.torch_peer import TorchPeer
+
+    return TorchPeer(python, cfg, batch, log, threads=threads)
 
 
 def run_section(
@@ -45,18 +57,11 @@ def run_section(
 
         batch = batch or cfg.trainer.batch_size
         # The first run measures the matmul peak after its iterations; the others share it.
-        if torch_peer:
-            from idcg_tf.benchmark.torch_peer import TorchPeer
-
-            with TorchPeer(torch_peer, cfg, batch, log, threads=torch_threads) as peer:
-                out = {
-                    "train": benchmark_train(
-                        cfg, batch, iterations, warmup, None, log, peer=peer, profile=profile
-                    )
-                }
-        else:
+        with _peer(torch_peer, cfg, batch, log, torch_threads) as peer:
             out = {
-                "train": benchmark_train(cfg, batch, iterations, warmup, None, log, profile=profile)
+                "train": benchmark_train(
+                    cfg, batch, iterations, warmup, None, log, peer=peer, profile=profile
+                )
             }
         peak = out["train"]["peak_flops"]
         runs = []
@@ -97,10 +102,6 @@ def run_section(
     if section == "infer":
         from idcg_tf.benchmark.infer import benchmark_infer
 
-        if not torch_peer:
-            return {"infer": benchmark_infer(cfg, repeats, log, rounds=rounds)}
-        from idcg_tf.benchmark.torch_peer import TorchPeer
-
-        with TorchPeer(torch_peer, cfg, 1, log, threads=torch_threads) as peer:
+        with _peer(torch_peer, cfg, 1, log, torch_threads) as peer:
             return {"infer": benchmark_infer(cfg, repeats, log, peer=peer, rounds=rounds)}
     raise UserError(f"unknown benchmark section {section!r} (one of {', '.join(SECTIONS)})")
