@@ -57,20 +57,25 @@ def forward_flops(network, input_shape) -> int:
 
 
 @contextlib.contextmanager
-def weightless_networks(model_cfg):
-    """The four networks built in a graph of their own, whose variables get no values, with
-    nothing timed by conv autotuning: for reading their structure (FLOPs, parameter counts)
+def weightless(build):
+    """What `build()` returns, built in a graph of its own, whose variables get no values, with
+    nothing timed by conv autotuning: for reading networks' structure (FLOPs, parameter counts)
     without allocating weights. Built eagerly, such copies stayed in the process's memory pool,
     half a GiB each at paper size, and inflated the peak RSS `benchmark train` reports."""
+    with tf.Graph().as_default(), conv_autotune.suspended():
+        yield build()
+
+
+def weightless_networks(model_cfg):
+    """The four translation networks, `weightless`."""
     from idcg_tf.models import build_networks
 
-    with tf.Graph().as_default(), conv_autotune.suspended():
-        yield build_networks(model_cfg)
+    return weightless(lambda: build_networks(model_cfg))
 
 
 def network_flops(cfg: Config) -> dict:
     """Per-sample forward FLOPs of G_Y, G_X, C_X, C_Y, or of a generation config's generator and
-    critic (stock layers, built in a graph of their own as `weightless_networks`)."""
+    critic (stock layers, `weightless`)."""
     cfg = config_lib.replace(cfg, task={"model": {"conv_impl": "stock"}})
     m = cfg.task.model
     image = (m.resolution, m.resolution, m.channels)
@@ -78,8 +83,7 @@ def network_flops(cfg: Config) -> dict:
     if cfg.task.type == "generation":
         from idcg_tf.generation.networks import build_generation_networks
 
-        with tf.Graph().as_default(), conv_autotune.suspended():
-            nets = build_generation_networks(cfg)
+        with weightless(lambda: build_generation_networks(cfg)) as nets:
             return {
                 "generator": forward_flops(nets.generator, (m.noise_dim,)),
                 "critic": forward_flops(nets.critic, video),
