@@ -1,7 +1,8 @@
 """The custom convolutions equal TF's own: 3D ("taps": 2D convolutions over temporal taps;
-"matmul": one matmul) and 2D ("matmul"), plain and transposed: values, all gradients, and the
-second derivative the WGAN-GP penalty takes through the critics; the per-shape autotuner that
-chooses between them; the sub-pixel form of transposed convolutions the LiteRT files run."""
+"matmul": one matmul; "padded": filter gradients on the input padded first) and 2D ("matmul"),
+plain and transposed: values, all gradients, and the second derivative the WGAN-GP penalty
+takes through the critics; the per-shape autotuner that chooses between them; the sub-pixel
+form of transposed convolutions the LiteRT files run."""
 
 import json
 import math
@@ -16,13 +17,14 @@ from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_subpixel import conv2d_transpose_subpixel
 from idcg_tf.ops.conv3d_matmul import conv3d_matmul, conv3d_transpose_matmul
+from idcg_tf.ops.conv3d_padded import conv3d_padded
 from idcg_tf.ops.litert_trace import litert_trace
 
 TOL = 1e-4  # relative to the largest reference value
 
 # (op, input shape, kernel, strides): the models' shapes (k=4 stride 2 / (1, 2, 2), k=3
 # stride 1), plus odd sizes where TF's "same" padding is asymmetric and unequal strides; 3D
-# "taps" and "matmul", 2D "matmul".
+# "taps", "matmul" and "padded", 2D "matmul".
 CONVS = [
     (conv3d_taps, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
     (conv3d_taps, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
@@ -35,6 +37,11 @@ CONVS = [
     (conv3d_matmul, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
     (conv3d_matmul, (1, 6, 5, 4, 2), (4, 3, 2), (2, 1, 2)),
     (conv3d_matmul, (2, 2, 4, 4, 4), 2, (2, 2, 2)),
+    (conv3d_padded, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
+    (conv3d_padded, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
+    (conv3d_padded, (2, 4, 6, 6, 5), 3, (1, 1, 1)),
+    (conv3d_padded, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
+    (conv3d_padded, (1, 3, 5, 4, 2), (3, 4, 2), (2, 1, 2)),
     (conv2d_matmul, (2, 8, 8, 5), 4, (2, 2)),
     (conv2d_matmul, (2, 4, 4, 6), 3, (1, 1)),
     (conv2d_matmul, (1, 7, 9, 3), 4, (2, 2)),
@@ -110,6 +117,51 @@ def test_custom_convolutions_match_tf_with_gradients(op, shape, kernel, strides,
     got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
     for g, ref in zip(got, want):
         _close(g, ref)
+
+
+def test_padded_form_carries_the_penalty_through_a_critic():
+    """The WGAN-GP step through a first layer in the padded form, a LeakyReLU and a second
+    layer: the loss and both kernels' gradients (the penalty's second derivative through the
+    first layer's input gradient and through the second layer's upstream gradient) are TF's,
+    and every filter gradient of the first layer, the second-order one included, runs on the
+    padded input ("VALID"), the form's point."""
+    rng = np.random.default_rng(3)
+    real, fake = (tf.constant(rng.normal(size=(2, 8, 8, 8, 3)), tf.float32) for _ in "rf")
+    w1 = tf.constant(rng.normal(size=(4, 4, 4, 3, 5)) * 0.2, tf.float32)
+    w2 = tf.constant(rng.normal(size=(4, 4, 4, 5, 2)) * 0.2, tf.float32)
+    eps = tf.constant(rng.uniform(size=(2, 1, 1, 1, 1)), tf.float32)
+
+    def step(first):
+        def critic(x):
+            h = tf.nn.leaky_relu(first(x, w1, (2, 2, 2)) + 0.1, 0.2)
+            return tf.reduce_sum(_stock_conv(h, w2, (2, 2, 2)) ** 2, axis=[1, 2, 3, 4])
+
+        def run(real, fake):
+            with tf.GradientTape() as outer:
+                outer.watch([w1, w2])
+                x_hat = real + eps * (fake - real)
+                with tf.GradientTape() as inner:
+                    inner.watch(x_hat)
+                    scores = critic(x_hat)
+                grads = inner.gradient(scores, x_hat)
+                penalty = (tf.norm(tf.reshape(grads, [2, -1]), axis=1) - 1.0) ** 2
+                loss = tf.reduce_mean(critic(fake) - critic(real) + 10.0 * penalty)
+            return [loss, *outer.gradient(loss, [w1, w2])]
+
+        return tf.function(run).get_concrete_function(real, fake)
+
+    want, got = step(_stock_conv), step(conv3d_padded)
+    for g, ref in zip(got(real, fake), want(real, fake)):
+        _close(g, ref)
+    first_layer = [
+        o
+        for o in got.graph.get_operations()
+        if o.type == "Conv3DBackpropFilterV2" and o.inputs[0].shape[-1] == 3
+    ]
+    # real, fake and x_hat through the forward pass, x_hat's input gradient's second order, and
+    # the inner tape's kernel gradient, which nothing reads (the graph optimizer prunes it)
+    assert len(first_layer) == 5
+    assert {o.get_attr("padding") for o in first_layer} == {b"VALID"}
 
 
 @pytest.mark.parametrize(
@@ -327,9 +379,10 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     x, w = _data(shape, 4, 6, transposed=kind.startswith("transpose"))
     reference = _stock_transpose if kind.startswith("transpose") else _stock_conv
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
-    assert set(conv_autotune.CANDIDATES[kind]) == (
-        {"stock", "taps", "matmul"} if kind in ("conv", "transpose") else {"stock", "matmul"}
-    )
+    assert set(conv_autotune.CANDIDATES[kind]) == {
+        "conv": {"stock", "taps", "matmul", "padded"},
+        "transpose": {"stock", "taps", "matmul"},
+    }.get(kind, {"stock", "matmul"})
     for impl, op in conv_autotune.CANDIDATES[kind].items():
         got = _first_and_second_order(lambda x, w: op(x, w, strides), x, w)
         for g, ref in zip(got, want):
@@ -369,8 +422,10 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     assert saved["device"] == conv_autotune.device_key()
     assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
     for key, entry in saved["choices"].items():
-        # k=4, stride 2: the 3D matmul form applies to both
-        assert set(entry["ms"]) == {"stock", "taps", "matmul"}
+        # k=4, stride 2: the 3D matmul form applies to both; 3 input channels: the padded
+        # form to the convolution
+        padded = {"padded"} if key.startswith("conv ") else set()
+        assert set(entry["ms"]) == {"stock", "taps", "matmul"} | padded
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
 
     # A new process (here: memory forgotten) picks the same without timing anything.
@@ -513,10 +568,22 @@ def test_3d_matmul_candidate_only_where_the_strides_divide_the_kernel():
     other two."""
     both = {"stock", "taps"}
     for kind in ("conv", "transpose"):
-        assert set(conv_autotune.candidates(kind, (4, 4, 4, 3, 8), (2, 2, 2))) == both | {"matmul"}
-        assert set(conv_autotune.candidates(kind, (3, 3, 3, 3, 8), (2, 2, 2))) == both
-    timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (3, 3, 3, 3, 8), (2, 2, 2), tf.float32)
+        assert set(conv_autotune.candidates(kind, (4, 4, 4, 8, 8), (2, 2, 2))) == both | {"matmul"}
+        assert set(conv_autotune.candidates(kind, (3, 3, 3, 8, 8), (2, 2, 2))) == both
+    timed = conv_autotune.measure("conv", (1, 4, 8, 8, 8), (3, 3, 3, 8, 8), (2, 2, 2), tf.float32)
     assert set(timed) == both
+
+
+def test_padded_candidate_only_for_convolutions_over_few_channels():
+    """The video networks' 3-channel first layers are offered the padded form, wider layers
+    and transposed convolutions are not."""
+    first, wide = (4, 4, 4, 3, 64), (4, 4, 4, 8, 64)
+    assert "padded" in conv_autotune.candidates("conv", first, (2, 2, 2), (4, 32, 64, 64, 3))
+    assert "padded" in conv_autotune.candidates("conv", (3, 3, 3, 7, 8), (1, 1, 1))
+    assert "padded" not in conv_autotune.candidates("conv", wide, (2, 2, 2))
+    assert "padded" not in conv_autotune.candidates("transpose", (4, 4, 4, 3, 8), (2, 2, 2))
+    timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (3, 3, 3, 3, 8), (2, 2, 2), tf.float32)
+    assert set(timed) == {"stock", "taps", "padded"}
 
 
 def test_matmul_candidate_only_where_its_patch_matrix_is_small(monkeypatch):
@@ -545,5 +612,5 @@ def test_matmul_candidate_only_where_its_patch_matrix_is_small(monkeypatch):
     assert "matmul" not in conv_autotune.candidates("transpose", next_[1], (2, 2, 2), next_[0])
     # What measure() times follows the same rule.
     monkeypatch.setattr(conv_autotune, "MATMUL_MAX_PATCH_VALUES", 100)
-    timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (4, 4, 4, 3, 8), (2, 2, 2), tf.float32)
+    timed = conv_autotune.measure("conv", (1, 4, 8, 8, 8), (4, 4, 4, 8, 8), (2, 2, 2), tf.float32)
     assert set(timed) == {"stock", "taps"}

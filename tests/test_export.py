@@ -436,10 +436,10 @@ def test_onnx_matches_saved_model(run):
             assert np.abs(onnx_out - tf_out).max() <= 1e-4, (generator, batch)
 
 
-def test_exports_of_the_matmul_and_taps_forms_serve_and_convert(run, tmp_path, monkeypatch):
-    """On a machine where the autotuner picked the matmul and taps forms (it keeps its choices
-    for the export's unknown batch), the export carries them: TF Serving's loader path and ONNX
-    Runtime answer what the trained networks answer with TF's own convolutions."""
+def test_exports_of_the_matmul_taps_and_padded_forms_serve_and_convert(run, tmp_path, monkeypatch):
+    """On a machine where the autotuner picked the matmul, taps and padded forms (it keeps its
+    choices for the export's unknown batch), the export carries them: TF Serving's loader path
+    and ONNX Runtime answer what the trained networks answer with TF's own convolutions."""
     import onnxruntime as ort
 
     from idcg_tf.ops import conv_autotune
@@ -450,7 +450,7 @@ def test_exports_of_the_matmul_and_taps_forms_serve_and_convert(run, tmp_path, m
 
     def choose(kind, input_shape, kernel_shape, strides, dtype):
         forms = conv_autotune.candidates(kind, kernel_shape, strides)
-        impl = "matmul" if "matmul" in forms else conv_autotune.CUSTOM[kind]
+        impl = next((f for f in ("padded", "matmul") if f in forms), conv_autotune.CUSTOM[kind])
         if kind == "transpose" and impl == "matmul":  # both 3D transposed forms, by turns
             transposed.append(input_shape)
             impl = ("taps", "matmul")[len(transposed) % 2]
@@ -461,6 +461,7 @@ def test_exports_of_the_matmul_and_taps_forms_serve_and_convert(run, tmp_path, m
     monkeypatch.setattr(conv_autotune, "choose", choose)
     export_lib.export_run(run.workdir, "forms", tmp_path)
     assert forced == {
+        ("conv", "padded"),
         ("conv", "matmul"),
         ("transpose", "taps"),
         ("transpose", "matmul"),

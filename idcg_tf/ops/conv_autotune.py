@@ -8,7 +8,9 @@ the one choice function, by configuration or, per shape, by measurement.
   taps), 2D `idcg_tf.ops.conv2d_matmul` (the whole convolution as one matmul), where it applies.
 - "auto" (default): per shape, the fastest measured, as cuDNN's autotuner does for GPU
   convolutions. A 3D (transposed) convolution whose strides divide its kernel has a third
-  candidate there, the whole convolution as one matmul (`idcg_tf.ops.conv3d_matmul`).
+  candidate there, the whole convolution as one matmul (`idcg_tf.ops.conv3d_matmul`); a 3D
+  convolution over few input channels (the 3-channel first layers) one more, TF's op with its
+  filter gradients taken on the input padded first (`idcg_tf.ops.conv3d_padded`).
 
 For "auto": the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
@@ -45,6 +47,7 @@ from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_matmul import supported as matmul_supported
 from idcg_tf.ops.conv3d_matmul import conv3d_matmul, conv3d_transpose_matmul
+from idcg_tf.ops.conv3d_padded import conv3d_padded
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps, same_padding
 
 _log = logging.getLogger(__name__)
@@ -60,8 +63,9 @@ LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covere
 # too (before, only the two gradients were: the forward's output was pruned as unused); 8: the
 # matmul forms take their windows with tf.slice, whose gradient is a pad (faster than a strided
 # slice's, so their old timings are stale), and only where their patch matrix is small
-# (`MATMUL_MAX_PATCH_VALUES`); 9: 3D transposed convolutions have the matmul candidate too.
-CACHE_VERSION = 9
+# (`MATMUL_MAX_PATCH_VALUES`); 9: 3D transposed convolutions have the matmul candidate too;
+# 10: 3D convolutions over few channels have the padded candidate.
+CACHE_VERSION = 10
 # Candidates within this factor of the fastest after the first timing are timed again, one run
 # each per round, alternating, and the fastest single run decides: a pause of the machine that
 # slows both runs of one candidate then no longer decides the choice.
@@ -88,7 +92,12 @@ def _stock_transpose(x, w, strides):
 # Conv2D / Conv2DTranspose run), its "custom" form (the first after stock) and any further
 # candidates "auto" times, under the names the cache records.
 CANDIDATES = {
-    "conv": {"stock": _stock_conv, "taps": conv3d_taps, "matmul": conv3d_matmul},
+    "conv": {
+        "stock": _stock_conv,
+        "taps": conv3d_taps,
+        "matmul": conv3d_matmul,
+        "padded": conv3d_padded,
+    },
     "transpose": {
         "stock": _stock_transpose,
         "taps": conv3d_transpose_taps,
@@ -98,8 +107,22 @@ CANDIDATES = {
     "transpose2d": {"stock": _stock_transpose, "matmul": conv2d_transpose_matmul},
 }
 CUSTOM = {kind: next(k for k in ops if k != "stock") for kind, ops in CANDIDATES.items()}
-# Candidates that compute only some kernel / stride combinations, with the test for them.
-APPLIES = {("conv", "matmul"): matmul_supported, ("transpose", "matmul"): matmul_supported}
+# The padded form is a candidate for layers of at most this many input channels (fewer than
+# the 8 floats of one AVX2 register): the 3-channel first layers, where its filter gradients are
+# faster in oneDNN's AVX2 code; on wider layers it was as fast or slower (docs/performance.md).
+PADDED_MAX_CHANNELS = 7
+
+
+def _few_channels(kernel_shape, strides) -> bool:
+    return kernel_shape[len(strides)] <= PADDED_MAX_CHANNELS
+
+
+# Candidates that compute only some kernels / strides, with the test for them.
+APPLIES = {
+    ("conv", "matmul"): matmul_supported,
+    ("transpose", "matmul"): matmul_supported,
+    ("conv", "padded"): _few_channels,
+}
 # The matmul forms multiply a patch matrix of (output positions) x (kernel volume x channels)
 # values, which the filter gradient keeps until the backward pass. Above this many values per
 # sample (4 MiB in float32) they are not candidates: on the large early layers (the video
