@@ -78,6 +78,15 @@ def onednn_isa_limit() -> str | None:
     return os.environ.get(ONEDNN_ISA_ENV) or None
 
 
+def onednn_avx512() -> bool:
+    """Whether oneDNN may run its AVX-512 code here: the CPU has AVX-512 and
+    ONEDNN_MAX_CPU_ISA, if set, does not hold oneDNN to an older ISA (TF-free)."""
+    if "avx512f" not in cpu_flags():
+        return False
+    limit = (onednn_isa_limit() or "").upper()
+    return not limit or limit in ("ALL", "DEFAULT") or limit.startswith(("AVX512", "AVX10"))
+
+
 def describe() -> dict:
     """What every published speed figure names: the CPU model, its core count, AVX-512 or
     not, oneDNN on or off (and ONEDNN_MAX_CPU_ISA where a run limited oneDNN's ISA)."""

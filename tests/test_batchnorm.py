@@ -1,12 +1,21 @@
 """BatchNorm (the translators' norm): TF's fused kernel in training mode computes what Keras'
-BatchNormalization computes, output, gradients and moving statistics, and is the op that runs."""
+BatchNormalization computes, output, gradients and moving statistics, and is the op that runs
+where it is the faster; Keras' own ops run where oneDNN runs its AVX2 code."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from idcg_tf.layers import BatchNorm
+from idcg_tf import cpu
+from idcg_tf.layers import BatchNorm, batchnorm
+
+
+@pytest.fixture
+def fused(monkeypatch):
+    """The fused kernel chosen whatever this machine's CPU (a CPU without AVX-512 takes Keras'
+    ops)."""
+    monkeypatch.setattr(batchnorm, "fused_kernel_is_faster", lambda: True)
 
 
 def _pair(shape, **kwargs):
@@ -33,7 +42,7 @@ def _train_step(layer, x):
 
 
 @pytest.mark.parametrize("shape", [(3, 5, 6, 4), (2, 3, 4, 5, 6)])
-def test_fused_training_pass_matches_keras(shape):
+def test_fused_training_pass_matches_keras(shape, fused):
     ours, reference = _pair(shape, synchronized=True)
     x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, shape).astype("float32"))
     y_ours, g_ours = _train_step(ours, x)
@@ -47,17 +56,39 @@ def test_fused_training_pass_matches_keras(shape):
     np.testing.assert_allclose(ours(x, training=False), reference(x, training=False), atol=1e-5)
 
 
-def test_training_pass_runs_the_fused_op_and_inference_does_not():
-    layer = BatchNorm(synchronized=True)
+def _op_types(layer, training) -> set[str]:
     spec = tf.TensorSpec([2, 4, 4, 4, 3])
-    layer.build(spec.shape)
+    graph = tf.function(lambda x: layer(x, training=training)).get_concrete_function(spec)
+    return {op.type for op in graph.graph.get_operations()}
 
-    def ops(training):
-        graph = tf.function(lambda x: layer(x, training=training)).get_concrete_function(spec)
-        return {op.type for op in graph.graph.get_operations()}
 
-    assert "FusedBatchNormV3" in ops(True)
-    assert "FusedBatchNormV3" not in ops(False)  # exports keep Keras' inference graph
+def test_training_pass_runs_the_fused_op_and_inference_does_not(fused):
+    layer = BatchNorm(synchronized=True)
+    layer.build((2, 4, 4, 4, 3))
+    assert "FusedBatchNormV3" in _op_types(layer, True)
+    assert "FusedBatchNormV3" not in _op_types(layer, False)  # exports keep Keras' graph
+
+
+def test_onednn_avx2_code_takes_keras_ops(monkeypatch):
+    """Where oneDNN runs its AVX2 code (no AVX-512, or ONEDNN_MAX_CPU_ISA below it), its fused
+    kernel is the slower: the training pass is Keras' own."""
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(cpu, "onednn_enabled", lambda: True)
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "fma", "avx512f"}))
+    for limit, avx512 in ((None, True), ("AVX512_CORE", True), ("AVX2", False), ("avx", False)):
+        if limit:
+            monkeypatch.setenv(cpu.ONEDNN_ISA_ENV, limit)
+        else:
+            monkeypatch.delenv(cpu.ONEDNN_ISA_ENV, raising=False)
+        assert cpu.onednn_avx512() is avx512 and batchnorm.fused_kernel_is_faster() is avx512
+    layer = BatchNorm(synchronized=True)
+    layer.build((2, 4, 4, 4, 3))
+    assert "FusedBatchNormV3" not in _op_types(layer, True)
+    monkeypatch.delenv(cpu.ONEDNN_ISA_ENV)
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    assert not cpu.onednn_avx512() and not batchnorm.fused_kernel_is_faster()
+    monkeypatch.setattr(cpu, "onednn_enabled", lambda: False)  # TF's own kernels: fused
+    assert batchnorm.fused_kernel_is_faster()
 
 
 def test_float64_and_other_ranks_take_keras_path():

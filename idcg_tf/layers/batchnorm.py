@@ -1,12 +1,25 @@
-"""BatchNorm: Keras' BatchNormalization whose training-mode pass is TF's fused kernel."""
+"""BatchNorm: Keras' BatchNormalization whose training-mode pass is TF's fused kernel where
+that kernel is the faster."""
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
+from idcg_tf import cpu
+
 # cuDNN's fused batch norm needs epsilon above this; smaller ones take Keras' own formula.
 _FUSED_MIN_EPSILON = 1.001e-5
+
+
+def fused_kernel_is_faster() -> bool:
+    """Whether TF's fused batch norm is the faster training pass on this machine: on a GPU
+    (cuDNN), with TF's own CPU kernels, and where oneDNN runs its AVX-512 code. oneDNN's AVX2
+    code (a CPU without AVX-512, or ONEDNN_MAX_CPU_ISA=AVX2) runs its forward pass several times
+    slower than Keras' composed ops (docs/performance.md)."""
+    if tf.config.list_physical_devices("GPU") or cpu.onednn_avx512():
+        return True
+    return not cpu.onednn_enabled()
 
 
 @keras.saving.register_keras_serializable(package="idcg_tf")
@@ -14,7 +27,7 @@ class BatchNorm(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` (same arguments, weights and moving statistics) that
     normalises a training batch with one fused op (`FusedBatchNormV3`: oneDNN on CPU, cuDNN on
     GPU) and its one gradient op, where Keras 3 composes a dozen element-wise and reduction ops
-    and their gradients.
+    and their gradients; Keras' own ops where they are the faster (`fused_kernel_is_faster`).
 
     It computes the same: the batch's mean and biased variance normalise it and update the
     moving statistics as Keras does. The fused op sees one replica's batch, so a
@@ -42,6 +55,7 @@ class BatchNorm(keras.layers.BatchNormalization):
             or self.axis not in (-1, rank - 1)
             or self.epsilon < _FUSED_MIN_EPSILON
             or inputs.dtype not in (tf.float16, tf.bfloat16, tf.float32)  # the op's types
+            or not fused_kernel_is_faster()
         ):
             return False
         if self.synchronized:
