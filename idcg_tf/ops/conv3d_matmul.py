@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from idcg_tf.ops.conv3d_taps import same_padding
+from idcg_tf.ops.conv3d_taps import same_paddings
 
 __all__ = ["conv3d_matmul", "conv3d_transpose_matmul"]
 
@@ -76,10 +76,9 @@ def conv3d_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) -> tf.Tens
     kernel size (`idcg_tf.ops.conv2d_matmul.supported`, for both ranks). Static T, H, W, C."""
     strides = tuple(int(s) for s in strides)
     kt, kh, kw, c, f = kernel.shape
-    geometry = [same_padding(n, k, s) for n, k, s in zip(x.shape[1:4], (kt, kh, kw), strides)]
-    out = [g[0] for g in geometry]
+    out, pads = same_paddings(x.shape[1:4], (kt, kh, kw), strides)
     taps = tuple(k // s for k, s in zip((kt, kh, kw), strides))
-    xp = tf.pad(x, [[0, 0], *[[before, after] for _, before, after in geometry], [0, 0]])
+    xp = tf.pad(x, [[0, 0], *pads, [0, 0]])
     blocks = [o + a - 1 for o, a in zip(out, taps)]
     s = _space_to_depth(xp, strides, blocks, c)  # (N, T'', H'', W'', st * sh * sw * C)
     (ot, oh, ow), (at, ah, aw) = out, taps
@@ -107,8 +106,7 @@ def conv3d_transpose_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) 
     strides = tuple(int(s) for s in strides)
     kt, kh, kw, f, c = kernel.shape
     sizes = [n * s for n, s in zip(x.shape[1:4], strides)]
-    geometry = [same_padding(n, k, s) for n, k, s in zip(sizes, (kt, kh, kw), strides)]
-    (ot, oh, ow) = [g[0] for g in geometry]  # = x's T, H, W
+    (ot, oh, ow), pads = same_paddings(sizes, (kt, kh, kw), strides)  # out = x's T, H, W
     taps = tuple(k // s for k, s in zip((kt, kh, kw), strides))
     (at, ah, aw), blocks = taps, [o + a - 1 for o, a in zip((ot, oh, ow), taps)]
     k = kt * kh * kw * f
@@ -129,4 +127,4 @@ def conv3d_transpose_matmul(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) 
     ]
     s = placed[0] if len(placed) == 1 else tf.add_n(placed)
     xp = _depth_to_space(s, strides, blocks, f)  # the padded input's gradient
-    return tf.slice(xp, [0, *[before for _, before, _ in geometry], 0], [-1, *sizes, -1])
+    return tf.slice(xp, [0, *[before for before, _ in pads], 0], [-1, *sizes, -1])

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from idcg_tf.ops.conv3d_taps import same_padding
+from idcg_tf.ops.conv3d_taps import same_paddings
 
 __all__ = ["conv3d_padded"]
 
@@ -38,8 +38,8 @@ def conv3d_padded(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) -> tf.Tens
     """
     strides = [1, *(int(s) for s in strides), 1]
     kernel_size = kernel.shape[:3]
-    geometry = [same_padding(n, k, s) for n, k, s in zip(x.shape[1:4], kernel_size, strides[1:4])]
-    paddings = [[0, 0], *[[before, after] for _, before, after in geometry], [0, 0]]
+    _, pads = same_paddings(x.shape[1:4], kernel_size, strides[1:4])
+    paddings = [[0, 0], *pads, [0, 0]]
     kernel_shape = tf.shape(kernel)
     input_shape = tf.shape(x)
 

@@ -39,6 +39,13 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     return out, total // 2, total - total // 2
 
 
+def same_paddings(sizes, kernel, strides) -> tuple[list[int], list[list[int]]]:
+    """`same_padding` over several axes: the output sizes and the [before, after] pad of each
+    axis, as `tf.pad` takes them."""
+    geometry = [same_padding(n, k, s) for n, k, s in zip(sizes, kernel, strides)]
+    return [out for out, _, _ in geometry], [[before, after] for _, before, after in geometry]
+
+
 def _triple(value) -> tuple[int, int, int]:
     if isinstance(value, int):
         return (value,) * 3

@@ -48,7 +48,7 @@ from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_matmul import supported as matmul_supported
 from idcg_tf.ops.conv3d_matmul import conv3d_matmul, conv3d_transpose_matmul
 from idcg_tf.ops.conv3d_padded import conv3d_padded
-from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps, same_padding
+from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps, same_paddings
 
 _log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def patch_values(kind: str, input_shape, kernel_shape, strides) -> int:
     if kind.startswith("transpose"):
         positions = math.prod(spatial)
     else:  # the "same" convolution's output positions
-        positions = math.prod(same_padding(n, k, s)[0] for n, k, s in zip(spatial, kernel, strides))
+        positions = math.prod(same_paddings(spatial, kernel, strides)[0])
     # kernel_shape[rank]: the input channels of a convolution (k..., C, F), the output
     # channels of a transposed one (k..., F, C)
     return positions * math.prod(kernel) * kernel_shape[rank]
