@@ -1,6 +1,7 @@
 """BatchNorm (the translators' norm): TF's fused kernel in training mode computes what Keras'
 BatchNormalization computes, output, gradients and moving statistics, and is the op that runs
-where it is the faster; Keras' own ops run where oneDNN runs its AVX2 code."""
+where it is the faster; Keras' own ops run the forward-only passes where oneDNN runs its AVX2
+code."""
 
 import keras
 import numpy as np
@@ -89,6 +90,26 @@ def test_onednn_avx2_code_takes_keras_ops(monkeypatch):
     assert not cpu.onednn_avx512() and not batchnorm.fused_kernel_is_faster()
     monkeypatch.setattr(cpu, "onednn_enabled", lambda: False)  # TF's own kernels: fused
     assert batchnorm.fused_kernel_is_faster()
+
+
+def test_a_recorded_pass_takes_the_fused_op_where_keras_ops_are_the_faster(monkeypatch):
+    """Where Keras' ops are the faster forward pass (oneDNN's AVX2 code), a training pass that a
+    gradient tape records still runs the fused op and its one gradient op, which keep less
+    memory for the backward pass; the same layer's forward-only pass runs Keras' ops."""
+    monkeypatch.setattr(batchnorm, "fused_kernel_is_faster", lambda: False)
+    layer = BatchNorm(synchronized=True)
+    layer.build((2, 4, 4, 4, 3))
+
+    def recorded(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.sin(layer(x, training=True)))
+        return tape.gradient(loss, x)
+
+    graph = tf.function(recorded).get_concrete_function(tf.TensorSpec([2, 4, 4, 4, 3])).graph
+    types = {op.type for op in graph.get_operations()}
+    assert {"FusedBatchNormV3", "FusedBatchNormGradV3"} <= types
+    assert "FusedBatchNormV3" not in _op_types(layer, True)
 
 
 def test_float64_and_other_ranks_take_keras_path():

@@ -1,5 +1,5 @@
 """BatchNorm: Keras' BatchNormalization whose training-mode pass is TF's fused kernel where
-that kernel is the faster."""
+that kernel is the faster, and wherever a gradient tape records the pass."""
 
 from __future__ import annotations
 
@@ -22,12 +22,23 @@ def fused_kernel_is_faster() -> bool:
     return not cpu.onednn_enabled()
 
 
+def gradient_recorded() -> bool:
+    """Whether a gradient tape records the ops being built now. Such a pass takes the fused op
+    even where `fused_kernel_is_faster()` is false: its one gradient op needs fewer of the
+    pass' tensors kept for the backward pass than Keras' composed ops do, which decides peak
+    memory; the forward-only passes take Keras' ops there."""
+    from tensorflow.python.eager import record  # the test tf.custom_gradient makes
+
+    return record.could_possibly_record()
+
+
 @keras.saving.register_keras_serializable(package="idcg_tf")
 class BatchNorm(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` (same arguments, weights and moving statistics) that
     normalises a training batch with one fused op (`FusedBatchNormV3`: oneDNN on CPU, cuDNN on
     GPU) and its one gradient op, where Keras 3 composes a dozen element-wise and reduction ops
-    and their gradients; Keras' own ops where they are the faster (`fused_kernel_is_faster`).
+    and their gradients; Keras' own ops for the forward-only passes (no gradient tape recording)
+    where they are the faster (`fused_kernel_is_faster`).
 
     It computes the same: the batch's mean and biased variance normalise it and update the
     moving statistics as Keras does. The fused op sees one replica's batch, so a
@@ -55,7 +66,7 @@ class BatchNorm(keras.layers.BatchNormalization):
             or self.axis not in (-1, rank - 1)
             or self.epsilon < _FUSED_MIN_EPSILON
             or inputs.dtype not in (tf.float16, tf.bfloat16, tf.float32)  # the op's types
-            or not fused_kernel_is_faster()
+            or not (fused_kernel_is_faster() or gradient_recorded())
         ):
             return False
         if self.synchronized:
