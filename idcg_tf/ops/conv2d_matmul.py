@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from idcg_tf.ops.conv3d_taps import same_padding
+from idcg_tf.ops.conv3d_taps import same_paddings
 
 
 def supported(kernel_shape, strides) -> bool:
@@ -37,9 +37,8 @@ def supported(kernel_shape, strides) -> bool:
 
 def _geometry(h: int, w: int, kernel_shape, strides):
     (kh, kw), (sh, sw) = kernel_shape[:2], strides
-    out_h, top, bottom = same_padding(h, kh, sh)
-    out_w, left, right = same_padding(w, kw, sw)
-    return (out_h, out_w), ((top, bottom), (left, right)), (kh // sh, kw // sw)
+    out, pads = same_paddings((h, w), (kh, kw), (sh, sw))
+    return tuple(out), pads, (kh // sh, kw // sw)
 
 
 def _swap_middle(x: tf.Tensor, a: int, b: int, rest: int) -> tf.Tensor:
