@@ -17,6 +17,7 @@ idcg_tf gets TF's own choice. `onednn_state()` says what is in effect.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -42,9 +43,15 @@ def cpu_model() -> str:
     return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+@functools.cache
+def _cpuinfo_flags() -> frozenset[str]:
     return frozenset((_cpuinfo_field("flags") or "").split())
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none), read once: the
+    layers ask at every trace."""
+    return _cpuinfo_flags()
 
 
 def is_x86_64() -> bool:
@@ -71,6 +78,16 @@ def onednn_enabled() -> bool:
     except ImportError:  # a TF build without it: assume oneDNN
         return True
     return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def tf_kernels() -> str:
+    """Whose kernels TF computes with here (imports TensorFlow): "gpu" (cuDNN and TF's GPU
+    kernels), else "onednn" or "eigen" (TF's own CPU kernels, oneDNN off)."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "gpu"
+    return "onednn" if onednn_enabled() else "eigen"
 
 
 def onednn_isa_limit() -> str | None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from idcg_tf import cpu
 from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTranspose
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
@@ -336,9 +337,9 @@ def test_auto_without_timing_picks_stock_with_onednn_or_gpu_and_taps_otherwise(m
     def pick(impl, kind="conv"):
         return conv_autotune.resolve(impl, kind, shape, kernel, (2, 2, 2), "float32")
 
-    monkeypatch.setattr(conv_autotune, "onednn_enabled", lambda: True)
+    monkeypatch.setattr(cpu, "onednn_enabled", lambda: True)
     assert pick("auto") == "stock"
-    monkeypatch.setattr(conv_autotune, "onednn_enabled", lambda: False)
+    monkeypatch.setattr(cpu, "onednn_enabled", lambda: False)
     has_gpu = bool(tf.config.list_physical_devices("GPU"))
     assert pick("auto") == ("stock" if has_gpu else "taps")
     assert pick("auto", "conv2d") == "stock"  # 2D: stock unless measured

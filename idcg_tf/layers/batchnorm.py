@@ -17,9 +17,7 @@ def fused_kernel_is_faster() -> bool:
     (cuDNN), with TF's own CPU kernels, and where oneDNN runs its AVX-512 code. oneDNN's AVX2
     code (a CPU without AVX-512, or ONEDNN_MAX_CPU_ISA=AVX2) runs its forward pass several times
     slower than Keras' composed ops (docs/performance.md)."""
-    if tf.config.list_physical_devices("GPU") or cpu.onednn_avx512():
-        return True
-    return not cpu.onednn_enabled()
+    return cpu.tf_kernels() != "onednn" or cpu.onednn_avx512()
 
 
 def gradient_recorded() -> bool:
@@ -66,7 +64,7 @@ class BatchNorm(keras.layers.BatchNormalization):
             or self.axis not in (-1, rank - 1)
             or self.epsilon < _FUSED_MIN_EPSILON
             or inputs.dtype not in (tf.float16, tf.bfloat16, tf.float32)  # the op's types
-            or not (fused_kernel_is_faster() or gradient_recorded())
+            or not (gradient_recorded() or fused_kernel_is_faster())
         ):
             return False
         if self.synchronized:

@@ -42,7 +42,7 @@ import tensorflow as tf
 
 from idcg_tf.architecture import CONV_IMPL_ALIASES, CONV_IMPLS
 from idcg_tf.console import tf_warnings_held
-from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit
+from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit, tf_kernels
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_matmul import supported as matmul_supported
@@ -172,9 +172,8 @@ def check_impl(impl: str) -> str:
 def fixed_rule(kind: str) -> str:
     """What "auto" means without timing: "stock", except 3D layers on a CPU that runs TF's
     Eigen kernels (no GPU, oneDNN off), whose custom form is far faster there."""
-    if kind in ("conv", "transpose"):
-        if not tf.config.list_physical_devices("GPU") and not onednn_enabled():
-            return CUSTOM[kind]
+    if kind in ("conv", "transpose") and tf_kernels() == "eigen":
+        return CUSTOM[kind]
     return "stock"
 
 
