@@ -38,7 +38,7 @@ def test_train_section_prints_speed_flops_and_mfu(tmp_path):
     train = _benchmark("train", options + " --set trainer.n_critic=1", env)
     tune = train["conv_autotune"]
     assert tune["enabled"] and tune["shapes_timed"] == len(tune["choices"]) > 0
-    assert set(tune["choices"].values()) <= {"stock", "taps", "matmul", "padded"}
+    assert set(tune["choices"].values()) <= {"stock", "taps", "matmul", "padded", "tap_filters"}
     for key in TRAIN_KEYS:
         assert train[key] > 0, key
     assert train["finite_losses"] and train["batch"] == 2
@@ -218,7 +218,7 @@ def test_second_benchmark_run_reuses_the_autotune_choices(tmp_path):
     assert first["enabled"] and first["shapes_timed"] == len(first["choices"]) > 0
     assert second["shapes_timed"] == 0
     assert second["choices"] == first["choices"]
-    assert set(first["choices"].values()) <= {"stock", "taps", "matmul", "padded"}
+    assert set(first["choices"].values()) <= {"stock", "taps", "matmul", "padded", "tap_filters"}
     assert {key.split(" ")[0] for key in first["choices"]} == {
         "conv",
         "transpose",

@@ -1,5 +1,6 @@
 """The custom convolutions equal TF's own: 3D ("taps": 2D convolutions over temporal taps;
-"matmul": one matmul; "padded": filter gradients on the input padded first) and 2D ("matmul"),
+"matmul": one matmul; "padded": filter gradients on the input padded first; "tap_filters":
+filter gradients as 2D ones per temporal tap) and 2D ("matmul"),
 plain and transposed: values, all gradients, and the second derivative the WGAN-GP penalty
 takes through the critics; the per-shape autotuner that chooses between them; the sub-pixel
 form of transposed convolutions the LiteRT files run."""
@@ -17,15 +18,15 @@ from idcg_tf.layers import ImageConv, ImageConvTranspose, VideoConv, VideoConvTr
 from idcg_tf.ops import conv3d_taps, conv3d_transpose_taps
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_subpixel import conv2d_transpose_subpixel
+from idcg_tf.ops.conv3d_filter_grads import conv3d_padded, conv3d_tap_filters
 from idcg_tf.ops.conv3d_matmul import conv3d_matmul, conv3d_transpose_matmul
-from idcg_tf.ops.conv3d_padded import conv3d_padded
 from idcg_tf.ops.litert_trace import litert_trace
 
 TOL = 1e-4  # relative to the largest reference value
 
 # (op, input shape, kernel, strides): the models' shapes (k=4 stride 2 / (1, 2, 2), k=3
 # stride 1), plus odd sizes where TF's "same" padding is asymmetric and unequal strides; 3D
-# "taps", "matmul" and "padded", 2D "matmul".
+# "taps", "matmul", "padded" and "tap_filters", 2D "matmul".
 CONVS = [
     (conv3d_taps, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
     (conv3d_taps, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
@@ -43,6 +44,12 @@ CONVS = [
     (conv3d_padded, (2, 4, 6, 6, 5), 3, (1, 1, 1)),
     (conv3d_padded, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
     (conv3d_padded, (1, 3, 5, 4, 2), (3, 4, 2), (2, 1, 2)),
+    (conv3d_tap_filters, (2, 8, 8, 8, 3), 4, (2, 2, 2)),
+    (conv3d_tap_filters, (2, 4, 8, 8, 5), 4, (1, 2, 2)),
+    (conv3d_tap_filters, (2, 4, 6, 6, 5), 3, (1, 1, 1)),
+    (conv3d_tap_filters, (1, 5, 7, 9, 2), 4, (2, 2, 2)),
+    (conv3d_tap_filters, (1, 3, 5, 4, 2), (3, 4, 2), (2, 1, 2)),
+    (conv3d_tap_filters, (1, 6, 5, 4, 2), (3, 2, 2), (3, 1, 2)),
     (conv2d_matmul, (2, 8, 8, 5), 4, (2, 2)),
     (conv2d_matmul, (2, 4, 4, 6), 3, (1, 1)),
     (conv2d_matmul, (1, 7, 9, 3), 4, (2, 2)),
@@ -120,12 +127,16 @@ def test_custom_convolutions_match_tf_with_gradients(op, shape, kernel, strides,
         _close(g, ref)
 
 
-def test_padded_form_carries_the_penalty_through_a_critic():
-    """The WGAN-GP step through a first layer in the padded form, a LeakyReLU and a second
-    layer: the loss and both kernels' gradients (the penalty's second derivative through the
-    first layer's input gradient and through the second layer's upstream gradient) are TF's,
-    and every filter gradient of the first layer, the second-order one included, runs on the
-    padded input ("VALID"), the form's point."""
+@pytest.mark.parametrize(
+    "form, filter_op, per_call",
+    [(conv3d_padded, "Conv3DBackpropFilterV2", 1), (conv3d_tap_filters, "Conv2DBackpropFilter", 4)],
+)
+def test_filter_gradient_forms_carry_the_penalty_through_a_critic(form, filter_op, per_call):
+    """The WGAN-GP step through a first layer in a filter-gradient form, a LeakyReLU and a
+    second layer: the loss and both kernels' gradients (the penalty's second derivative through
+    the first layer's input gradient and through the second layer's upstream gradient) are
+    TF's, and every filter gradient of the first layer, the second-order one included, is the
+    form's: on the padded input ("VALID"), or one 2D filter gradient per temporal tap."""
     rng = np.random.default_rng(3)
     real, fake = (tf.constant(rng.normal(size=(2, 8, 8, 8, 3)), tf.float32) for _ in "rf")
     w1 = tf.constant(rng.normal(size=(4, 4, 4, 3, 5)) * 0.2, tf.float32)
@@ -151,18 +162,20 @@ def test_padded_form_carries_the_penalty_through_a_critic():
 
         return tf.function(run).get_concrete_function(real, fake)
 
-    want, got = step(_stock_conv), step(conv3d_padded)
+    want, got = step(_stock_conv), step(form)
     for g, ref in zip(got(real, fake), want(real, fake)):
         _close(g, ref)
     first_layer = [
         o
         for o in got.graph.get_operations()
-        if o.type == "Conv3DBackpropFilterV2" and o.inputs[0].shape[-1] == 3
+        if "BackpropFilter" in o.type and o.inputs[0].shape[-1] == 3
     ]
     # real, fake and x_hat through the forward pass, x_hat's input gradient's second order, and
     # the inner tape's kernel gradient, which nothing reads (the graph optimizer prunes it)
-    assert len(first_layer) == 5
-    assert {o.get_attr("padding") for o in first_layer} == {b"VALID"}
+    assert len(first_layer) == 5 * per_call
+    assert {o.type for o in first_layer} == {filter_op}
+    if filter_op == "Conv3DBackpropFilterV2":
+        assert {o.get_attr("padding") for o in first_layer} == {b"VALID"}
 
 
 @pytest.mark.parametrize(
@@ -381,7 +394,7 @@ def test_every_autotune_candidate_computes_the_same(kind, shape, strides):
     reference = _stock_transpose if kind.startswith("transpose") else _stock_conv
     want = _first_and_second_order(lambda x, w: reference(x, w, strides), x, w)
     assert set(conv_autotune.CANDIDATES[kind]) == {
-        "conv": {"stock", "taps", "matmul", "padded"},
+        "conv": {"stock", "taps", "matmul", "padded", "tap_filters"},
         "transpose": {"stock", "taps", "matmul"},
     }.get(kind, {"stock", "matmul"})
     for impl, op in conv_autotune.CANDIDATES[kind].items():
@@ -423,10 +436,10 @@ def test_autotune_times_once_then_reuses_the_disk_cache(autotune_cache, monkeypa
     assert saved["device"] == conv_autotune.device_key()
     assert sorted(e["impl"] for e in saved["choices"].values()) == sorted(picked)
     for key, entry in saved["choices"].items():
-        # k=4, stride 2: the 3D matmul form applies to both; 3 input channels: the padded
-        # form to the convolution
-        padded = {"padded"} if key.startswith("conv ") else set()
-        assert set(entry["ms"]) == {"stock", "taps", "matmul"} | padded
+        # k=4, stride 2: the 3D matmul form applies to both; the per-tap filter gradients to
+        # the convolution, and with its 3 input channels the padded form too
+        filter_forms = {"padded", "tap_filters"} if key.startswith("conv ") else set()
+        assert set(entry["ms"]) == {"stock", "taps", "matmul"} | filter_forms
         assert entry["impl"] == min(entry["ms"], key=entry["ms"].get)
 
     # A new process (here: memory forgotten) picks the same without timing anything.
@@ -566,13 +579,18 @@ def test_2d_autotune_times_each_shape_once_and_switch_off_means_stock(autotune_c
 
 def test_3d_matmul_candidate_only_where_the_strides_divide_the_kernel():
     """A k=3 stride-2 (transposed) convolution has no matmul form: the autotuner times the
-    other two."""
-    both = {"stock", "taps"}
-    for kind in ("conv", "transpose"):
-        assert set(conv_autotune.candidates(kind, (4, 4, 4, 8, 8), (2, 2, 2))) == both | {"matmul"}
-        assert set(conv_autotune.candidates(kind, (3, 3, 3, 8, 8), (2, 2, 2))) == both
+    others (for a convolution of 8 input channels: stock, taps and the per-tap filter
+    gradients)."""
+    for kind, others in (
+        ("conv", {"stock", "taps", "tap_filters"}),
+        ("transpose", {"stock", "taps"}),
+    ):
+        assert set(conv_autotune.candidates(kind, (4, 4, 4, 8, 8), (2, 2, 2))) == others | {
+            "matmul"
+        }
+        assert set(conv_autotune.candidates(kind, (3, 3, 3, 8, 8), (2, 2, 2))) == others
     timed = conv_autotune.measure("conv", (1, 4, 8, 8, 8), (3, 3, 3, 8, 8), (2, 2, 2), tf.float32)
-    assert set(timed) == both
+    assert set(timed) == {"stock", "taps", "tap_filters"}
 
 
 def test_padded_candidate_only_for_convolutions_over_few_channels():
@@ -584,7 +602,7 @@ def test_padded_candidate_only_for_convolutions_over_few_channels():
     assert "padded" not in conv_autotune.candidates("conv", wide, (2, 2, 2))
     assert "padded" not in conv_autotune.candidates("transpose", (4, 4, 4, 3, 8), (2, 2, 2))
     timed = conv_autotune.measure("conv", (1, 4, 8, 8, 3), (3, 3, 3, 3, 8), (2, 2, 2), tf.float32)
-    assert set(timed) == {"stock", "taps", "padded"}
+    assert set(timed) == {"stock", "taps", "padded", "tap_filters"}
 
 
 def test_matmul_candidate_only_where_its_patch_matrix_is_small(monkeypatch):
@@ -614,4 +632,4 @@ def test_matmul_candidate_only_where_its_patch_matrix_is_small(monkeypatch):
     # What measure() times follows the same rule.
     monkeypatch.setattr(conv_autotune, "MATMUL_MAX_PATCH_VALUES", 100)
     timed = conv_autotune.measure("conv", (1, 4, 8, 8, 8), (4, 4, 4, 8, 8), (2, 2, 2), tf.float32)
-    assert set(timed) == {"stock", "taps"}
+    assert set(timed) == {"stock", "taps", "tap_filters"}

@@ -436,24 +436,26 @@ def test_onnx_matches_saved_model(run):
             assert np.abs(onnx_out - tf_out).max() <= 1e-4, (generator, batch)
 
 
-def test_exports_of_the_matmul_taps_and_padded_forms_serve_and_convert(run, tmp_path, monkeypatch):
-    """On a machine where the autotuner picked the matmul, taps and padded forms (it keeps its
-    choices for the export's unknown batch), the export carries them: TF Serving's loader path
-    and ONNX Runtime answer what the trained networks answer with TF's own convolutions."""
+def test_exports_of_the_custom_forms_serve_and_convert(run, tmp_path, monkeypatch):
+    """On a machine where the autotuner picked the matmul, taps, padded and tap_filters forms
+    (it keeps its choices for the export's unknown batch), the export carries them: TF
+    Serving's loader path and ONNX Runtime answer what the trained networks answer with TF's
+    own convolutions."""
     import onnxruntime as ort
 
     from idcg_tf.ops import conv_autotune
 
     inputs = {g: _inputs(inp, 3, seed=7) for g, (inp, _) in GENERATORS.items()}
     want = {g: getattr(run.nets, g)(x, training=False).numpy() for g, x in inputs.items()}
-    forced, transposed = set(), []
+    forced, turns = set(), {"conv": [], "transpose": []}
 
     def choose(kind, input_shape, kernel_shape, strides, dtype):
         forms = conv_autotune.candidates(kind, kernel_shape, strides)
         impl = next((f for f in ("padded", "matmul") if f in forms), conv_autotune.CUSTOM[kind])
-        if kind == "transpose" and impl == "matmul":  # both 3D transposed forms, by turns
-            transposed.append(input_shape)
-            impl = ("taps", "matmul")[len(transposed) % 2]
+        if kind in turns and impl == "matmul":  # the matmul form and another, by turns
+            turns[kind].append(input_shape)
+            other = "tap_filters" if kind == "conv" else "taps"
+            impl = (other, "matmul")[len(turns[kind]) % 2]
         forced.add((kind, impl))
         return impl
 
@@ -463,6 +465,7 @@ def test_exports_of_the_matmul_taps_and_padded_forms_serve_and_convert(run, tmp_
     assert forced == {
         ("conv", "padded"),
         ("conv", "matmul"),
+        ("conv", "tap_filters"),
         ("transpose", "taps"),
         ("transpose", "matmul"),
         ("conv2d", "matmul"),

@@ -6,9 +6,10 @@ Keras Conv3D / Conv3DTranspose (same variables, same checkpoints for every `impl
 ("auto", "stock" or "custom": 2D convolutions over temporal taps, `idcg_tf.ops.conv3d_taps`)
 is chosen per call shape by `idcg_tf.ops.conv_autotune`, as for the 2D layers
 (`idcg_tf.layers.conv2d`); "auto" also times a (transposed) convolution as one matmul
-(`idcg_tf.ops.conv3d_matmul`) where its strides divide its kernel, and a convolution over few
-input channels with its filter gradients on the input padded first
-(`idcg_tf.ops.conv3d_padded`). Decided when the layer is called (traced).
+(`idcg_tf.ops.conv3d_matmul`) where its strides divide its kernel, TF's convolution with its
+filter gradients as one 2D filter gradient per temporal tap, and, over few input channels, with
+its filter gradients on the input padded first (`idcg_tf.ops.conv3d_filter_grads`). Decided
+when the layer is called (traced).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class _VideoConvBase(keras.layers.Layer):
 
     def implementation(self, input_shape, dtype="float32") -> str:
         """The implementation a call on inputs of `input_shape` runs (a key of
-        `conv_autotune.CANDIDATES[kind]`: "stock", "taps", "matmul" or "padded")."""
+        `conv_autotune.CANDIDATES[kind]`: "stock", "taps", "matmul", "padded" or "tap_filters")."""
         return conv_autotune.resolve(
             self.impl,
             self._kind,

@@ -8,9 +8,10 @@ the one choice function, by configuration or, per shape, by measurement.
   taps), 2D `idcg_tf.ops.conv2d_matmul` (the whole convolution as one matmul), where it applies.
 - "auto" (default): per shape, the fastest measured, as cuDNN's autotuner does for GPU
   convolutions. A 3D (transposed) convolution whose strides divide its kernel has a third
-  candidate there, the whole convolution as one matmul (`idcg_tf.ops.conv3d_matmul`); a 3D
-  convolution over few input channels (the 3-channel first layers) one more, TF's op with its
-  filter gradients taken on the input padded first (`idcg_tf.ops.conv3d_padded`).
+  candidate there, the whole convolution as one matmul (`idcg_tf.ops.conv3d_matmul`). Every 3D
+  convolution has TF's op with its filter gradients as one 2D filter gradient per temporal
+  tap, and one over few input channels (the 3-channel first layers) TF's op with its filter
+  gradients taken on the input padded first (`idcg_tf.ops.conv3d_filter_grads`).
 
 For "auto": the first time a shape is met, its forward
 pass plus both gradients (input and filter) are timed with every implementation on the device
@@ -46,8 +47,8 @@ from idcg_tf.cpu import cpu_model, onednn_enabled, onednn_isa_limit, tf_kernels
 from idcg_tf.fileio import write_atomically
 from idcg_tf.ops.conv2d_matmul import conv2d_matmul, conv2d_transpose_matmul
 from idcg_tf.ops.conv2d_matmul import supported as matmul_supported
+from idcg_tf.ops.conv3d_filter_grads import conv3d_padded, conv3d_tap_filters
 from idcg_tf.ops.conv3d_matmul import conv3d_matmul, conv3d_transpose_matmul
-from idcg_tf.ops.conv3d_padded import conv3d_padded
 from idcg_tf.ops.conv3d_taps import conv3d_taps, conv3d_transpose_taps, same_paddings
 
 _log = logging.getLogger(__name__)
@@ -64,8 +65,9 @@ LEGACY_ENV_SWITCH = "IDCG_CONV3D_AUTOTUNE"  # the switch's name before it covere
 # matmul forms take their windows with tf.slice, whose gradient is a pad (faster than a strided
 # slice's, so their old timings are stale), and only where their patch matrix is small
 # (`MATMUL_MAX_PATCH_VALUES`); 9: 3D transposed convolutions have the matmul candidate too;
-# 10: 3D convolutions over few channels have the padded candidate.
-CACHE_VERSION = 10
+# 10: 3D convolutions over few channels have the padded candidate; 11: 3D convolutions have the
+# tap_filters candidate (entries without its timing are stale).
+CACHE_VERSION = 11
 # Candidates within this factor of the fastest after the first timing are timed again, one run
 # each per round, alternating, and the fastest single run decides: a pause of the machine that
 # slows both runs of one candidate then no longer decides the choice.
@@ -97,6 +99,7 @@ CANDIDATES = {
         "taps": conv3d_taps,
         "matmul": conv3d_matmul,
         "padded": conv3d_padded,
+        "tap_filters": conv3d_tap_filters,
     },
     "transpose": {
         "stock": _stock_transpose,
