@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from idcg_tf.ops.conv3d_taps import same_paddings
+from idcg_tf.ops.conv3d_taps import same_padding, same_paddings, strided_taps
 
 __all__ = ["conv3d_padded", "conv3d_tap_filters"]
 
@@ -97,33 +97,21 @@ def conv3d_tap_filters(x: tf.Tensor, kernel: tf.Tensor, strides=(1, 1, 1)) -> tf
     """
     strides = [int(s) for s in strides]
     (kt, kh, kw, c, f), (st, sh, sw) = kernel.shape, strides
-    (t_out, h_out, w_out), pads = same_paddings(x.shape[1:4], (kt, kh, kw), strides)
-    h, w = x.shape[2], x.shape[3]
-    # Time padded by "same" and then to a multiple of the stride: frame a * st + p of the
-    # padded clip is then [a, p] of a (T / st, st) split, and tap k = a * st + p reads the
-    # t_out frames [a : a + t_out, p], one tf.slice (frames past "same"'s are never read).
-    padded_t = x.shape[1] + sum(pads[0])
-    time_pad = [pads[0][0], pads[0][1] + (-padded_t) % st]
-    blocks = (padded_t + st - 1) // st
+    t_out, before, after = same_padding(x.shape[1], kt, st)
 
     def filter_grad(inputs, dy):
-        split = tf.reshape(
-            tf.pad(inputs, [[0, 0], time_pad, [0, 0], [0, 0], [0, 0]]), [-1, blocks, st, h, w, c]
-        )
-        frames_dy = tf.reshape(dy, [-1, h_out, w_out, f])
-        taps = []
-        for k in range(kt):
-            a, p = divmod(k, st)
-            frames = tf.slice(split, [0, a, p, 0, 0, 0], [-1, t_out, 1, -1, -1, -1])
-            taps.append(
+        frames_dy = tf.reshape(dy, [-1, *dy.shape[2:]])
+        return tf.stack(
+            [
                 tf.raw_ops.Conv2DBackpropFilter(
-                    input=tf.reshape(frames, [-1, h, w, c]),
+                    input=tf.reshape(tap, [-1, *tap.shape[2:]]),
                     filter_sizes=[kh, kw, c, f],
                     out_backprop=frames_dy,
                     strides=[1, sh, sw, 1],
                     padding="SAME",
                 )
-            )
-        return tf.stack(taps)
+                for tap in strided_taps(inputs, kt, st, t_out, before, after)
+            ]
+        )
 
     return _with_filter_grad(x, kernel, strides, filter_grad)

@@ -70,10 +70,12 @@ def _frames(x: tf.Tensor) -> tf.Tensor:
     return _reshape(x, [-1], 2)
 
 
-def _strided_taps(x: tf.Tensor, kt: int, st: int, t_out: int, before: int, after: int):
+def strided_taps(x: tf.Tensor, kt: int, st: int, t_out: int, before: int, after: int):
     """The taps of a time-strided convolution without strided slices (LiteRT's CPU kernels
-    run only unit-stride slices): the padded frames folded into (frames / st, st) pairs, tap
-    dt = st * a + r is the unit-stride slice [a : a + t_out] of residue r."""
+    run only unit-stride slices; the per-tap filter gradients of
+    `idcg_tf.ops.conv3d_filter_grads` are faster this way too): the padded frames folded into
+    (frames / st, st) pairs, tap dt = st * a + r is the unit-stride slice [a : a + t_out] of
+    residue r."""
     padded = x.shape[1] + before + after
     pairs = max(-(-padded // st), (kt - 1) // st + t_out)
     xp = tf.pad(x, [[0, 0], [before, after + pairs * st - padded], [0, 0], [0, 0], [0, 0]])
@@ -124,7 +126,7 @@ def conv3d_taps(x: tf.Tensor, kernel: tf.Tensor, strides=1) -> tf.Tensor:
     lite = litert_trace.active() and all(d is not None for d in x.shape[2:])
     # Tap dt of output frame o reads padded frame o * st + dt.
     if st > 1 and lite:
-        taps = _strided_taps(x, kt, st, t_out, before, after)
+        taps = strided_taps(x, kt, st, t_out, before, after)
     else:
         xp = tf.pad(x, [[0, 0], [before, after], [0, 0], [0, 0], [0, 0]])
         taps = [xp[:, dt : dt + st * (t_out - 1) + 1 : st] for dt in range(kt)]
