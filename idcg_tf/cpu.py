@@ -44,14 +44,10 @@ def cpu_model() -> str:
 
 
 @functools.cache
-def _cpuinfo_flags() -> frozenset[str]:
-    return frozenset((_cpuinfo_field("flags") or "").split())
-
-
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none), read once: the
     layers ask at every trace."""
-    return _cpuinfo_flags()
+    return frozenset((_cpuinfo_field("flags") or "").split())
 
 
 def is_x86_64() -> bool:
